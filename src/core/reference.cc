@@ -1,0 +1,25 @@
+#include "core/reference.h"
+
+namespace tr7::core {
+
+double ReferenceState::root_dispersion_at(Timestamp now) const {
+  double age = diff_s(now, reference_time);
+  return root_dispersion_s + (age > 0 ? age * k_phi : 0.0);
+}
+
+ReferenceState unsynchronised_reference() { return ReferenceState{}; }
+
+ReferenceState local_reference(uint8_t stratum, Timestamp now, double precision_s) {
+  ReferenceState r;
+  r.synchronised = true;
+  r.leap = Leap::None;
+  r.stratum = stratum;
+  r.refid = k_refid_local;
+  r.reference_time = now;
+  r.root_delay_s = 0.0;
+  r.root_dispersion_s = precision_s;
+  r.local = true;
+  return r;
+}
+
+}  // namespace tr7::core

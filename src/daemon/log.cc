@@ -1,0 +1,104 @@
+#include "daemon/log.h"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <initializer_list>
+
+namespace tr7::daemon {
+
+namespace {
+
+bool g_stderr = true;
+LogLevel g_level = LogLevel::Info;
+const char* g_ident = "tr7ntpd";
+
+const char* level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::Error:
+      return "error";
+    case LogLevel::Warning:
+      return "warning";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Debug:
+      return "debug";
+  }
+  return "?";
+}
+
+int syslog_priority(LogLevel l) {
+  switch (l) {
+    case LogLevel::Error:
+      return LOG_ERR;
+    case LogLevel::Warning:
+      return LOG_WARNING;
+    case LogLevel::Info:
+      return LOG_INFO;
+    case LogLevel::Debug:
+      return LOG_DEBUG;
+  }
+  return LOG_INFO;
+}
+
+}  // namespace
+
+void log_init(bool to_stderr, LogLevel level, const char* ident) {
+  g_stderr = to_stderr;
+  g_level = level;
+  g_ident = ident;
+  if (!to_stderr) {
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+  }
+}
+
+void log_set_level(LogLevel level) { g_level = level; }
+LogLevel log_level() { return g_level; }
+
+bool parse_log_level(const char* s, LogLevel& out) {
+  for (LogLevel l : {LogLevel::Error, LogLevel::Warning, LogLevel::Info, LogLevel::Debug}) {
+    if (std::strcmp(s, level_name(l)) == 0) {
+      out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+void log_vmsg(LogLevel level, const char* fmt, va_list ap) {
+  if (level > g_level) {
+    return;
+  }
+  char msg[1024];
+  std::vsnprintf(msg, sizeof msg, fmt, ap);
+  // Never let a peer's bytes put control characters into a log line.
+  for (char* p = msg; *p; ++p) {
+    if (static_cast<unsigned char>(*p) < 0x20 || *p == 0x7f) {
+      *p = '?';
+    }
+  }
+  if (!g_stderr) {
+    syslog(syslog_priority(level), "%s", msg);
+    return;
+  }
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t{};
+  gmtime_r(&ts.tv_sec, &t);
+  char when[40];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &t);
+  std::fprintf(stderr, "%s.%06ldZ %s[%d]: %s: %s\n", when, ts.tv_nsec / 1000, g_ident,
+               static_cast<int>(getpid()), level_name(level), msg);
+}
+
+void log_msg(LogLevel level, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  log_vmsg(level, fmt, ap);
+  va_end(ap);
+}
+
+}  // namespace tr7::daemon

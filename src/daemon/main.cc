@@ -1,0 +1,171 @@
+// tr7ntpd: command line, configuration, start-up and daemonisation.
+#include "autoconfig.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/worker.h"
+#include "sys/event.h"
+
+namespace {
+
+const char* const k_default_config = TR7_SYSCONFDIR "/tr7ntp/tr7ntpd.conf";
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "Usage: tr7ntpd [OPTION]...\n"
+               "NTP client and server for central, multi-tenant time service.\n"
+               "\n"
+               "  -f, --config FILE   configuration file (default %s)\n"
+               "  -d, --debug         stay in the foreground, one process, log to stderr\n"
+               "  -n, --foreground    stay in the foreground, log to syslog (for systemd)\n"
+               "      --check-config  parse the configuration, report, exit 0 (valid) or 1\n"
+               "  -V, --version       print the version and exit\n"
+               "  -h, --help          print this help and exit\n"
+               "\n"
+               "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration,\n"
+               "SIGUSR1 logs the server statistics. See tr7ntpd(8), tr7ntpd.conf(5).\n",
+               k_default_config);
+}
+
+void callback_error(const char* what) noexcept { tr7::daemon::log_err("event handler failed: %s", what); }
+
+// Forks into the background; the parent exits 0 once the child says it is ready, 1 if
+// the child fails first. Returns the write end of the readiness pipe in the child.
+int daemonize() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    std::perror("tr7ntpd: pipe");
+    std::exit(1);
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("tr7ntpd: fork");
+    std::exit(1);
+  }
+  if (pid > 0) {
+    close(p[1]);
+    char c = 0;
+    ssize_t n = read(p[0], &c, 1);
+    std::_Exit(n == 1 && c == 'R' ? 0 : 1);
+  }
+  close(p[0]);
+  setsid();
+  if (chdir("/") < 0) {
+    // not fatal
+  }
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) {
+      close(null);
+    }
+  }
+  return p[1];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = k_default_config;
+  bool debug = false;
+  bool foreground = false;
+  bool check_only = false;
+  enum { OPT_CHECK = 1000 };
+  static const option long_opts[] = {
+      {"config", required_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
+      {"foreground", no_argument, nullptr, 'n'},   {"check-config", no_argument, nullptr, OPT_CHECK},
+      {"version", no_argument, nullptr, 'V'},      {"help", no_argument, nullptr, 'h'},
+      {nullptr, 0, nullptr, 0}};
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "f:dnVh", long_opts, nullptr)) != -1) {
+    switch (c) {
+      case 'f':
+        config_path = optarg;
+        break;
+      case 'd':
+        debug = true;
+        break;
+      case 'n':
+        foreground = true;
+        break;
+      case OPT_CHECK:
+        check_only = true;
+        break;
+      case 'V':
+        std::printf("tr7ntpd %s\n", PACKAGE_VERSION);
+        return 0;
+      case 'h':
+        usage(stdout);
+        return 0;
+      default:
+        if (optopt) {
+          std::fprintf(stderr, "tr7ntpd: invalid option or missing argument: -%c\n", optopt);
+        } else {
+          std::fprintf(stderr, "tr7ntpd: invalid option: %s\n", argv[optind - 1]);
+        }
+        usage(stderr);
+        return 2;
+    }
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "tr7ntpd: unexpected argument: %s\n", argv[optind]);
+    usage(stderr);
+    return 2;
+  }
+
+  auto cfg = tr7::daemon::load_config_file(config_path);
+  if (!cfg) {
+    for (const auto& e : cfg.error()) {
+      std::fprintf(stderr, "%s\n", e.c_str());
+    }
+    std::fprintf(stderr, "tr7ntpd: %s: configuration refused (%zu error%s), nothing applied\n", config_path.c_str(),
+                 cfg.error().size(), cfg.error().size() == 1 ? "" : "s");
+    return 1;
+  }
+  for (const auto& w : cfg->warnings) {
+    std::fprintf(stderr, "warning: %s\n", w.c_str());
+  }
+  if (check_only) {
+    std::printf("%s: configuration OK\n", config_path.c_str());
+    return 0;
+  }
+
+  tr7::daemon::log_init(debug, cfg->daemon.log_level, "tr7ntpd");
+  tr7::sys::g_callback_error = callback_error;
+  try {
+    tr7::daemon::Worker worker(std::move(*cfg), tr7::daemon::WorkerOptions{config_path});
+    int ready_fd = -1;
+    if (!debug && !foreground) {
+      ready_fd = daemonize();
+      tr7::daemon::log_init(false, tr7::daemon::log_level(), "tr7ntpd");
+    }
+    worker.log_started();
+    if (ready_fd >= 0) {
+      char r = 'R';
+      if (write(ready_fd, &r, 1) != 1) {
+        // the parent is gone; carry on
+      }
+      close(ready_fd);
+    }
+    return worker.run();
+  } catch (const std::exception& e) {
+    tr7::daemon::log_err("fatal: %s", e.what());
+    if (!debug) {
+      std::fprintf(stderr, "tr7ntpd: fatal: %s\n", e.what());
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,144 @@
+#include "daemon/worker.h"
+
+#include "autoconfig.h"
+
+#include <csignal>
+#include <stdexcept>
+#include <string>
+
+#include "daemon/log.h"
+#include "sys/clock.h"
+#include "sys/udp.h"
+
+namespace tr7::daemon {
+
+Worker::Worker(Config cfg, WorkerOptions opt)
+    : m_cfg(std::move(cfg)), m_opt(std::move(opt)), m_clock(m_cfg.daemon.clock), m_precision(sys::measure_precision()) {
+  m_base.reset(event_base_new());
+  if (!m_base) {
+    throw std::runtime_error("event_base_new failed");
+  }
+  core::SipKey key{sys::random_u64(), sys::random_u64()};
+  m_server = std::make_unique<core::NtpServer>(make_policy(m_cfg.server), key, sys::random_u64(), m_precision);
+
+  for (const auto& addr : m_cfg.server.listen) {
+    sys::Fd fd;
+    try {
+      fd = sys::open_udp(addr, sys::UdpOptions{});
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("cannot listen on ") + addr.to_string() + ": " + e.what());
+    }
+    m_listeners.push_back(std::make_unique<NtpListener>(
+        m_base.get(), std::move(fd), *m_server, m_clock, [this](core::Timestamp now) { return reference_at(now); }));
+  }
+
+  auto on_signal = [this](int sig) {
+    m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
+                                                        [this](evutil_socket_t s, short) {
+                                                          switch (s) {
+                                                            case SIGTERM:
+                                                            case SIGINT:
+                                                              log_info("signal %d: stopping", static_cast<int>(s));
+                                                              event_base_loopbreak(m_base.get());
+                                                              break;
+                                                            case SIGHUP:
+                                                              reload();
+                                                              break;
+                                                            case SIGUSR1:
+                                                              log_stats();
+                                                              break;
+                                                            default:
+                                                              break;
+                                                          }
+                                                        }));
+    m_signals.back()->add();
+  };
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+    on_signal(sig);
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+Worker::~Worker() = default;
+
+core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
+  core::ServerPolicy p;
+  p.access = s.access;
+  p.ratelimit = s.ratelimit;
+  p.deny_kod = s.deny_kod;
+  p.max_clients = s.max_clients;
+  return p;
+}
+
+core::ReferenceState Worker::reference_at(core::Timestamp now) const {
+  if (m_cfg.server.local_stratum) {
+    return core::local_reference(*m_cfg.server.local_stratum, now, core::log2_to_s(m_precision));
+  }
+  return core::unsynchronised_reference();
+}
+
+void Worker::log_started() const {
+  std::string where;
+  for (const auto& l : m_listeners) {
+    where += (where.empty() ? "" : ", ") + l->address().to_string();
+  }
+  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, serving on %s%s",
+           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), where.empty() ? "(no listener)" : where.c_str(),
+           m_cfg.server.local_stratum ? (", local stratum " + std::to_string(*m_cfg.server.local_stratum)).c_str()
+                                      : ", unsynchronised until a source is");
+}
+
+void Worker::reload() {
+  if (m_opt.config_path.empty()) {
+    log_warn("reload: no configuration file to read");
+    return;
+  }
+  auto cfg = load_config_file(m_opt.config_path);
+  if (!cfg) {
+    log_err("reload refused, the running configuration is kept:");
+    for (const auto& e : cfg.error()) {
+      log_err("%s", e.c_str());
+    }
+    return;
+  }
+  for (const auto& w : cfg->warnings) {
+    log_warn("%s", w.c_str());
+  }
+  if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
+      cfg->daemon.state_dir != m_cfg.daemon.state_dir) {
+    log_warn("reload: listen, clock and state_dir changes take effect at the next restart");
+    cfg->server.listen = m_cfg.server.listen;
+    cfg->daemon.clock = m_cfg.daemon.clock;
+    cfg->daemon.state_dir = m_cfg.daemon.state_dir;
+  }
+  m_server->set_policy(make_policy(cfg->server));
+  log_set_level(cfg->daemon.log_level);
+  m_cfg = std::move(*cfg);
+  log_info("configuration reloaded from %s", m_opt.config_path.c_str());
+}
+
+void Worker::log_stats() const {
+  const core::ServerStats& s = m_server->stats();
+  std::string drops;
+  for (size_t i = 0; i < core::k_drop_reasons; ++i) {
+    drops += std::string(" ") + core::to_string(static_cast<core::DropReason>(i)) + "=" + std::to_string(s.dropped[i]);
+  }
+  uint64_t send_errors = 0;
+  for (const auto& l : m_listeners) {
+    send_errors += l->stats().send_errors;
+  }
+  log_info("server stats: received=%llu answered=%llu kod_rate=%llu kod_deny=%llu leaked=%llu dropped=%llu%s "
+           "send_errors=%llu clients=%zu",
+           static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.answered),
+           static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
+           static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
+           static_cast<unsigned long long>(send_errors), m_server->clients().size());
+}
+
+int Worker::run() {
+  event_base_dispatch(m_base.get());
+  log_stats();
+  return 0;
+}
+
+}  // namespace tr7::daemon

@@ -1,0 +1,68 @@
+// UDP sockets with kernel receive timestamps and destination addresses, read and written
+// in batches (recvmmsg/sendmmsg). Thin wrapper: no protocol logic here.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/netaddr.h"
+#include "core/time.h"
+#include "sys/fd.h"
+
+namespace tr7::sys {
+
+struct UdpOptions {
+  bool reuse_port = false;      // SO_REUSEPORT (several worker threads)
+  bool timestamps = true;       // SO_TIMESTAMPNS: kernel receive time
+  bool pktinfo = true;          // IP_PKTINFO / IPV6_RECVPKTINFO: reply from the address asked
+  int rcvbuf = 0;               // SO_RCVBUF if > 0
+};
+
+// Opens a non-blocking, close-on-exec UDP socket bound to `local`. IPv6 sockets are
+// IPV6_V6ONLY: listen on 0.0.0.0 and [::] separately. Throws std::system_error.
+Fd open_udp(const core::SockAddr& local, const UdpOptions& opt);
+// Sets the options (timestamps, pktinfo, ...) on an already bound socket (one handed
+// over by the privileged helper).
+void configure_udp(int fd, int family, const UdpOptions& opt);
+core::SockAddr local_address(int fd);
+
+struct Datagram {
+  core::SockAddr peer;
+  core::IpAddr local;         // destination address of a received datagram
+  int ifindex = 0;
+  core::Timestamp kernel_rx;  // zero when the kernel gave none
+  size_t len = 0;
+  bool truncated = false;     // longer than the buffer
+  uint8_t* data = nullptr;
+};
+
+// A batch of receive (or send) slots with their own buffers, allocated once.
+class UdpBatch {
+ public:
+  UdpBatch(size_t slots, size_t buf_size);
+
+  // recvmmsg into all slots; returns the datagrams received (possibly none).
+  std::span<Datagram> receive(int fd);
+
+  // Slots for sending: fill data/len/peer/local/ifindex of the first n, then send().
+  Datagram& slot(size_t i) { return m_dgrams[i]; }
+  size_t capacity() const { return m_dgrams.size(); }
+  // sendmmsg of the first n slots; returns how many were sent (the rest count as errors).
+  size_t send(int fd, size_t n);
+
+ private:
+  size_t m_buf_size;
+  std::vector<uint8_t> m_buffers;
+  std::vector<Datagram> m_dgrams;
+  std::vector<mmsghdr> m_hdrs;
+  std::vector<iovec> m_iov;
+  std::vector<sockaddr_storage> m_addrs;
+  std::vector<uint8_t> m_control;
+  static constexpr size_t k_control_len = 256;
+};
+
+}  // namespace tr7::sys

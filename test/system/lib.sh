@@ -1,0 +1,163 @@
+# Shared helpers for the system tests (sourced by each test script, bash).
+#
+# Conventions (automake): exit 0 pass, 1 fail, 77 skip, 99 hard error.
+# Every daemon runs under setpriv without CAP_SYS_TIME in its bounding set, so that not
+# even a bug can change the real clock. Everything a test starts is killed on exit, and
+# the network namespaces it creates are deleted.
+
+set -u
+TR7NTPD=${TR7NTPD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/daemon/tr7ntpd}
+TR7_SRCDIR=${TR7_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TR7_BUILDDIR=${TR7_BUILDDIR:-$TR7_SRCDIR}
+NTPPROBE="python3 $TR7_SRCDIR/test/system/ntpprobe.py"
+NOCLOCK=(setpriv --bounding-set -sys_time --inh-caps -sys_time --)
+# Sanitizer builds: leak reports at exit are not what these tests check.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+T_NAME=$(basename "$0" .sh)
+T_DIR=$(mktemp -d "/tmp/tr7-${T_NAME}.XXXXXX")
+chmod 755 "$T_DIR"
+T_PIDS=()
+T_NETNS=()
+T_FAILED=0
+
+log() { printf '# %s\n' "$*"; }
+fail() {
+  printf 'FAIL: %s\n' "$*"
+  T_FAILED=1
+}
+die() {
+  printf 'FAIL: %s\n' "$*"
+  exit 1
+}
+skip() {
+  printf 'SKIP: %s\n' "$*"
+  exit 77
+}
+pass() { printf 'ok: %s\n' "$*"; }
+
+# check DESCRIPTION COMMAND...: runs the command, records pass/fail.
+check() {
+  local what=$1
+  shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+cleanup() {
+  local rc=$?
+  local p
+  for p in "${T_PIDS[@]}"; do
+    kill -TERM "$p" 2>/dev/null
+  done
+  for p in "${T_PIDS[@]}"; do
+    for _ in $(seq 1 50); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$p" 2>/dev/null
+  done
+  local ns
+  for ns in "${T_NETNS[@]}"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+  if [ "$rc" -ne 0 ] || [ "$T_FAILED" -ne 0 ]; then
+    log "logs kept in $T_DIR"
+    for f in "$T_DIR"/*.log; do
+      [ -f "$f" ] || continue
+      echo "----- $f (last 40 lines)"
+      tail -n 40 "$f"
+    done
+  else
+    rm -rf "$T_DIR"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 99' INT TERM
+
+finish() {
+  if [ "$T_FAILED" -ne 0 ]; then exit 1; fi
+  exit 0
+}
+
+require_root() { [ "$(id -u)" -eq 0 ] || skip "needs root"; }
+require_cmd() {
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "$c not installed"; done
+}
+
+# A free UDP port on loopback (racy in theory; the tests use distinct ranges anyway).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for TIMEOUT_S COMMAND...: polls every 0.1 s until the command succeeds.
+wait_for() {
+  local timeout=$1
+  shift
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.1
+  done
+  return 0
+}
+
+# start_tr7ntpd NAME CONF_TEXT [EXTRA_PREFIX...]: writes $T_DIR/NAME.conf, starts
+# tr7ntpd -d in the background (log $T_DIR/NAME.log), waits until it serves.
+# Sets TR7_PID. With a prefix (e.g. "ip netns exec ns"), runs inside it.
+start_tr7ntpd() {
+  local name=$1 conf=$2
+  shift 2
+  printf '%s\n' "$conf" >"$T_DIR/$name.conf"
+  "$@" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/$name.conf" >"$T_DIR/$name.log" 2>&1 &
+  TR7_PID=$!
+  T_PIDS+=("$TR7_PID")
+  if ! wait_for 10 grep -q "started:" "$T_DIR/$name.log"; then
+    cat "$T_DIR/$name.log"
+    die "tr7ntpd ($name) did not start"
+  fi
+  kill -0 "$TR7_PID" 2>/dev/null || die "tr7ntpd ($name) exited"
+}
+
+# stats_of PID LOG: asks the daemon for its statistics (SIGUSR1) and prints the newest
+# "server stats:" line of its log.
+stats_of() {
+  local pid=$1 logf=$2 before
+  before=$(grep -c "server stats:" "$logf")
+  kill -USR1 "$pid"
+  wait_for 5 test "$(grep -c 'server stats:' "$logf")" -gt "$before" || return 1
+  grep "server stats:" "$logf" | tail -n 1
+}
+# stat_value LINE KEY: the number after KEY= in a stats line.
+stat_value() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; }
+
+# start_chronyd NAME CONF_LINES [PREFIX...]: a chronyd -x with its own 0700 directory,
+# pidfile and command socket, no NTP port unless CONF_LINES sets one. Sets CHRONYC
+# (a command prefix for chronyc against it) and CHRONYD_PID.
+start_chronyd() {
+  local name=$1 lines=$2
+  shift 2
+  local d="$T_DIR/$name"
+  mkdir -p "$d"
+  chmod 700 "$d"
+  {
+    printf '%s\n' "$lines"
+    printf 'pidfile %s/chronyd.pid\nbindcmdaddress %s/chronyd.sock\ncmdport 0\n' "$d" "$d"
+    grep -q '^port ' <<<"$lines" || printf 'port 0\n'
+  } >"$d/chrony.conf"
+  "$@" "${NOCLOCK[@]}" chronyd -x -d -u root -f "$d/chrony.conf" >"$T_DIR/$name.log" 2>&1 &
+  CHRONYD_PID=$!
+  T_PIDS+=("$CHRONYD_PID")
+  CHRONYC="chronyc -h $d/chronyd.sock"
+  wait_for 10 test -S "$d/chronyd.sock" || die "chronyd ($name) did not start"
+}
+
+# add_netns NAME: creates a network namespace with loopback up; deleted at exit.
+add_netns() {
+  local ns=$1
+  ip netns add "$ns" || die "cannot create netns $ns"
+  T_NETNS+=("$ns")
+  ip -n "$ns" link set lo up
+}

@@ -1,0 +1,185 @@
+// tr7ntpd.conf: every kind of bad file is refused whole with file:line; good files parse.
+#include "daemon/config.h"
+
+#include <string>
+
+#include "testutil.h"
+
+using namespace tr7::daemon;
+
+namespace {
+
+// Expects the text to be refused with an error that names `line` and contains `what`.
+void refused(const std::string& text, int line, const char* what) {
+  auto r = parse_config_text(text, "t.conf");
+  if (r.has_value()) {
+    fail_msg("accepted:\n%s", text.c_str());
+  }
+  std::string want = "t.conf:" + std::to_string(line) + ": ";
+  for (const auto& e : r.error()) {
+    if (e.rfind(want, 0) == 0 && e.find(what) != std::string::npos) {
+      return;
+    }
+  }
+  std::string all;
+  for (const auto& e : r.error()) {
+    all += e + "\n";
+  }
+  fail_msg("expected '%s...%s', got:\n%s", want.c_str(), what, all.c_str());
+}
+
+Config accepted(const std::string& text) {
+  auto r = parse_config_text(text, "t.conf");
+  if (!r.has_value()) {
+    std::string all;
+    for (const auto& e : r.error()) {
+      all += e + "\n";
+    }
+    fail_msg("refused:\n%s", all.c_str());
+  }
+  return std::move(r.value());
+}
+
+}  // namespace
+
+static void test_good_file(void**) {
+  Config c = accepted(
+      "; comment\n"
+      "# another\n"
+      "[daemon]\n"
+      "clock = none\n"
+      "state_dir = /var/lib/tr7ntp-test\n"
+      "log_level = debug\n"
+      "\n"
+      "[server]\n"
+      "listen = 127.0.0.1:10123, [::1]:10123\n"
+      "listen = 0.0.0.0:123\n"
+      "allow = 10.0.0.0/8, 192.168.1.7 ; inline comment\n"
+      "allow = 2001:db8::/32\n"
+      "deny = 10.9.0.0/16\n"
+      "local_stratum = 10\n"
+      "ratelimit = interval 2 burst 8 kod yes\n"
+      "max_clients = 1000\n"
+      "deny_kod = yes\n");
+  assert_true(c.daemon.clock == ClockMode::None);
+  assert_string_equal(c.daemon.state_dir.c_str(), "/var/lib/tr7ntp-test");
+  assert_true(c.daemon.log_level == LogLevel::Debug);
+  assert_int_equal(c.server.listen.size(), 3);
+  assert_int_equal(c.server.access.size(), 4);
+  assert_false(c.server.access.allowed(*tr7::core::parse_ip("10.9.1.1")));
+  assert_true(c.server.access.allowed(*tr7::core::parse_ip("192.168.1.7")));
+  assert_int_equal(*c.server.local_stratum, 10);
+  assert_true(c.server.ratelimit.enabled && c.server.ratelimit.kod);
+  assert_near(c.server.ratelimit.interval_s, 2.0, 0);
+  assert_int_equal(c.server.ratelimit.burst, 8);
+  assert_int_equal(c.server.max_clients, 1000);
+  assert_true(c.server.deny_kod);
+  assert_true(c.warnings.empty());
+}
+
+static void test_defaults(void**) {
+  Config c = accepted("");
+  assert_true(c.daemon.clock == ClockMode::Kernel);
+  assert_false(c.server.ratelimit.enabled);
+  assert_false(c.server.local_stratum.has_value());
+  assert_true(c.server.listen.empty());
+}
+
+static void test_structure_errors(void**) {
+  refused("[daemon]\nbogus = 1\n", 2, "unknown key 'bogus'");
+  refused("[nope]\nx = 1\n", 1, "unknown section [nope]");
+  refused("clock = none\n", 1, "outside any section");
+  refused("[server\nlisten = 127.0.0.1:123\n", 1, "unclosed section");
+  refused("[daemon]\nclock = none\n[daemon]\n", 3, "duplicate section [daemon]");
+  refused("[daemon]\nclock = none\nclock = kernel\n", 3, "duplicate key 'clock' (first set on line 2)");
+  refused("[daemon]\njust words\n", 2, "expected 'key = value'");
+  refused("[daemon]\n= none\n", 2, "missing key");
+  refused("[daemon]\nclock =\n", 2, "missing value");
+  refused("[daemon] junk\n", 1, "text after section header");
+  refused("[" + std::string(60, 's') + "]\n", 1, "section name too long");
+}
+
+static void test_line_errors(void**) {
+  refused("[server]\nallow = " + std::string(300, '1') + "\n", 2, "line too long");
+  refused("[server]\nallow = 10.0.0.0/8" + std::string(190, ' ') + "\n", 2, "line too long");
+  std::string nul = "[daemon]\nclock = no";
+  nul += '\0';
+  nul += "ne\n";
+  refused(nul, 2, "NUL byte");
+  refused("[daemon]\nclock = n\xC3\n", 2, "invalid UTF-8");
+  refused("[daemon]\nclock = none\rstate_dir = /x\n", 2, "carriage return");
+  // A BOM is accepted on line 1 only; CRLF line ends are accepted.
+  accepted("\xEF\xBB\xBF" "[daemon]\r\nclock = none\r\n");
+  refused("[daemon]\n\xEF\xBB\xBF" "clock = none\n", 2, "unknown key");
+  // Indented lines are keys of their own, never a continuation of the previous value.
+  Config c = accepted("[server]\nallow = 10.0.0.0/8\n    deny = 10.9.0.0/16\n");
+  assert_int_equal(c.server.access.size(), 2);
+}
+
+static void test_value_errors(void**) {
+  refused("[daemon]\nclock = sometimes\n", 2, "expected 'kernel' or 'none'");
+  refused("[daemon]\nstate_dir = relative/path\n", 2, "absolute path");
+  refused("[daemon]\nlog_level = loud\n", 2, "log_level");
+  refused("[server]\nlisten = 256.1.1.1:123\n", 2, "invalid IP address");
+  refused("[server]\nlisten = 127.0.0.1\n", 2, "ADDRESS:PORT");
+  refused("[server]\nlisten = 127.0.0.1:0\n", 2, "invalid port");
+  refused("[server]\nlisten = 127.0.0.1:70000\n", 2, "invalid port");
+  refused("[server]\nlisten = ::1:123\n", 2, "brackets");
+  refused("[server]\nlisten = 127.0.0.1:123, 127.0.0.1:123\n", 2, "duplicate listen");
+  refused("[server]\nlisten = 127.0.0.1:123,\n", 2, "empty item");
+  for (const char* a : {"1.2.3", "010.1.1.1", "0x7f.1", "fe80::1%eth0", "10.0.0.0/33", "10.0.0.0/-1",
+                        "10.0.0.0/08", "10.0.0.1/8", "::/129", "host.example"}) {
+    refused(std::string("[server]\nallow = ") + a + "\n", 2, "allow:");
+  }
+  refused("[server]\nallow = 10.0.0.0/8\ndeny = 10.0.0.0/8\n", 3, "already has a rule (line 2)");
+  for (const char* n : {"0", "16", "nan", "inf", "1e309", "-0", "0x10", "5abc", "9223372036854775808", "2^63", "-1",
+                        "1.5"}) {
+    refused(std::string("[server]\nlocal_stratum = ") + n + "\n", 2, "local_stratum:");
+  }
+  refused("[server]\nmax_clients = 15\n", 2, "out of range");
+  refused("[server]\ndeny_kod = maybe\n", 2, "expected yes or no");
+  refused("[server]\nratelimit = interval 2\n", 2, "needs both");
+  refused("[server]\nratelimit = interval 2 burst\n", 2, "expected 'interval");
+  refused("[server]\nratelimit = interval nan burst 8\n", 2, "interval:");
+  refused("[server]\nratelimit = interval 2 burst 0\n", 2, "burst:");
+  refused("[server]\nratelimit = interval 2 burst 8 kod perhaps\n", 2, "kod:");
+  refused("[server]\nratelimit = interval 2 burst 8 speed 3\n", 2, "unknown option 'speed'");
+  refused("[server]\nratelimit = interval 2 interval 3 burst 8\n", 2, "given twice");
+}
+
+static void test_all_errors_reported_nothing_applied(void**) {
+  auto r = parse_config_text(
+      "[daemon]\n"
+      "clock = none\n"
+      "bogus = 1\n"
+      "[server]\n"
+      "listen = 127.0.0.1:123\n"
+      "local_stratum = 99\n",
+      "t.conf");
+  assert_false(r.has_value());
+  assert_int_equal(r.error().size(), 2);
+  assert_string_equal(r.error()[0].c_str(), "t.conf:3: unknown key 'bogus' in [daemon]");
+  assert_true(r.error()[1].rfind("t.conf:6: local_stratum:", 0) == 0);
+}
+
+static void test_warnings(void**) {
+  Config c = accepted("[server]\nallow = 0.0.0.0/0\n");
+  assert_int_equal(c.warnings.size(), 1);
+  assert_true(c.warnings[0].find("t.conf:2:") == 0);
+}
+
+static void test_file_errors(void**) {
+  auto r = load_config_file("/nonexistent/tr7ntpd.conf");
+  assert_false(r.has_value());
+  assert_true(r.error()[0].find("cannot open") != std::string::npos);
+}
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_file),      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_structure_errors), cmocka_unit_test(test_line_errors),
+      cmocka_unit_test(test_value_errors),   cmocka_unit_test(test_all_errors_reported_nothing_applied),
+      cmocka_unit_test(test_warnings),       cmocka_unit_test(test_file_errors),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
