@@ -118,7 +118,11 @@ int main(int argc, char** argv) {
         check_only = true;
         break;
       case 'V':
+#ifdef TR7_TEST_HOOKS
+        std::printf("tr7ntpd %s (test hooks: not for production)\n", PACKAGE_VERSION);
+#else
         std::printf("tr7ntpd %s\n", PACKAGE_VERSION);
+#endif
         return 0;
       case 'h':
         usage(stdout);
