@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -148,6 +149,27 @@ int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc
   return clean ? 0 : 1;
 }
 
+#ifdef TR7_TEST_HOOKS
+// TR7_TEST_BROKER="NETNS ADDR:PORT" (test builds only): one more socket the helper may
+// open, and the worker asks for on SIGUSR2.
+std::optional<ps::BindTarget> test_broker_target() {
+  const char* e = std::getenv("TR7_TEST_BROKER");
+  if (e == nullptr) {
+    return std::nullopt;
+  }
+  std::string s(e);
+  size_t sp = s.find(' ');
+  if (sp == std::string::npos) {
+    return std::nullopt;
+  }
+  auto a = core::parse_sockaddr(s.substr(sp + 1));
+  if (!a) {
+    return std::nullopt;
+  }
+  return ps::BindTarget{s.substr(0, sp), *a};
+}
+#endif
+
 // The worker watches its end of the channel: the helper never speaks unasked, so
 // anything readable outside a call is the helper's exit (EOF) or a protocol error.
 void watch_helper(Worker& worker, HelperClient& client, std::unique_ptr<sys::Callback>& ev) {
@@ -199,17 +221,28 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   std::unique_ptr<sys::Callback> watch;
   watch_helper(worker, *client, watch);
 #ifdef TR7_TEST_HOOKS
-  // Test builds only: SIGUSR2 makes the worker attempt the forbidden call named in
-  // TR7_TEST_FORBIDDEN_CALL; the seccomp filter must kill it.
-  std::string forbidden = std::getenv("TR7_TEST_FORBIDDEN_CALL") ? std::getenv("TR7_TEST_FORBIDDEN_CALL") : "";
-  auto hook = std::make_unique<sys::Callback>(worker.base(), SIGUSR2, EV_SIGNAL | EV_PERSIST,
-                                              [forbidden](evutil_socket_t, short) {
-                                                log_warn("test hook: attempting forbidden call '%s'",
-                                                         forbidden.c_str());
-                                                int r = attempt_forbidden_call(forbidden);
-                                                log_err("test hook: forbidden call '%s' was NOT blocked (%d)",
-                                                        forbidden.c_str(), r);
-                                              });
+  // Test builds only, on SIGUSR2: TR7_TEST_FORBIDDEN_CALL=NAME makes the worker attempt
+  // that forbidden call (the seccomp filter must kill it); TR7_TEST_BROKER="NETNS
+  // ADDR:PORT" makes it ask the helper for that socket and serve NTP on it.
+  auto hook = std::make_unique<sys::Callback>(
+      worker.base(), SIGUSR2, EV_SIGNAL | EV_PERSIST, [&worker, c = client.get()](evutil_socket_t, short) {
+        if (const char* forbidden = std::getenv("TR7_TEST_FORBIDDEN_CALL")) {
+          log_warn("test hook: attempting forbidden call '%s'", forbidden);
+          int r = attempt_forbidden_call(forbidden);
+          log_err("test hook: forbidden call '%s' was NOT blocked (%d)", forbidden, r);
+        }
+        if (auto t = test_broker_target()) {
+          auto fd = c->open_udp(t->netns, t->addr);
+          if (!fd) {
+            log_err("test hook: open-udp %s in netns %s: %s", t->addr.to_string().c_str(), t->netns.c_str(),
+                    fd.error().c_str());
+            return;
+          }
+          worker.add_listener(std::move(*fd));
+          log_info("test hook: serving on %s in netns %s (socket from the helper)", t->addr.to_string().c_str(),
+                   t->netns.c_str());
+        }
+      });
   hook->add();
 #endif
   worker.log_started();
@@ -369,14 +402,23 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
     }
     return fd;
   };
-  HelperService svc(make_helper_policy(cfg, st), std::move(deps));
+  ps::Policy policy = make_helper_policy(cfg, st);
+#ifdef TR7_TEST_HOOKS
+  if (auto t = test_broker_target()) {
+    policy.bind_targets.push_back(*t);
+  }
+#endif
+  HelperService svc(std::move(policy), std::move(deps));
+  int rc = 1;
   try {
-    return helper_loop(std::move(helper_end), pid, plan.uid, svc, clock_control);
+    rc = helper_loop(std::move(helper_end), pid, plan.uid, svc, clock_control);
   } catch (const std::exception& e) {
     log_err("helper: fatal: %s", e.what());
     kill(pid, SIGTERM);
-    return 1;
   }
+  // _Exit, as the worker: under the filter, no atexit handler may need a forbidden call.
+  std::fflush(nullptr);
+  std::_Exit(rc);
 }
 
 }  // namespace tr7::daemon

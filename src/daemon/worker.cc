@@ -150,6 +150,13 @@ void Worker::log_stats() const {
            static_cast<unsigned long long>(send_errors), m_server->clients().size());
 }
 
+void Worker::add_listener(sys::Fd fd) {
+  core::SockAddr local = sys::local_address(fd.get());
+  sys::configure_udp(fd.get(), local.ip.is_v4() ? AF_INET : AF_INET6, sys::UdpOptions{});
+  m_listeners.push_back(std::make_unique<NtpListener>(m_base.get(), std::move(fd), *m_server, m_clock,
+                                                      [this](core::Timestamp now) { return reference_at(now); }));
+}
+
 void Worker::stop(int exit_status) {
   m_exit_status = exit_status;
   event_base_loopbreak(m_base.get());

@@ -41,6 +41,9 @@ class Worker {
   int run();
   // Called after the sockets are open, before run() (daemon readiness).
   void log_started() const;
+  // Serves NTP on an already bound UDP socket too (e.g. one the helper opened inside a
+  // network namespace); sets the receive options it needs. Throws std::system_error.
+  void add_listener(sys::Fd fd);
   // Ends run() at the next turn of the loop, which then returns `exit_status`.
   void stop(int exit_status);
   event_base* base() const { return m_base.get(); }

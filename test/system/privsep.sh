@@ -24,7 +24,7 @@ port=$(free_port)
 uid=$(id -u "$TR7_TEST_USER")
 # make_conf [DAEMON_LINES]: the configuration of every daemon here.
 make_conf() {
-  printf '[daemon]\nclock = none\nlog_level = debug\n%s\n[server]\nlisten = 127.0.0.1:%s\nallow = 127.0.0.0/8\nlocal_stratum = 5\n' \
+  printf '[daemon]\nclock = none\nlog_level = debug\n%s\n[server]\nlisten = 127.0.0.1:%s\nallow = 127.0.0.0/8, 10.99.0.0/24\nlocal_stratum = 5\n' \
     "${1:-}" "$port"
 }
 conf=$(make_conf)
@@ -145,6 +145,25 @@ if "$TR7NTPD" --version | grep -q "test hooks"; then
   done
 else
   log "not a test-hooks build (configure --enable-test-hooks): forbidden-call checks skipped"
+fi
+
+# --- the broker: a socket bound to port 123 inside a network namespace ------------------
+if "$TR7NTPD" --version | grep -q "test hooks" && command -v ip >/dev/null 2>&1; then
+  ns="tr7ps$$"
+  add_netns "$ns"
+  ip -n "$ns" addr add 10.99.0.1/32 dev lo || die "cannot add an address in $ns"
+  TR7_TEST_BROKER="$ns 10.99.0.1:123" start_tr7ntpd broker "$conf"
+  h=$TR7_PID
+  kill -USR2 "$(worker_pid_of "$h")"
+  check "helper opened 10.99.0.1:123 in netns $ns" \
+    wait_for 5 grep -q "helper: opened UDP socket 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
+  check "worker serves on it" grep -q "test hook: serving on 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
+  reply=$(ip netns exec "$ns" python3 "$TR7_SRCDIR/test/system/ntpprobe.py" query 10.99.0.1 123) || fail "no reply in $ns"
+  check "NTP reply inside the namespace, port 123, from the sandboxed worker" \
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["stratum"]==5 else 1)' "${reply:-{\}}"
+  check "the main namespace has no such socket" bash -c "! ss -uln | grep -q '10.99.0.1:123'"
+  kill -TERM "$h"
+  wait_for 10 gone "$h"
 fi
 
 # --- either process dies, the other follows ----------------------------------------------
