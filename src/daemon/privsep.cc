@@ -4,6 +4,7 @@
 #include "autoconfig.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -70,9 +71,19 @@ int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc
   if (!sigfd.valid()) {
     throw std::system_error(errno, std::generic_category(), "signalfd");
   }
-  enter_helper_sandbox(clock_control, worker, worker_uid);
-  log_info("helper: pid %d serving worker %d (capabilities kept: net_bind_service, sys_admin%s)",
-           static_cast<int>(getpid()), static_cast<int>(worker), clock_control ? ", sys_time" : "");
+  uint64_t eff = enter_helper_sandbox(clock_control, worker, worker_uid);
+  std::string names;
+  for (auto [bit, name] : {std::pair{CAP_NET_BIND_SERVICE, "net_bind_service"}, std::pair{CAP_SYS_ADMIN, "sys_admin"},
+                           std::pair{CAP_SYS_TIME, "sys_time"}}) {
+    if (eff & (1ULL << bit)) {
+      names += names.empty() ? name : std::string(", ") + name;
+    }
+  }
+  log_info("helper: pid %d serving worker %d (capabilities: %s)", static_cast<int>(getpid()), static_cast<int>(worker),
+           names.empty() ? "none" : names.c_str());
+  if (clock_control && !(eff & (1ULL << CAP_SYS_TIME))) {
+    log_warn("helper: clock = kernel, but CAP_SYS_TIME is not available: clock corrections will fail");
+  }
 
   bool worker_done = false;
   int worker_status = 0;

@@ -203,7 +203,7 @@ void enter_worker_sandbox(const WorkerSandbox& s) {
 
 bool worker_sandboxed() { return g_worker_sandboxed; }
 
-void enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid) {
+uint64_t enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid) {
   // Capabilities survive: effective and saved uid stay 0.
   if (setresuid(worker_uid, 0, 0) < 0) {
     throw_errno("setresuid (helper real uid)");
@@ -227,6 +227,7 @@ void enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid) {
     throw std::runtime_error("helper: capabilities left after the drop");
   }
   load_helper_filter(clock_control, worker);
+  return caps.effective;
 }
 
 int attempt_forbidden_call([[maybe_unused]] std::string_view which) {

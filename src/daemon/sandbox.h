@@ -19,6 +19,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <string>
 #include <string_view>
 
@@ -42,8 +44,9 @@ bool worker_sandboxed();
 // process it may signal. The helper's REAL uid becomes the worker's (effective and saved
 // stay 0): signalling a process of another user needs a matching real uid or CAP_KILL,
 // which the helper does not keep. The worker's filter has no kill(), so it gains nothing
-// from the shared real uid. Throws.
-void enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid);
+// from the shared real uid. Returns the effective capability mask left (bit n = CAP n).
+// Throws.
+uint64_t enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid);
 
 // Capability masks (bit n = CAP n) the helper keeps.
 unsigned long long helper_capability_mask(bool clock_control);
