@@ -62,8 +62,8 @@ bool valid_netns_name(std::string_view name) {
     return false;
   }
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-              c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) {
       return false;
     }
@@ -276,7 +276,9 @@ Response make_response(uint32_t op, uint32_t seq, int32_t status) {
   return r;
 }
 
-Response make_refusal(uint32_t op, uint32_t seq, Refusal why) { return make_response(op, seq, -static_cast<int32_t>(why)); }
+Response make_refusal(uint32_t op, uint32_t seq, Refusal why) {
+  return make_response(op, seq, -static_cast<int32_t>(why));
+}
 
 Result<Response, std::string> parse_response(std::span<const uint8_t> msg, Op op, uint32_t seq) {
   if (msg.size() != sizeof(Response)) {

@@ -70,29 +70,29 @@ static_assert(std::is_trivially_copyable_v<Request> && std::is_standard_layout_v
 static_assert(sizeof(Request) == 120, "no implicit padding: every byte is checked");
 
 struct Response {
-  uint32_t version;  // k_version
-  uint32_t op;       // echoed
-  uint32_t seq;      // echoed
-  int32_t status;    // 0: done; > 0: the errno of the failed operation; < 0: -Refusal
-  int64_t time_ns;   // ReadRtc: the RTC time, ns since 1970 (UTC); otherwise 0
-  double value;      // Query: frequency correction, ppm; otherwise 0
-  uint32_t has_fd;   // 1 when exactly one descriptor is attached (OpenUdp, OpenConfig)
-  uint32_t reserved; // 0
+  uint32_t version;   // k_version
+  uint32_t op;        // echoed
+  uint32_t seq;       // echoed
+  int32_t status;     // 0: done; > 0: the errno of the failed operation; < 0: -Refusal
+  int64_t time_ns;    // ReadRtc: the RTC time, ns since 1970 (UTC); otherwise 0
+  double value;       // Query: frequency correction, ppm; otherwise 0
+  uint32_t has_fd;    // 1 when exactly one descriptor is attached (OpenUdp, OpenConfig)
+  uint32_t reserved;  // 0
 };
 static_assert(std::is_trivially_copyable_v<Response> && std::is_standard_layout_v<Response>);
 static_assert(sizeof(Response) == 40, "no implicit padding");
 
 enum class Refusal : int32_t {
-  BadSize = 1,       // not exactly sizeof(Request)
-  BadVersion,        // unknown protocol version
-  UnknownOp,         // op out of range
-  NotCanonical,      // a byte the op does not use is not zero, or a descriptor was attached
-  NotFinite,         // NaN or infinity
-  OutOfRange,        // beyond a bound (frequency, slew, step size, step target, leap value)
-  Disabled,          // not permitted in this configuration (clock = none, no RTC)
-  BadNetnsName,      // not [A-Za-z0-9_.-]{1,64}, or "." / ".."
-  NotConfigured,     // address, port or namespace not in the configuration
-  RateLimited,       // too many steps
+  BadSize = 1,    // not exactly sizeof(Request)
+  BadVersion,     // unknown protocol version
+  UnknownOp,      // op out of range
+  NotCanonical,   // a byte the op does not use is not zero, or a descriptor was attached
+  NotFinite,      // NaN or infinity
+  OutOfRange,     // beyond a bound (frequency, slew, step size, step target, leap value)
+  Disabled,       // not permitted in this configuration (clock = none, no RTC)
+  BadNetnsName,   // not [A-Za-z0-9_.-]{1,64}, or "." / ".."
+  NotConfigured,  // address, port or namespace not in the configuration
+  RateLimited,    // too many steps
 };
 inline constexpr int k_refusals = 10;
 const char* to_string(Refusal r);
@@ -107,14 +107,14 @@ struct BindTarget {
 };
 
 // Fixed bounds (see tr7ntpd(8), "Privilege separation").
-inline constexpr double k_max_freq_ppm = 500.0;   // as the kernel's MAXFREQ
-inline constexpr double k_max_slew_s = 100.0;     // larger corrections are steps
+inline constexpr double k_max_freq_ppm = 500.0;  // as the kernel's MAXFREQ
+inline constexpr double k_max_slew_s = 100.0;    // larger corrections are steps
 inline constexpr double k_default_max_step_s = 366.0 * 86400.0;
 
 // What the helper will do, fixed at start-up from the configuration.
 struct Policy {
-  bool clock_control = false;  // clock = kernel: Slew, SetFreq, Step, SetLeap, WriteRtc
-  bool rtc = false;            // an RTC is configured: ReadRtc (and WriteRtc with clock_control)
+  bool clock_control = false;                // clock = kernel: Slew, SetFreq, Step, SetLeap, WriteRtc
+  bool rtc = false;                          // an RTC is configured: ReadRtc (and WriteRtc with clock_control)
   double max_step_s = k_default_max_step_s;  // |Step value| bound
   // No step may put the clock outside [floor, ceiling] (see startup_clock.h); zero = no limit.
   Timestamp floor;

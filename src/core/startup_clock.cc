@@ -18,9 +18,9 @@ bool in_window(Timestamp t, Timestamp lo, Timestamp hi) { return t >= lo && t <=
 int64_t days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2 ? 1 : 0;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                                         // [0, 399]
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;        // [0, 365]
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                 // [0, 146096]
+  int64_t yoe = y - era * 400;                                   // [0, 399]
+  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;  // [0, 365]
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           // [0, 146096]
   return era * 146097 + doe - 719468;
 }
 

@@ -45,10 +45,10 @@ struct StartupClockPlan {
   StartupAction action = StartupAction::Keep;
   Timestamp floor;
   Timestamp ceiling;
-  Timestamp target;          // Step/Refuse: where the clock should be
-  double step_s = 0.0;       // Step/Refuse: target - system (> 0)
-  const char* source = "";   // Step/Refuse: "rtc", "saved clock" or "build time"
-  bool rtc_ignored = false;  // an RTC reading outside the window
+  Timestamp target;            // Step/Refuse: where the clock should be
+  double step_s = 0.0;         // Step/Refuse: target - system (> 0)
+  const char* source = "";     // Step/Refuse: "rtc", "saved clock" or "build time"
+  bool rtc_ignored = false;    // an RTC reading outside the window
   bool saved_ignored = false;  // a saved clock after the ceiling
   bool system_ahead = false;   // the system clock is after the ceiling (left alone)
 };

@@ -1,11 +1,10 @@
 #include "daemon/clock_keeper.h"
 
-#include "autoconfig.h"
-
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 
+#include "autoconfig.h"
 #include "daemon/log.h"
 #include "sys/clock.h"
 
@@ -76,9 +75,10 @@ core::StartupClockPlan startup_clock_check(core::Timestamp system_now, core::Tim
       log_debug("system clock %s is plausible (not before %s)", iso(system_now).c_str(), iso(p.floor).c_str());
       break;
     case core::StartupAction::Refuse:
-      log_err("the system clock (%s) is before %s, but the step to the %s (%+.0f s) exceeds max_startup_step: "
-              "not stepped",
-              iso(system_now).c_str(), iso(p.floor).c_str(), p.source, p.step_s);
+      log_err(
+          "the system clock (%s) is before %s, but the step to the %s (%+.0f s) exceeds max_startup_step: "
+          "not stepped",
+          iso(system_now).c_str(), iso(p.floor).c_str(), p.source, p.step_s);
       break;
     case core::StartupAction::Step:
       if (control == nullptr) {
@@ -100,9 +100,8 @@ core::StartupClockPlan startup_clock_check(core::Timestamp system_now, core::Tim
 ClockKeeper::ClockKeeper(event_base* base, const StateDir& dir, NowFn now, SyncedFn synced, RtcWriteFn write_rtc)
     : m_dir(dir), m_now(std::move(now)), m_synced(std::move(synced)), m_write_rtc(std::move(write_rtc)) {
   if (base != nullptr) {
-    m_timer = std::make_unique<sys::Callback>(base, -1, EV_PERSIST, [this](evutil_socket_t, short) {
-      tick(static_cast<double>(sys::monotonic_ns()) / 1e9);
-    });
+    m_timer = std::make_unique<sys::Callback>(
+        base, -1, EV_PERSIST, [this](evutil_socket_t, short) { tick(static_cast<double>(sys::monotonic_ns()) / 1e9); });
     m_timer->add(k_keeper_tick_s);
   }
 }

@@ -21,8 +21,8 @@
 namespace tr7::daemon {
 
 struct HelperDeps {
-  core::ClockControl* clock = nullptr;  // the kernel clock; nullptr with clock = none
-  core::Rtc* rtc = nullptr;             // nullptr without rtc
+  core::ClockControl* clock = nullptr;   // the kernel clock; nullptr with clock = none
+  core::Rtc* rtc = nullptr;              // nullptr without rtc
   std::function<core::Timestamp()> now;  // CLOCK_REALTIME (step window, RTC writes)
   std::function<int64_t()> mono_ns;      // CLOCK_MONOTONIC (step rate limit)
   // Opens a socket for a validated target; throws std::system_error (or sys::NetnsStuck,

@@ -1,8 +1,6 @@
 // Privilege separation (see privsep.h).
 #include "daemon/privsep.h"
 
-#include "autoconfig.h"
-
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -23,10 +21,11 @@
 #include <string>
 #include <system_error>
 
+#include "autoconfig.h"
+#include "daemon/clock_keeper.h"
 #include "daemon/helper.h"
 #include "daemon/helper_client.h"
 #include "daemon/helper_kernel.h"
-#include "daemon/clock_keeper.h"
 #include "daemon/log.h"
 #include "daemon/sandbox.h"
 #include "sys/clock.h"
@@ -152,11 +151,12 @@ int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc
   }
   bool clean = WIFEXITED(worker_status) && WEXITSTATUS(worker_status) == 0;
   const HelperStats& s = svc.stats();
-  (clean ? log_info : log_err)("helper: worker (pid %d) %s; requests=%llu applied=%llu failed=%llu refused=%llu; "
-                               "helper exits",
-                               static_cast<int>(worker), describe_exit(worker_status).c_str(),
-                               static_cast<unsigned long long>(s.requests), static_cast<unsigned long long>(s.applied),
-                               static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.refused));
+  (clean ? log_info : log_err)(
+      "helper: worker (pid %d) %s; requests=%llu applied=%llu failed=%llu refused=%llu; "
+      "helper exits",
+      static_cast<int>(worker), describe_exit(worker_status).c_str(), static_cast<unsigned long long>(s.requests),
+      static_cast<unsigned long long>(s.applied), static_cast<unsigned long long>(s.failed),
+      static_cast<unsigned long long>(s.refused));
   return clean ? 0 : 1;
 }
 
@@ -227,7 +227,7 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   st.state = StateDir();
 
   Worker worker(std::move(cfg), std::move(opt));  // as root: sockets, state directory fd
-  tzset();  // the chroot has no tzdata: load the zone now
+  tzset();                                        // the chroot has no tzdata: load the zone now
   enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper});
   std::unique_ptr<sys::Callback> watch;
   watch_helper(worker, *client, watch);
@@ -287,7 +287,7 @@ PrivsepPlan prepare_privsep(const Config& cfg) {
   if (p.uid == 0 || p.gid == 0) {
     throw std::runtime_error("user '" + p.user + "' has uid or gid 0: the worker must not run as root");
   }
-  struct stat st{};
+  struct stat st {};
   if (stat(p.state_dir.c_str(), &st) < 0) {
     if (errno != ENOENT) {
       throw std::system_error(errno, std::generic_category(), "state_dir " + p.state_dir);

@@ -1,8 +1,6 @@
 // The worker's and the helper's sandboxes (see sandbox.h).
 #include "daemon/sandbox.h"
 
-#include "autoconfig.h"
-
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -27,6 +25,7 @@
 #include <system_error>
 #include <vector>
 
+#include "autoconfig.h"
 #include "daemon/log.h"
 #include "sys/caps.h"
 #include "sys/seccomp.h"
@@ -48,10 +47,10 @@ using sys::SysArg;
 void allow_common(sys::SeccompFilter& f) {
   for (const char* name :
        {"brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "futex", "rt_sigaction", "rt_sigprocmask",
-        "rt_sigreturn", "sigaltstack", "restart_syscall", "exit", "exit_group", "getpid", "gettid", "getppid",
-        "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "clock_gettime", "clock_getres",
-        "gettimeofday", "time", "nanosleep", "clock_nanosleep", "read", "write", "readv", "writev", "close",
-        "fstat", "newfstatat", "statx", "lseek", "poll", "ppoll", "sched_yield", "getrandom",
+        "rt_sigreturn", "sigaltstack", "restart_syscall", "exit", "exit_group", "getpid", "gettid", "getppid", "getuid",
+        "geteuid", "getgid", "getegid", "getresuid", "getresgid", "clock_gettime", "clock_getres", "gettimeofday",
+        "time", "nanosleep", "clock_nanosleep", "read", "write", "readv", "writev", "close", "fstat", "newfstatat",
+        "statx", "lseek", "poll", "ppoll", "sched_yield", "getrandom",
         // glibc's syslog(3) reconnects to /dev/log with socket(AF_UNIX) + connect after an error.
         "connect", "sendto", "sendmsg", "recvmsg", "getsockname", "getsockopt", "setsockopt"}) {
     f.allow(name);
@@ -67,8 +66,8 @@ void allow_common(sys::SeccompFilter& f) {
   f.allow_if("socket", {SysArg{0, SCMP_CMP_EQ, AF_UNIX}});
 #ifdef TR7_SANITIZERS
   // AddressSanitizer's runtime (reports, shadow memory, stack traces).
-  for (const char* name : {"prctl", "sched_getaffinity", "readlink", "readlinkat", "getdents64",
-                           "mincore", "pipe2", "uname", "getrusage", "sysinfo"}) {
+  for (const char* name : {"prctl", "sched_getaffinity", "readlink", "readlinkat", "getdents64", "mincore", "pipe2",
+                           "uname", "getrusage", "sysinfo"}) {
     f.allow(name);
   }
 #endif
@@ -78,9 +77,9 @@ void allow_common(sys::SeccompFilter& f) {
 void allow_udp_sockets(sys::SeccompFilter& f) {
   for (int domain : {AF_INET, AF_INET6}) {
     for (int proto : {0, static_cast<int>(IPPROTO_UDP)}) {
-      f.allow_if("socket", {SysArg{0, SCMP_CMP_EQ, static_cast<uint64_t>(domain)},
-                            SysArg{1, SCMP_CMP_MASKED_EQ, SOCK_DGRAM, 0xf},
-                            SysArg{2, SCMP_CMP_EQ, static_cast<uint64_t>(proto)}});
+      f.allow_if("socket",
+                 {SysArg{0, SCMP_CMP_EQ, static_cast<uint64_t>(domain)}, SysArg{1, SCMP_CMP_MASKED_EQ, SOCK_DGRAM, 0xf},
+                  SysArg{2, SCMP_CMP_EQ, static_cast<uint64_t>(proto)}});
     }
   }
 }

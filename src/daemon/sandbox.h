@@ -20,7 +20,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-
 #include <string>
 #include <string_view>
 
@@ -29,8 +28,8 @@ namespace tr7::daemon {
 struct WorkerSandbox {
   uid_t uid = 0;
   gid_t gid = 0;
-  std::string root;   // the state directory: chroot target
-  pid_t parent = 0;   // the helper: the worker exits if it is not its parent any more
+  std::string root;  // the state directory: chroot target
+  pid_t parent = 0;  // the helper: the worker exits if it is not its parent any more
 };
 
 // Applies the worker's sandbox to the calling process, in the order that makes each step

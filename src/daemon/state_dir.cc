@@ -25,7 +25,7 @@ std::optional<std::string> StateDir::read(const std::string& name, size_t max_by
     err = errno;
     return std::nullopt;
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(f.get(), &st) < 0) {
     err = errno;
     return std::nullopt;

@@ -16,7 +16,7 @@ Result<std::unique_ptr<DeviceRtc>, int> DeviceRtc::open(const std::string& path)
   if (!fd.valid()) {
     return unexpected(errno);
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) < 0) {
     return unexpected(errno);
   }

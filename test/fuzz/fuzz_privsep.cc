@@ -79,8 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     check(std::memcmp(&again, data, sizeof again) == 0);
     check(std::isfinite(v->value));
-    bool clock_op = v->op == Op::Slew || v->op == Op::SetFreq || v->op == Op::Step || v->op == Op::SetLeap ||
-                    v->op == Op::WriteRtc;
+    bool clock_op =
+        v->op == Op::Slew || v->op == Op::SetFreq || v->op == Op::Step || v->op == Op::SetLeap || v->op == Op::WriteRtc;
     check(!clock_op || p->clock_control);
     if (v->op == Op::SetFreq) {
       check(std::fabs(v->value) <= k_max_freq_ppm);

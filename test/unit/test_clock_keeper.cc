@@ -1,8 +1,6 @@
 // The state directory's atomic files, the start-up check with fake RTC and clock (RTC at
 // 1970 and 2099, read failure, saved clock newer than the system clock, corrupt saved
 // file), and the periodic saving and RTC writing.
-#include "daemon/clock_keeper.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/clock_keeper.h"
 #include "daemon/log.h"
 #include "testutil.h"
 

@@ -2,8 +2,6 @@
 // exactly what was asked; and the whole channel (HelperClient <-> HelperService over a
 // real SOCK_SEQPACKET socketpair, descriptors passed with SCM_RIGHTS), including a lying
 // or dead helper.
-#include "daemon/helper.h"
-
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/helper.h"
 #include "daemon/helper_client.h"
 #include "daemon/log.h"
 #include "sys/seqpacket.h"

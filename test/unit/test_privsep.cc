@@ -1,7 +1,5 @@
 // The helper's request validator: only exact, canonical, finite, bounded, configured
 // requests pass; everything else is refused with the right reason.
-#include "core/privsep.h"
-
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -9,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/privsep.h"
 #include "testutil.h"
 
 using namespace tr7;
@@ -272,9 +271,9 @@ static void test_netns_names(void**) {
 static void test_random_messages(void**) {
   std::mt19937_64 rng(test_seed());
   Policy p = permissive();
-  std::vector<Request> seeds = {make_request(Op::Query, 1),     make_request(Op::Slew, 2, 0.1),
+  std::vector<Request> seeds = {make_request(Op::Query, 1),         make_request(Op::Slew, 2, 0.1),
                                 make_request(Op::SetFreq, 3, 12.5), make_request(Op::Step, 4, -3.0),
-                                make_set_leap(5, Leap::Insert),  open_udp("acme", "10.20.0.1", 123),
+                                make_set_leap(5, Leap::Insert),     open_udp("acme", "10.20.0.1", 123),
                                 make_request(Op::WriteRtc, 6)};
   int accepted = 0;
   for (int i = 0; i < 200000; ++i) {
@@ -341,7 +340,7 @@ static void test_responses(void**) {
   r.time_ns = 123;
   auto ok = parse_response(as_bytes(r), Op::ReadRtc, 9);
   assert_true(ok && ok->time_ns == 123);
-  assert_false(parse_response(as_bytes(r), Op::ReadRtc, 10).has_value());   // other seq
+  assert_false(parse_response(as_bytes(r), Op::ReadRtc, 10).has_value());  // other seq
   assert_false(parse_response(as_bytes(r), Op::WriteRtc, 9).has_value());  // other op
   Response bad = r;
   bad.version = 2;
@@ -372,12 +371,10 @@ static void test_responses(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_requests), cmocka_unit_test(test_sizes),
-      cmocka_unit_test(test_version_and_op), cmocka_unit_test(test_not_finite),
-      cmocka_unit_test(test_bounds),         cmocka_unit_test(test_disabled),
-      cmocka_unit_test(test_not_canonical),  cmocka_unit_test(test_open_udp),
-      cmocka_unit_test(test_netns_names),    cmocka_unit_test(test_random_messages),
-      cmocka_unit_test(test_step_budget),    cmocka_unit_test(test_responses),
+      cmocka_unit_test(test_valid_requests),  cmocka_unit_test(test_sizes),       cmocka_unit_test(test_version_and_op),
+      cmocka_unit_test(test_not_finite),      cmocka_unit_test(test_bounds),      cmocka_unit_test(test_disabled),
+      cmocka_unit_test(test_not_canonical),   cmocka_unit_test(test_open_udp),    cmocka_unit_test(test_netns_names),
+      cmocka_unit_test(test_random_messages), cmocka_unit_test(test_step_budget), cmocka_unit_test(test_responses),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,11 +1,10 @@
 // The start-up clock decision (RTC at 1970 and 2099, read failure, saved clock newer
 // than the system clock, corrupt saved file), the saved-clock format and the RTC's
 // broken-down time.
-#include "core/startup_clock.h"
-
 #include <random>
 #include <string>
 
+#include "core/startup_clock.h"
 #include "testutil.h"
 
 using namespace tr7;
@@ -42,12 +41,11 @@ static void test_civil_known_values(void**) {
   assert_int_equal(at(1900, 1, 1).ns / k_ns_per_s, -2208988800LL);
   assert_true(from_civil(CivilTime{2000, 2, 29, 0, 0, 0}).has_value());
   assert_true(from_civil(CivilTime{2024, 2, 29, 0, 0, 0}).has_value());
-  for (const CivilTime& bad : {CivilTime{2100, 2, 29, 0, 0, 0}, CivilTime{2023, 2, 29, 0, 0, 0},
-                               CivilTime{2023, 4, 31, 0, 0, 0}, CivilTime{2023, 13, 1, 0, 0, 0},
-                               CivilTime{2023, 0, 1, 0, 0, 0}, CivilTime{2023, 1, 0, 0, 0, 0},
-                               CivilTime{2023, 1, 1, 24, 0, 0}, CivilTime{2023, 1, 1, 0, 60, 0},
-                               CivilTime{2023, 1, 1, 0, 0, 60}, CivilTime{2023, 1, 1, -1, 0, 0},
-                               CivilTime{1899, 12, 31, 0, 0, 0}, CivilTime{2201, 1, 1, 0, 0, 0}}) {
+  for (const CivilTime& bad :
+       {CivilTime{2100, 2, 29, 0, 0, 0}, CivilTime{2023, 2, 29, 0, 0, 0}, CivilTime{2023, 4, 31, 0, 0, 0},
+        CivilTime{2023, 13, 1, 0, 0, 0}, CivilTime{2023, 0, 1, 0, 0, 0}, CivilTime{2023, 1, 0, 0, 0, 0},
+        CivilTime{2023, 1, 1, 24, 0, 0}, CivilTime{2023, 1, 1, 0, 60, 0}, CivilTime{2023, 1, 1, 0, 0, 60},
+        CivilTime{2023, 1, 1, -1, 0, 0}, CivilTime{1899, 12, 31, 0, 0, 0}, CivilTime{2201, 1, 1, 0, 0, 0}}) {
     assert_false(from_civil(bad).has_value());
   }
   CivilTime c = to_civil(Timestamp{at(2099, 12, 31, 23, 59, 59).ns + 999'999'999});
@@ -209,14 +207,15 @@ static void test_saved_clock_format(void**) {
   assert_true(parse_saved_clock("tr7ntp-clock 1 0\n") == Timestamp{0});
   for (const std::string& bad :
        {std::string(""), std::string("\n"), std::string("garbage\n"), std::string("tr7ntp-clock 1 \n"),
-        std::string("tr7ntp-clock 1 1795674423618054483"),         // no newline (truncated)
-        std::string("tr7ntp-clock 1 179567442361805\0" "4483\n", 36),  // NUL inside
+        std::string("tr7ntp-clock 1 1795674423618054483"),  // no newline (truncated)
+        std::string("tr7ntp-clock 1 179567442361805\0"
+                    "4483\n",
+                    36),  // NUL inside
         std::string("tr7ntp-clock 2 1795674423618054483\n"), std::string("tr7ntp-clock 1 -5\n"),
-        std::string("tr7ntp-clock 1 +5\n"), std::string("tr7ntp-clock 1 0123\n"),
-        std::string("tr7ntp-clock 1 1e18\n"), std::string("tr7ntp-clock 1 99999999999999999999\n"),
-        std::string("tr7ntp-clock 1 12 34\n"), std::string("tr7ntp-clock 1 1234\n\n"),
-        std::string("tr7ntp-clock 1 1234\r\n"), std::string(" tr7ntp-clock 1 1234\n"),
-        std::string("tr7ntp-clock  1 1234\n")}) {
+        std::string("tr7ntp-clock 1 +5\n"), std::string("tr7ntp-clock 1 0123\n"), std::string("tr7ntp-clock 1 1e18\n"),
+        std::string("tr7ntp-clock 1 99999999999999999999\n"), std::string("tr7ntp-clock 1 12 34\n"),
+        std::string("tr7ntp-clock 1 1234\n\n"), std::string("tr7ntp-clock 1 1234\r\n"),
+        std::string(" tr7ntp-clock 1 1234\n"), std::string("tr7ntp-clock  1 1234\n")}) {
     if (parse_saved_clock(bad).has_value()) {
       fail_msg("accepted corrupt saved clock '%s'", bad.c_str());
     }
