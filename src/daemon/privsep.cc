@@ -124,7 +124,9 @@ int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc
           log_info("helper: signal %d: stopping the worker", sig);
           kill_at = time(nullptr) + k_stop_grace_s;
         }
-        kill(worker, sig);  // SIGHUP, SIGUSR1, SIGUSR2 and the stop signals: the worker acts
+        if (sig != SIGUSR2) {  // SIGUSR2 means nothing to the daemon: dropped, not forwarded
+          kill(worker, sig);   // SIGHUP, SIGUSR1 and the stop signals: the worker acts
+        }
       }
     }
     if (n > 0 && channel_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -204,6 +206,7 @@ void watch_helper(Worker& worker, HelperClient& client, std::unique_ptr<sys::Cal
 int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, sys::Fd chan, pid_t helper,
                 int ready_fd) {
   auto client = std::make_unique<HelperClient>(std::move(chan));
+  opt.helper = client.get();
   std::unique_ptr<HelperClockControl> control;
   if (cfg.daemon.clock == ClockMode::Kernel) {
     control = std::make_unique<HelperClockControl>(*client);

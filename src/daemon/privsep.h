@@ -6,7 +6,7 @@
 //            open_startup() (state directory fd, RTC, kernel clock, own netns fd, the
 //            start-up clock check), daemonize, then run_privsep():
 //   fork  -> parent = helper: enter_helper_sandbox(), answer requests until the worker is
-//            gone, forward SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 to it, reap it, exit
+//            gone, forward SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it, reap it, exit
 //            0 if it exited 0, else 1.
 //         -> child = worker: build the Worker as root (sockets, command socket, resolver,
 //            state directory fd), tzset(), enter_worker_sandbox(), report readiness,

@@ -98,9 +98,10 @@ void load_worker_filter() {
         // sockets: NTP server and client (kernel timestamps, batches), DNS (evdns), the
         // command socket (AF_UNIX), the helper channel
         "bind", "listen", "accept", "accept4", "getpeername", "recvfrom", "sendmmsg", "recvmmsg", "shutdown",
-        "socketpair", "uname"}) {
+        "uname"}) {
     f.allow(name);
   }
+  f.allow_if("socketpair", {SysArg{0, SCMP_CMP_EQ, AF_UNIX}});
   // ioctl: bytes pending (libevent's evbuffer_read) and the terminal check of stdio.
   for (unsigned long req : {static_cast<unsigned long>(FIONREAD), static_cast<unsigned long>(TCGETS)}) {
     f.allow_if("ioctl", {SysArg{1, SCMP_CMP_EQ, req}});

@@ -20,6 +20,8 @@
 
 namespace tr7::daemon {
 
+class HelperClient;
+
 struct WorkerOptions {
   std::string config_path;
   // Reads the configuration again (SIGHUP). Empty: load_config_file(config_path). Under
@@ -30,6 +32,9 @@ struct WorkerOptions {
   core::ClockControl* clock_control = nullptr;
   // Writes the RTC from the system clock (through the helper). Empty: no RTC to keep.
   std::function<Result<void, std::string>()> write_rtc;
+  // The privileged helper (privilege separation only; nullptr in one process): sockets in
+  // network namespaces or on ports below 1024 (HelperClient::open_udp), the RTC.
+  HelperClient* helper = nullptr;
 };
 
 class Worker {

@@ -109,7 +109,7 @@ wait_for() {
 # no capabilities, seccomp), in the foreground with the log on stderr (-n -e) instead of
 # -d. The worker runs as TR7_TEST_USER (created with useradd --system if missing) in the
 # state directory $T_DIR/NAME.state, unless the configuration names one. TR7_PID is the
-# helper (it forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1/SIGUSR2 to the worker);
+# helper (it forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1 to the worker);
 # worker_pid_of HELPER prints the worker's pid.
 TR7_PRIVSEP=${TR7_PRIVSEP:-0}
 TR7_TEST_USER=${TR7_TEST_USER:-_tr7ntp}
