@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 
 #include <csignal>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,11 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   m_base.reset(event_base_new());
   if (!m_base) {
     throw std::runtime_error("event_base_new failed");
+  }
+  if (auto d = StateDir::open(m_cfg.daemon.state_dir)) {
+    m_state_dir = std::move(*d);
+  } else {
+    log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
   }
   core::SipKey key{sys::random_u64(), sys::random_u64()};
   m_server = std::make_unique<core::NtpServer>(make_policy(m_cfg.server), key, sys::random_u64(), m_precision);
@@ -57,6 +63,9 @@ Worker::Worker(Config cfg, WorkerOptions opt)
     on_signal(sig);
   }
   std::signal(SIGPIPE, SIG_IGN);
+  m_keeper = std::make_unique<ClockKeeper>(
+      m_base.get(), m_state_dir, [this] { return m_clock.now(); },
+      [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
 }
 
 Worker::~Worker() = default;
@@ -93,7 +102,7 @@ void Worker::reload() {
     log_warn("reload: no configuration file to read");
     return;
   }
-  auto cfg = load_config_file(m_opt.config_path);
+  auto cfg = m_opt.load_config ? m_opt.load_config() : load_config_file(m_opt.config_path);
   if (!cfg) {
     log_err("reload refused, the running configuration is kept:");
     for (const auto& e : cfg.error()) {
@@ -105,11 +114,17 @@ void Worker::reload() {
     log_warn("%s", w.c_str());
   }
   if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-      cfg->daemon.state_dir != m_cfg.daemon.state_dir) {
-    log_warn("reload: listen, clock and state_dir changes take effect at the next restart");
+      cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->daemon.user != m_cfg.daemon.user ||
+      cfg->daemon.rtc != m_cfg.daemon.rtc || cfg->daemon.max_step_s != m_cfg.daemon.max_step_s ||
+      cfg->daemon.max_startup_step_s != m_cfg.daemon.max_startup_step_s) {
+    log_warn("reload: listen, clock, state_dir, user, rtc and max_step changes take effect at the next restart");
     cfg->server.listen = m_cfg.server.listen;
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
+    cfg->daemon.user = m_cfg.daemon.user;
+    cfg->daemon.rtc = m_cfg.daemon.rtc;
+    cfg->daemon.max_step_s = m_cfg.daemon.max_step_s;
+    cfg->daemon.max_startup_step_s = m_cfg.daemon.max_startup_step_s;
   }
   m_server->set_policy(make_policy(cfg->server));
   log_set_level(cfg->daemon.log_level);
@@ -135,10 +150,25 @@ void Worker::log_stats() const {
            static_cast<unsigned long long>(send_errors), m_server->clients().size());
 }
 
+void Worker::add_listener(sys::Fd fd) {
+  core::SockAddr local = sys::local_address(fd.get());
+  sys::configure_udp(fd.get(), local.ip.is_v4() ? AF_INET : AF_INET6, sys::UdpOptions{});
+  m_listeners.push_back(std::make_unique<NtpListener>(m_base.get(), std::move(fd), *m_server, m_clock,
+                                                      [this](core::Timestamp now) { return reference_at(now); }));
+}
+
+void Worker::stop(int exit_status) {
+  m_exit_status = exit_status;
+  event_base_loopbreak(m_base.get());
+}
+
 int Worker::run() {
   event_base_dispatch(m_base.get());
   log_stats();
-  return 0;
+  if (m_keeper->save_if_synced()) {
+    log_info("clock saved in %s/%s", m_state_dir.path().c_str(), k_saved_clock_file);
+  }
+  return m_exit_status;
 }
 
 }  // namespace tr7::daemon
