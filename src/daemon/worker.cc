@@ -32,6 +32,10 @@ Worker::Worker(Config cfg, WorkerOptions opt)
         m_base.get(), std::move(fd), *m_server, m_clock, [this](core::Timestamp now) { return reference_at(now); }));
   }
 
+  if (!m_cfg.sources.sources.empty()) {
+    m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision);
+  }
+
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
                                                         [this](evutil_socket_t s, short) {
@@ -71,6 +75,12 @@ core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
 }
 
 core::ReferenceState Worker::reference_at(core::Timestamp now) const {
+  if (m_client) {
+    core::ReferenceState r = m_client->reference(now);
+    if (r.synchronised) {
+      return r;
+    }
+  }
   if (m_cfg.server.local_stratum) {
     return core::local_reference(*m_cfg.server.local_stratum, now, core::log2_to_s(m_precision));
   }
@@ -82,8 +92,9 @@ void Worker::log_started() const {
   for (const auto& l : m_listeners) {
     where += (where.empty() ? "" : ", ") + l->address().to_string();
   }
-  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, serving on %s%s",
-           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), where.empty() ? "(no listener)" : where.c_str(),
+  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, %zu source line(s), serving on %s%s",
+           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), m_cfg.sources.sources.size(),
+           where.empty() ? "(no listener)" : where.c_str(),
            m_cfg.server.local_stratum ? (", local stratum " + std::to_string(*m_cfg.server.local_stratum)).c_str()
                                       : ", unsynchronised until a source is");
 }
@@ -111,6 +122,15 @@ void Worker::reload() {
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
   }
+  if (cfg->sources.sources != m_cfg.sources.sources || cfg->discipline.drift_path(cfg->daemon.state_dir) !=
+                                                           m_cfg.discipline.drift_path(m_cfg.daemon.state_dir)) {
+    log_warn("reload: source and drift_file changes take effect at the next restart");
+    cfg->sources.sources = m_cfg.sources.sources;
+    cfg->discipline.drift_file = m_cfg.discipline.drift_file;
+  }
+  if (m_client) {
+    m_client->apply(*cfg);
+  }
   m_server->set_policy(make_policy(cfg->server));
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
@@ -133,11 +153,17 @@ void Worker::log_stats() const {
            static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
            static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
            static_cast<unsigned long long>(send_errors), m_server->clients().size());
+  if (m_client) {
+    m_client->log_state();
+  }
 }
 
 int Worker::run() {
   event_base_dispatch(m_base.get());
   log_stats();
+  if (m_client) {
+    m_client->save_drift();
+  }
   return 0;
 }
 
