@@ -13,7 +13,7 @@ constexpr double k_far_s = 3600.0;
 // Poll adaptation: raise the poll when waiting twice as long would add less than this
 // fraction of the current offset uncertainty; lower it when one interval adds more than
 // the upper fraction.
-constexpr double k_poll_up = 0.1;
+constexpr double k_poll_up = 0.05;
 constexpr double k_poll_down = 2.0;
 constexpr double k_poll_up_jitter = 0.1;
 constexpr double k_leap_margin_s = 1.0;

@@ -15,6 +15,9 @@ constexpr double k_phase_noise = 1e-15;   // s^2 per s: a white-frequency floor
 constexpr double k_adapt = 1.0 / 32;      // averaging weight of the noise statistics
 constexpr size_t k_adapt_after = 12;      // samples before the noise estimates adapt
 constexpr double k_prior_weight = 2.0;    // pseudo-samples of the measurement noise prior
+// How far above the true minimum the observed minimum delay may be, in delay spreads.
+constexpr double k_floor_uncertainty = 1.0;
+constexpr size_t k_weight_after = 16;  // delays needed before weighting by delay
 
 }  // namespace
 
@@ -88,10 +91,24 @@ double SourceFilter::base_var() const {
 }
 
 double SourceFilter::measurement_var(double delay_s) const {
-  double base = base_var();
-  double excess = delay_s - (min_delay_s() + 2 * m_delay_sd);
-  double pen = excess > 0 && m_delay_n >= 4 ? excess * excess / 4 : 0.0;
-  return base * m_r_scale + pen;
+  double base = base_var() * m_r_scale;
+  if (m_delay_n < k_weight_after) {
+    return base;
+  }
+  // The asymmetry of one exchange is at most its delay above the path's minimum: a
+  // sample near the minimum delay is far better than the average one (the reason for
+  // NTP's minimum-delay clock filter). Variance of an error spread evenly over
+  // +-excess/2: excess^2 / 12, never below a floor (the minimum itself is estimated).
+  double d_min = min_delay_s();
+  double x = std::max(0.0, delay_s - d_min) + k_floor_uncertainty * m_delay_sd;
+  double v = std::min(base, x * x / 12 + m_precision_s * m_precision_s);
+  // A delay far above the usual spread (one leg queued): its offset may be off by up to
+  // half of the excess.
+  double excess = delay_s - (d_min + 2 * m_delay_sd);
+  if (excess > 0) {
+    v += excess * excess / 4;
+  }
+  return v;
 }
 
 void SourceFilter::restart(double t, double z, double delay_s) {

@@ -9,9 +9,11 @@
 // Model: offset(t) = offset(t0) + freq * (t - t0) + phase noise; freq is a random walk.
 //  * Measurement noise: from the spread of the source's round-trip delays (for
 //    independent jitter on both legs the offset error variance is a quarter of the
-//    delay variance), plus a penalty for a sample whose delay stands far above the
-//    minimum (one leg queued: its offset error is up to half the excess), scaled by an
-//    adaptive factor that keeps the normalised innovations at 1.
+//    delay variance), scaled by an adaptive factor that keeps the normalised
+//    innovations at 1. Once enough delays are known, a sample is weighted by its delay
+//    above the path's minimum (its asymmetry can be no larger: the reason for NTP's
+//    minimum-delay filter), and a delay far above the usual spread (one leg queued) is
+//    penalised by half its excess.
 //  * Process noise (frequency wander): adapted from the lag-1 correlation of the
 //    innovations: a lagging filter leaves correlated innovations, an over-eager one
 //    anti-correlated ones.

@@ -273,6 +273,14 @@ void ClientService::send_request(Member& m, double mono) {
   } catch (const std::exception& e) {
     log_debug("client socket: %s", e.what());
   }
+  // Bind now (a random ephemeral port) so the send below does not pay for it after T1.
+  sockaddr_storage any{};
+  core::SockAddr wildcard;
+  wildcard.ip.family = m.addr.ip.family;
+  unsigned any_len = wildcard.to_sockaddr(any);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&any), any_len) < 0) {
+    log_debug("bind: %s", std::strerror(errno));
+  }
   sockaddr_storage ss{};
   unsigned len = m.addr.to_sockaddr(ss);
   // T1 as late as possible, just before the send.
