@@ -54,7 +54,7 @@ ours_sync() {
   for i in $(seq 2 $((n + 1))); do lines+="server = 127.0.0.$i port $up_port iburst"$'\n'; done
   printf '[daemon]\nclock = none\nstate_dir = %s\n[server]\nlisten = 127.0.0.1:%s\n[discipline]\ndrift_file = none\n[sources]\n%s' \
     "$T_DIR" "$port" "$lines" >"$T_DIR/ours.conf"
-  $PROBE wait-sync 127.0.0.1 "$port" --timeout 30 --log "$T_DIR/ours-sync.log" -- \
+  $PROBE wait-sync --timeout 30 --log "$T_DIR/ours-sync.log" 127.0.0.1 "$port" -- \
     "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/ours.conf"
 }
 
@@ -69,7 +69,7 @@ chrony_sync() {
     printf 'port %s\nbindaddress 127.0.0.1\nallow 127.0.0.1\n' "$port"
     printf 'pidfile %s/pid\nbindcmdaddress %s/sock\ncmdport 0\n' "$d" "$d"
   } >"$d/chrony.conf"
-  $PROBE wait-sync 127.0.0.1 "$port" --timeout 30 --log "$T_DIR/chrony-sync.log" -- \
+  $PROBE wait-sync --timeout 30 --log "$T_DIR/chrony-sync.log" 127.0.0.1 "$port" -- \
     "${NOCLOCK[@]}" chronyd -x -d -u root -f "$d/chrony.conf"
 }
 

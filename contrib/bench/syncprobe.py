@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """syncprobe: measures what NTP servers *serve*, for the sync benchmark (stdlib only).
 
-  syncprobe.py wait-sync HOST PORT [--timeout S] -- COMMAND...
+  syncprobe.py wait-sync [--timeout S] [--log FILE] HOST PORT -- COMMAND...
       starts COMMAND (the daemon), asks HOST:PORT every 10 ms until a reply says
       synchronised (LI != 3, stratum 1..15), prints the seconds since the start, then
       stops the daemon (SIGTERM)

@@ -229,6 +229,7 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   m_ref.stratum = static_cast<uint8_t>(std::min<int>(s.stratum + 1, 15));
   m_ref.refid = best.refid;
   m_ref.reference_time = now;
+  m_lost = false;
   m_ref.root_delay_s = s.root_delay_s + s.delay_s;
   double age = std::max(0.0, diff_s(now, s.time));
   m_ref.root_dispersion_s = s.root_dispersion_s + s.dispersion_s + k_phi * age +
@@ -296,6 +297,13 @@ void NtpClient::check_leap(double mono, Timestamp now) {
 void NtpClient::tick(double mono, Timestamp now) {
   check_leap(mono, now);
   m_discipline.tick(now);
+  if (m_ever_synced) {
+    bool usable = reference(now).synchronised;
+    if (!usable && !m_lost) {
+      event(Event::Lost);
+    }
+    m_lost = !usable;
+  }
   if (!m_ever_synced && !m_startup_done && mono - m_start_mono >= m_opt.startup_wait_s) {
     m_startup_done = true;
     select_and_update(now, mono, nullptr);

@@ -165,6 +165,7 @@ class NtpClient {
   size_t m_candidates = 0;
   double m_system_offset = 0;
   bool m_alarm = false;
+  bool m_lost = false;  // past the holdover bound (reported once)
   // Reference state at the last clock update.
   ReferenceState m_ref;
   // Leap second.

@@ -243,6 +243,7 @@ static void test_holdover(void**) {
   // Past the bound: unsynchronised.
   RunResult r2 = sim.run(3600 + 29 * 3600, 10);
   assert_false(r2.samples.back().synchronised);
+  assert_true(has_event(sim, core::NtpClient::Event::Lost));
   // Recovery: slews back without a step.
   RunResult r3 = sim.run(3600 + 31 * 3600, 10);
   assert_true(r3.samples.back().synchronised);
