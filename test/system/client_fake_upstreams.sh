@@ -41,6 +41,16 @@ conf() {
   printf '%s\n' "$@"
 }
 probe() { $NTPPROBE query 127.0.0.1 "$our_port" --timeout 0.5; }
+# The offset of the best of 5 probes (smallest round trip): a loaded machine (parallel
+# sanitizer tests) can delay the probe's own user-space timestamps by milliseconds.
+best_offset() {
+  local i
+  for i in 1 2 3 4 5; do probe; done | $PY -c '
+import json, sys
+rs = [json.loads(l) for l in sys.stdin if l.strip()]
+rs = [r for r in rs if "delay" in r]
+print(min(rs, key=lambda r: r["delay"])["offset"] if rs else "nan")'
+}
 field() { $PY -c "import json,sys; r=json.load(sys.stdin); print(r.get('$1', 'none'))"; }
 synced() { probe | $PY -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if r["leap"]!=3 and r["stratum"]!=0 else 1)'; }
 state_dump() {
@@ -61,7 +71,7 @@ wait_fakes 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5
 start_tr7ntpd a "$(conf "$(srv 127.0.0.2)" "$(srv 127.0.0.3)" "$(srv 127.0.0.4)" "$(srv 127.0.0.5)" "min_sources = 2")"
 check "A: synchronised" wait_for 5 synced
 sleep 4
-off=$(probe | field offset)
+off=$(best_offset)
 log "A: served offset vs system clock: $off"
 check "A: the falseticker is not followed" $PY -c "import sys; sys.exit(0 if abs(float('$off')) < 0.005 else 1)"
 state_dump "$T_DIR/a.log"
@@ -154,13 +164,13 @@ DISC="makestep = 0.128 3
 offset_tolerance = 1.0" start_tr7ntpd d "$(DISC="makestep = 0.128 3
 offset_tolerance = 1.0" conf "$(srv 127.0.0.2)" "$(srv 127.0.0.3)" "$(srv 127.0.0.4)" "min_sources = 2")"
 check "D: synchronised" wait_for 5 synced
-off=$(probe | field offset)
+off=$(best_offset)
 log "D: served offset after the step: $off"
 check "D: stepped to +500 s" $PY -c "import sys; sys.exit(0 if abs(float('$off') - 500) < 0.005 else 1)"
 touch "$T_DIR/jump"
 check "D: held after the jump" wait_for 10 grep -q "is held" "$T_DIR/d.log"
 sleep 1
-off=$(probe | field offset)
+off=$(best_offset)
 rd=$(probe | field root_dispersion)
 log "D: served offset while held: $off, root dispersion $rd"
 check "D: the jump is not followed" $PY -c "import sys; sys.exit(0 if abs(float('$off') - 500) < 0.005 else 1)"
