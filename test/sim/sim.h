@@ -25,7 +25,7 @@ namespace tr7::sim {
 struct ClockParams {
   double offset_s = 0;      // initial raw - true
   double freq_ppm = 0;      // raw clock frequency error (positive: runs fast)
-  double wander_ppm = 0;    // random walk of the frequency: sd of its change per sqrt(s)... per hour
+  double wander_ppm = 0;    // random walk of the frequency: sd of its change over one hour (ppm)
   double step_at_s = -1;    // an external step of the raw clock at this tau (< 0: none)
   double step_s = 0;
 };
