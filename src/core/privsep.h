@@ -107,7 +107,9 @@ struct BindTarget {
 };
 
 // Fixed bounds (see tr7ntpd(8), "Privilege separation").
-inline constexpr double k_max_freq_ppm = 500.0;  // as the kernel's MAXFREQ
+// The kernel clock's reach (daemon/kernel_clock.h): ADJ_FREQUENCY (+-500 ppm) plus
+// ADJ_TICK for the discipline's slews, which ride on the frequency.
+inline constexpr double k_max_freq_ppm = 5000.0;
 inline constexpr double k_max_slew_s = 100.0;    // larger corrections are steps
 inline constexpr double k_default_max_step_s = 366.0 * 86400.0;
 

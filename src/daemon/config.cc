@@ -21,6 +21,19 @@ namespace tr7::daemon {
 
 const char* to_string(ClockMode m) { return m == ClockMode::None ? "none" : "kernel"; }
 
+double SourceConfig::min_interval_s() const {
+  if (burst_interval_s) {
+    return *burst_interval_s;
+  }
+  double poll_s = minpoll >= 0 ? static_cast<double>(1 << minpoll) : 1.0 / static_cast<double>(1 << -minpoll);
+  return poll_s < 2.0 ? poll_s : 2.0;
+}
+
+bool SourceConfig::operator==(const SourceConfig& o) const {
+  return kind == o.kind && host == o.host && port == o.port && iburst == o.iburst && minpoll == o.minpoll &&
+         maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources;
+}
+
 namespace {
 
 using core::parse_bool;
@@ -124,6 +137,8 @@ class Parser {
     m_cfg.path = m_name;
     define_daemon();
     define_server();
+    define_sources();
+    define_discipline();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -180,6 +195,9 @@ class Parser {
   void warn(int line, const std::string& msg) { m_cfg.warnings.push_back(m_name + ":" + std::to_string(line) + ": " + msg); }
   void define_daemon();
   void define_server();
+  void define_sources();
+  void define_discipline();
+  std::optional<std::string> add_source(const std::string& v, int line, SourceConfig::Kind kind);
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action);
 
   std::string m_name;
@@ -190,6 +208,7 @@ class Parser {
   std::map<std::string, int> m_seen;
   std::map<std::string, int> m_section_lines;
   std::vector<std::pair<core::Prefix, int>> m_rule_lines;
+  int m_min_sources_line = 0;
 };
 
 void Parser::define_daemon() {
@@ -395,7 +414,207 @@ void Parser::define_server() {
                     }};
 }
 
-void Parser::finish() {}
+namespace {
+
+// A host name (RFC 1123 labels) or an address literal; no spaces, no '/'.
+bool valid_host(const std::string& h) {
+  if (h.empty() || h.size() > 253) {
+    return false;
+  }
+  if (core::parse_ip(h)) {
+    return true;
+  }
+  size_t label = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    char c = h[i];
+    if (c == '.') {
+      if (label == 0 || h[i - 1] == '-') {
+        return false;
+      }
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && label > 0) ||
+              c == '_';
+    if (!ok || ++label > 63) {
+      return false;
+    }
+  }
+  return h.back() != '-';
+}
+
+}  // namespace
+
+std::optional<std::string> Parser::add_source(const std::string& v, int line, SourceConfig::Kind kind) {
+  auto w = split_words(v);
+  if (w.empty()) {
+    return std::string("missing host");
+  }
+  SourceConfig sc;
+  sc.kind = kind;
+  sc.line = line;
+  sc.host = w[0];
+  if (!sc.host.empty() && sc.host.front() == '[' && sc.host.back() == ']') {
+    sc.host = sc.host.substr(1, sc.host.size() - 2);  // [IPv6]
+  }
+  if (!valid_host(sc.host)) {
+    return "'" + w[0] + "' is not a host name or address";
+  }
+  std::map<std::string, bool> seen;
+  for (size_t i = 1; i < w.size(); ++i) {
+    const std::string& k = w[i];
+    if (!seen.emplace(k, true).second) {
+      return "'" + k + "' given twice";
+    }
+    if (k == "iburst") {
+      sc.iburst = true;
+      continue;
+    }
+    bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" ||
+                 (k == "maxsources" && kind == SourceConfig::Kind::Pool);
+    if (!known) {
+      return "unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S" +
+             (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")");
+    }
+    if (i + 1 >= w.size()) {
+      return "'" + k + "' needs a value";
+    }
+    const std::string& val = w[++i];
+    if (k == "minpoll" || k == "maxpoll") {
+      auto n = parse_int(val, -6, 17);
+      if (!n) {
+        return k + ": " + n.error();
+      }
+      (k == "minpoll" ? sc.minpoll : sc.maxpoll) = static_cast<int8_t>(*n);
+    } else if (k == "port") {
+      auto n = parse_int(val, 1, 65535);
+      if (!n) {
+        return "port: " + n.error();
+      }
+      sc.port = static_cast<uint16_t>(*n);
+    } else if (k == "burst_interval") {
+      auto d = parse_double(val, 0.01, 60);
+      if (!d) {
+        return "burst_interval: " + d.error();
+      }
+      sc.burst_interval_s = *d;
+    } else {
+      auto n = parse_int(val, 1, 16);
+      if (!n) {
+        return "maxsources: " + n.error();
+      }
+      sc.maxsources = static_cast<unsigned>(*n);
+    }
+  }
+  if (sc.minpoll > sc.maxpoll) {
+    return "minpoll " + std::to_string(sc.minpoll) + " is above maxpoll " + std::to_string(sc.maxpoll);
+  }
+  for (const auto& o : m_cfg.sources.sources) {
+    if (o.host == sc.host && o.port == sc.port) {
+      return sc.host + " already configured (line " + std::to_string(o.line) + ")";
+    }
+  }
+  if (kind == SourceConfig::Kind::Pool && core::parse_ip(sc.host)) {
+    warn(line, "pool " + sc.host + " is an address: it gives one source");
+  }
+  m_cfg.sources.sources.push_back(sc);
+  return std::nullopt;
+}
+
+void Parser::define_sources() {
+  auto& s = m_sections["sources"];
+  s["server"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Server); }};
+  s["pool"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Pool); }};
+  s["min_sources"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
+                        auto n = parse_int(v, 1, 16);
+                        if (!n) {
+                          return n.error();
+                        }
+                        m_cfg.sources.min_sources = static_cast<size_t>(*n);
+                        m_min_sources_line = line;
+                        return std::nullopt;
+                      }};
+}
+
+void Parser::define_discipline() {
+  auto& s = m_sections["discipline"];
+  auto& d = m_cfg.discipline;
+  s["makestep"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                     auto w = split_words(v);
+                     if (w.size() != 2) {
+                       return std::string("expected 'THRESHOLD_SECONDS LIMIT' (e.g. 0.128 3)");
+                     }
+                     auto t = parse_double(w[0], 0.0, 1e6);
+                     if (!t) {
+                       return "threshold: " + t.error();
+                     }
+                     auto n = parse_int(w[1], 0, 1000);
+                     if (!n) {
+                       return "limit: " + n.error();
+                     }
+                     d.makestep_threshold_s = *t;
+                     d.makestep_limit = static_cast<int>(*n);
+                     return std::nullopt;
+                   }};
+  s["max_slew_ppm"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                         auto x = parse_double(v, 1, 4500);
+                         if (!x) {
+                           return x.error();
+                         }
+                         d.max_slew_ppm = *x;
+                         return std::nullopt;
+                       }};
+  s["offset_tolerance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                             auto x = parse_double(v, 0, 1e6);
+                             if (!x) {
+                               return x.error();
+                             }
+                             if (*x > 0 && *x < 0.001) {
+                               return std::string("below 0.001 s would hold normal corrections (0 turns it off)");
+                             }
+                             d.offset_tolerance_s = *x;
+                             return std::nullopt;
+                           }};
+  s["max_distance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                         auto x = parse_double(v, 0.01, 16);
+                         if (!x) {
+                           return x.error();
+                         }
+                         d.max_distance_s = *x;
+                         return std::nullopt;
+                       }};
+  s["drift_file"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                       // A plain name: the file lives in state_dir, which is the worker's
+                       // root under privilege separation (no other path is reachable).
+                       if (v != "none" && (v.size() > 64 || v == "." || v == ".." || v[0] == '.' ||
+                                           v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                               "0123456789._-") != std::string::npos)) {
+                         return std::string("expected a file name in state_dir (letters, digits, . _ -) or 'none'");
+                       }
+                       d.drift_file = v;
+                       return std::nullopt;
+                     }};
+  s["drift_interval"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                           auto x = parse_double(v, 10, 86400);
+                           if (!x) {
+                             return x.error();
+                           }
+                           d.drift_interval_s = *x;
+                           return std::nullopt;
+                         }};
+}
+
+void Parser::finish() {
+  // min_sources that no configuration can reach would never synchronise.
+  size_t possible = 0;
+  for (const auto& sc : m_cfg.sources.sources) {
+    possible += sc.kind == SourceConfig::Kind::Pool ? sc.maxsources : 1;
+  }
+  if (!m_cfg.sources.sources.empty() && m_cfg.sources.min_sources > possible) {
+    error(m_min_sources_line, "min_sources " + std::to_string(m_cfg.sources.min_sources) + " is more than the " +
+                                  std::to_string(possible) + " source(s) configured");
+  }
+}
 
 int ini_handler_fn(void* user, const char* section, const char* name, const char* value) {
   return static_cast<Parser*>(user)->handle(section, name, value);

@@ -47,10 +47,49 @@ struct ServerSettings {
   std::optional<uint8_t> local_stratum;  // 1..15
 };
 
+// One `server` or `pool` line of [sources].
+struct SourceConfig {
+  enum class Kind { Server, Pool };
+  Kind kind = Kind::Server;
+  std::string host;  // name or address literal
+  uint16_t port = 123;
+  bool iburst = false;
+  int8_t minpoll = 6;  // log2 s, -6..17
+  int8_t maxpoll = 10;
+  std::optional<double> burst_interval_s;  // request spacing below 2 s (own LAN servers)
+  unsigned maxsources = 4;                 // pool: addresses used at once
+  int line = 0;
+
+  // Smallest spacing between two requests: burst_interval if given, else 2 s, or the
+  // poll interval when minpoll is below 1 (the admin asked for it).
+  double min_interval_s() const;
+  bool operator==(const SourceConfig& o) const;
+};
+
+struct SourcesSettings {
+  std::vector<SourceConfig> sources;
+  size_t min_sources = 1;  // agreeing sources needed to synchronise
+};
+
+struct DisciplineSettings {
+  double makestep_threshold_s = 0.128;
+  int makestep_limit = 3;
+  double max_slew_ppm = 500;
+  double offset_tolerance_s = 1.0;  // 0: off
+  double max_distance_s = 1.5;      // root distance beyond which we stop serving (holdover)
+  std::string drift_file = "drift";  // a file name in state_dir; "none": no drift file
+  double drift_interval_s = 3600;   // how often the drift file is written
+
+  // The drift file's name in the state directory; empty for none.
+  std::string drift_name() const { return drift_file == "none" ? std::string() : drift_file; }
+};
+
 struct Config {
   std::string path;
   DaemonSettings daemon;
   ServerSettings server;
+  SourcesSettings sources;
+  DisciplineSettings discipline;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 

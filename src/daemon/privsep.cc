@@ -26,7 +26,7 @@
 #include "daemon/clock_keeper.h"
 #include "daemon/helper.h"
 #include "daemon/helper_client.h"
-#include "daemon/helper_kernel.h"
+#include "daemon/kernel_clock.h"
 #include "daemon/log.h"
 #include "daemon/sandbox.h"
 #include "sys/clock.h"
@@ -35,6 +35,9 @@
 #include "sys/seqpacket.h"
 
 namespace tr7::daemon {
+
+static_assert(core::privsep::k_max_freq_ppm == KernelClock::k_max_ppm,
+              "the helper must accept what the kernel clock can do, and no more");
 
 namespace ps = core::privsep;
 
@@ -334,7 +337,7 @@ Startup open_startup(const Config& cfg, bool privsep) {
     }
   }
   if (privsep && cfg.daemon.clock == ClockMode::Kernel) {
-    st.kernel = std::make_unique<HelperKernelClock>();
+    st.kernel = std::make_unique<KernelClock>();
   }
   if (privsep) {
     st.self_netns.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));

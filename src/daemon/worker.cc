@@ -14,7 +14,10 @@
 namespace tr7::daemon {
 
 Worker::Worker(Config cfg, WorkerOptions opt)
-    : m_cfg(std::move(cfg)), m_opt(std::move(opt)), m_clock(m_cfg.daemon.clock), m_precision(sys::measure_precision()) {
+    : m_cfg(std::move(cfg)),
+      m_opt(std::move(opt)),
+      m_clock(m_cfg.daemon.clock, m_opt.clock_control),
+      m_precision(sys::measure_precision()) {
   m_base.reset(event_base_new());
   if (!m_base) {
     throw std::runtime_error("event_base_new failed");
@@ -36,6 +39,10 @@ Worker::Worker(Config cfg, WorkerOptions opt)
     }
     m_listeners.push_back(std::make_unique<NtpListener>(
         m_base.get(), std::move(fd), *m_server, m_clock, [this](core::Timestamp now) { return reference_at(now); }));
+  }
+
+  if (!m_cfg.sources.sources.empty()) {
+    m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
   }
 
   auto on_signal = [this](int sig) {
@@ -80,6 +87,12 @@ core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
 }
 
 core::ReferenceState Worker::reference_at(core::Timestamp now) const {
+  if (m_client) {
+    core::ReferenceState r = m_client->reference(now);
+    if (r.synchronised) {
+      return r;
+    }
+  }
   if (m_cfg.server.local_stratum) {
     return core::local_reference(*m_cfg.server.local_stratum, now, core::log2_to_s(m_precision));
   }
@@ -91,8 +104,9 @@ void Worker::log_started() const {
   for (const auto& l : m_listeners) {
     where += (where.empty() ? "" : ", ") + l->address().to_string();
   }
-  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, serving on %s%s",
-           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), where.empty() ? "(no listener)" : where.c_str(),
+  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, %zu source line(s), serving on %s%s",
+           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), m_cfg.sources.sources.size(),
+           where.empty() ? "(no listener)" : where.c_str(),
            m_cfg.server.local_stratum ? (", local stratum " + std::to_string(*m_cfg.server.local_stratum)).c_str()
                                       : ", unsynchronised until a source is");
 }
@@ -126,6 +140,14 @@ void Worker::reload() {
     cfg->daemon.max_step_s = m_cfg.daemon.max_step_s;
     cfg->daemon.max_startup_step_s = m_cfg.daemon.max_startup_step_s;
   }
+  if (cfg->sources.sources != m_cfg.sources.sources || cfg->discipline.drift_file != m_cfg.discipline.drift_file) {
+    log_warn("reload: source and drift_file changes take effect at the next restart");
+    cfg->sources.sources = m_cfg.sources.sources;
+    cfg->discipline.drift_file = m_cfg.discipline.drift_file;
+  }
+  if (m_client) {
+    m_client->apply(*cfg);
+  }
   m_server->set_policy(make_policy(cfg->server));
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
@@ -148,6 +170,9 @@ void Worker::log_stats() const {
            static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
            static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
            static_cast<unsigned long long>(send_errors), m_server->clients().size());
+  if (m_client) {
+    m_client->log_state();
+  }
 }
 
 void Worker::add_listener(sys::Fd fd) {
@@ -165,6 +190,9 @@ void Worker::stop(int exit_status) {
 int Worker::run() {
   event_base_dispatch(m_base.get());
   log_stats();
+  if (m_client) {
+    m_client->save_drift();
+  }
   if (m_keeper->save_if_synced()) {
     log_info("clock saved in %s/%s", m_state_dir.path().c_str(), k_saved_clock_file);
   }

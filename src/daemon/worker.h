@@ -1,5 +1,5 @@
-// The worker: owns the event loop and everything on it (NTP listeners now; the NTP client,
-// command socket and metrics as they arrive). Signals: SIGTERM/SIGINT stop, SIGHUP
+// The worker: owns the event loop and everything on it (NTP listeners, the NTP client;
+// the command socket and metrics as they arrive). Signals: SIGTERM/SIGINT stop, SIGHUP
 // reloads the configuration (a bad file is refused whole and the old one kept), SIGUSR1
 // logs the server statistics.
 #pragma once
@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/client_service.h"
 #include "daemon/clock_keeper.h"
 #include "daemon/config.h"
 #include "daemon/ntp_listener.h"
@@ -57,6 +58,9 @@ class Worker {
 
  private:
   core::ReferenceState reference_at(core::Timestamp now) const;
+  // The NTP client, if sources are configured (read-only access for the command
+  // protocol: tracking(), sources()).
+  ClientService* client() { return m_client.get(); }
   void reload();
   void log_stats() const;
   core::ServerPolicy make_policy(const ServerSettings& s) const;
@@ -70,6 +74,7 @@ class Worker {
   int8_t m_precision;
   std::unique_ptr<core::NtpServer> m_server;
   std::vector<std::unique_ptr<NtpListener>> m_listeners;
+  std::unique_ptr<ClientService> m_client;  // when [sources] has any
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
   std::unique_ptr<ClockKeeper> m_keeper;
 };

@@ -4,7 +4,7 @@
 //  * only messages of exactly sizeof(Request) bytes are accepted;
 //  * an accepted message is byte for byte the canonical encoding of what was accepted
 //    (no unused byte, no padding, no junk after the namespace name);
-//  * accepted values are finite and inside the bounds: |frequency| <= 500 ppm,
+//  * accepted values are finite and inside the bounds: |frequency| <= 5000 ppm,
 //    |slew| <= k_max_slew_s, |step| <= max_step and the step target inside the window,
 //    leap 0..2, a valid namespace name, a configured (netns, address, port);
 //  * with clock control off, no clock operation is ever accepted;
