@@ -9,7 +9,9 @@ set -u
 TR7NTPD=${TR7NTPD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/daemon/tr7ntpd}
 TR7_SRCDIR=${TR7_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TR7_BUILDDIR=${TR7_BUILDDIR:-$TR7_SRCDIR}
-NTPPROBE="python3 $TR7_SRCDIR/test/system/ntpprobe.py"
+# /usr/bin/python3 first: a python3 shim on PATH (pyenv) can take seconds to start.
+PYTHON3=$(command -v /usr/bin/python3 || command -v python3)
+NTPPROBE="$PYTHON3 $TR7_SRCDIR/test/system/ntpprobe.py"
 NOCLOCK=(setpriv --bounding-set -sys_time --inh-caps -sys_time --)
 # Sanitizer builds: leak reports at exit are not what these tests check.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
@@ -89,7 +91,7 @@ require_cmd() {
 
 # A free UDP port on loopback (racy in theory; the tests use distinct ranges anyway).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  $PYTHON3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # wait_for TIMEOUT_S COMMAND...: polls every 0.1 s until the command succeeds.
