@@ -232,13 +232,12 @@ std::optional<Error> check_arg(Cmd c, const ArgSpec& spec, const std::string& w,
 
 }  // namespace
 
-Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
-  if (words.empty()) {
-    return unexpected(Error{ErrCode::UnknownCommand, "empty command (try 'help')"});
-  }
-  // The longest name that matches the first words (two-word names first).
+namespace {
+
+// The longest command name that matches the first words; `used` gets its word count.
+const CmdInfo* match_words(std::span<const std::string> words, size_t& used) {
   const CmdInfo* found = nullptr;
-  size_t used = 0;
+  used = 0;
   for (const auto& ci : k_commands) {
     auto nw = core::split_words(ci.name);
     if (nw.size() > words.size() || nw.size() <= used) {
@@ -253,6 +252,27 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
       used = nw.size();
     }
   }
+  return found;
+}
+
+}  // namespace
+
+std::optional<Cmd> match_command(std::string_view line) {
+  auto words = core::split_words(line);
+  size_t used = 0;
+  const CmdInfo* ci = match_words(words, used);
+  if (!ci) {
+    return std::nullopt;
+  }
+  return ci->cmd;
+}
+
+Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
+  if (words.empty()) {
+    return unexpected(Error{ErrCode::UnknownCommand, "empty command (try 'help')"});
+  }
+  size_t used = 0;
+  const CmdInfo* found = match_words(words, used);
   if (!found) {
     // A known first word of a two-word command: say which second words exist.
     std::string subs;

@@ -85,6 +85,10 @@ Result<ParsedCommand, Error> parse_command(std::string_view line);
 // The same from words already split (tr7ntpc's argv).
 Result<ParsedCommand, Error> parse_command(std::span<const std::string> words);
 
+// The command a line names, whatever its arguments (for access checks before argument
+// checks: a caller without permission learns nothing about the arguments).
+std::optional<Cmd> match_command(std::string_view line);
+
 // Individual argument checks (also used by the state file loader).
 bool valid_zone_name(std::string_view s);  // IANA syntax only: Area/Location[/...]
 bool valid_host_name(std::string_view s);  // RFC 1123 name or an IP address

@@ -28,10 +28,25 @@ namespace tr7::daemon {
 enum class ClockMode { Kernel, None };
 const char* to_string(ClockMode m);
 
+inline constexpr const char* k_default_control_socket = "/run/tr7ntp/tr7ntpd.sock";
+
 struct DaemonSettings {
   ClockMode clock = ClockMode::Kernel;
   std::string state_dir = "/var/lib/tr7ntp";
   LogLevel log_level = LogLevel::Info;
+  // Control socket (tr7ntp-control(7)); "none" disables it. control_socket_set tells an
+  // explicit setting from the default (a default path already in use by another daemon
+  // is a warning, an explicit one an error).
+  std::string control_socket = k_default_control_socket;
+  bool control_socket_set = false;
+  unsigned control_socket_mode = 0660;
+  std::string admin_group;    // may change things (with root); empty: root only
+  std::string monitor_group;  // may read; empty: root and admin_group only
+  std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
+};
+
+struct MetricsSettings {
+  std::optional<core::SockAddr> listen;  // HTTP /metrics; off when empty
 };
 
 struct ServerSettings {
@@ -47,6 +62,7 @@ struct Config {
   std::string path;
   DaemonSettings daemon;
   ServerSettings server;
+  MetricsSettings metrics;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 
@@ -56,6 +72,10 @@ using ConfigResult = Result<Config, std::vector<std::string>>;
 ConfigResult parse_config_text(std::string_view text, const std::string& name);
 // Reads and parses a file; an unreadable file is one error.
 ConfigResult load_config_file(const std::string& path);
+
+// The effective settings as "section.key = value" lines in a stable order, one line per
+// list item: what the audit trail records as before/after of a reload.
+std::vector<std::string> config_summary(const Config& c);
 
 // Longest line accepted, in bytes without the line ending.
 inline constexpr size_t k_config_max_line = 196;

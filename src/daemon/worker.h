@@ -1,14 +1,16 @@
-// The worker: owns the event loop and everything on it (NTP listeners now; the NTP client,
-// command socket and metrics as they arrive). Signals: SIGTERM/SIGINT stop, SIGHUP
-// reloads the configuration (a bad file is refused whole and the old one kept), SIGUSR1
-// logs the server statistics.
+// The worker: owns the event loop and everything on it (NTP listeners, the control
+// service with its socket, audit trail and metrics; the NTP client as it arrives).
+// Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration (a bad file is refused
+// whole and the old one kept; audited), SIGUSR1 logs the server statistics.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "core/ntp_server.h"
+#include "daemon/client_status.h"
 #include "daemon/config.h"
+#include "daemon/ctl_service.h"
 #include "daemon/ntp_listener.h"
 #include "daemon/system_clock.h"
 #include "sys/event.h"
@@ -32,8 +34,12 @@ class Worker {
  private:
   core::ReferenceState reference_at(core::Timestamp now) const;
   void reload();
+  // Re-reads the configuration (SIGHUP and the `reload` command); not audited here.
+  ReloadOutcome reload_config();
   void log_stats() const;
   core::ServerPolicy make_policy(const ServerSettings& s) const;
+  class View;
+  friend class View;
 
   Config m_cfg;
   WorkerOptions m_opt;
@@ -43,6 +49,10 @@ class Worker {
   std::unique_ptr<core::NtpServer> m_server;
   std::vector<std::unique_ptr<NtpListener>> m_listeners;
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
+  // The NTP client's status for the control socket (NoClientProvider until it lands).
+  std::unique_ptr<ClientStatusProvider> m_provider;
+  std::unique_ptr<View> m_view;
+  std::unique_ptr<CtlService> m_ctl;
 };
 
 }  // namespace tr7::daemon
