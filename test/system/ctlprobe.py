@@ -19,8 +19,8 @@ GREETING = b"TR7CTL 1 "
 
 def connect(path, timeout=5.0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)  # blocking: waits for room in the listen backlog
     s.settimeout(timeout)
-    s.connect(path)
     return s
 
 
@@ -77,7 +77,10 @@ def expect_error_close(c, path, name, payload, code, half_close=False):
     """Sends payload; expects an ERR <code> and the connection closed by the server."""
     try:
         s = connect(path)
-        s.sendall(payload)
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before taking it all: expected
         if half_close:
             s.shutdown(socket.SHUT_WR)
         data, closed = read_until_close(s)
@@ -242,6 +245,41 @@ def cmd_badinput(a):
     return 1 if c.failed else 0
 
 
+def cmd_ntploop(a):
+    """NTP client mode-3 queries every interval until STOPFILE exists (or max time);
+    prints {"sent", "answered", "lost", "max_delay", "mean_delay"}."""
+    import os
+    import struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    sent = answered = 0
+    delays = []
+    end = time.time() + a.max_seconds
+    while time.time() < end and not os.path.exists(a.stopfile):
+        req = bytearray(48)
+        req[0] = 0x23
+        tx = os.urandom(8)
+        req[40:48] = tx
+        t1 = time.time()
+        s.sendto(bytes(req), (a.host, a.port))
+        sent += 1
+        try:
+            while True:
+                d, _ = s.recvfrom(1024)
+                if len(d) >= 48 and d[24:32] == tx:
+                    break
+            delays.append(time.time() - t1)
+            answered += 1
+        except socket.timeout:
+            pass
+        time.sleep(a.interval)
+    out = {"sent": sent, "answered": answered, "lost": sent - answered,
+           "max_delay": max(delays) if delays else None,
+           "mean_delay": sum(delays) / len(delays) if delays else None}
+    print(json.dumps(out))
+    return 0
+
+
 def cmd_raw(a):
     s = connect(a.socket)
     s.sendall(a.text.encode().decode("unicode_escape").encode("latin-1"))
@@ -261,8 +299,14 @@ def main():
     r = sub.add_parser("raw")
     r.add_argument("socket")
     r.add_argument("text")
+    n = sub.add_parser("ntploop")
+    n.add_argument("host")
+    n.add_argument("port", type=int)
+    n.add_argument("stopfile")
+    n.add_argument("--interval", type=float, default=0.05)
+    n.add_argument("--max-seconds", type=float, default=60)
     a = p.parse_args()
-    return {"badinput": cmd_badinput, "raw": cmd_raw}[a.cmd](a)
+    return {"badinput": cmd_badinput, "raw": cmd_raw, "ntploop": cmd_ntploop}[a.cmd](a)
 
 
 if __name__ == "__main__":
