@@ -108,6 +108,16 @@ check "completion: zones from the daemon" bash -c "'$TR7NTPC' --complete -s '$T_
 missing=$(ctlc --json help | jq -r '.[].command' | while read -r c; do "$TR7NTPC" --help | grep -q "^  $c" || echo "$c"; done)
 check "every command is in --help" test -z "$missing"
 
+# The man pages follow the table.
+for c in $(ctlc --json help | jq -r '.[].command' | tr ' ' '_'); do
+  c=${c//_/ }
+  grep -q "^\..*${c}" "$TR7_SRCDIR/man/tr7ntp-control.7" || fail "tr7ntp-control(7) lacks '$c'"
+  [ "$c" = quit ] || grep -q "^\..*${c}" "$TR7_SRCDIR/man/tr7ntpc.1" || fail "tr7ntpc(1) lacks '$c'"
+done
+pass "man pages name every command"
+check "bash completion registers" bash -c "source '$TR7_SRCDIR/contrib/tr7ntpc.bash-completion' && complete -p tr7ntpc | grep -q _tr7ntpc"
+check "bash completion completes" bash -c "PATH='$(dirname "$TR7NTPC")':\$PATH; source '$TR7_SRCDIR/contrib/tr7ntpc.bash-completion'; COMP_WORDS=(tr7ntpc allow c); COMP_CWORD=2; _tr7ntpc; [ \"\${COMPREPLY[*]}\" = check ]"
+
 $NTPPROBE query 127.0.0.1 "$port" >/dev/null
 check "NTP still answered" test $? = 0
 finish
