@@ -11,7 +11,7 @@ namespace tr7::core {
 int64_t days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                                    // [0, 399]
+  int64_t yoe = y - era * 400;                                   // [0, 399]
   int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;  // [0, 365]
   int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           // [0, 146096]
   return era * 146097 + doe - 719468;
@@ -212,7 +212,9 @@ int64_t transition_in_year(const TzRule::Transition& t, int64_t year) {
 Result<TzRule> parse_tz_rule(std::string_view s) {
   TzRule r;
   P p{s};
-  auto bad = [&](const char* what) { return unexpected(std::string("TZ rule '") + std::string(s.substr(0, 60)) + "': " + what); };
+  auto bad = [&](const char* what) {
+    return unexpected(std::string("TZ rule '") + std::string(s.substr(0, 60)) + "': " + what);
+  };
   if (s.empty() || s.size() > 128) {
     return bad("empty or too long");
   }

@@ -52,7 +52,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
   }
   std::string dir = path.substr(0, path.rfind('/'));
   if (!dir.empty()) {
-    struct stat ds{};
+    struct stat ds {};
     if (stat(dir.c_str(), &ds) != 0) {
       if (errno != ENOENT || mkdir(dir.c_str(), 0755) != 0) {
         return unexpected(errno_text("cannot create the control socket's directory " + dir));
@@ -61,7 +61,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
       return unexpected(dir + " is not a directory");
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       // Never delete what is not ours (ntpd-rs NTP-058).
@@ -113,7 +113,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
 }
 
 void remove_control_socket(const ControlSocket& s) {
-  struct stat st{};
+  struct stat st {};
   if (!s.path.empty() && lstat(s.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s.dev &&
       st.st_ino == s.ino) {
     unlink(s.path.c_str());
@@ -155,7 +155,8 @@ CtlServer::CtlServer(event_base* base, ControlSocket sock, CtlAccessGroups group
   m_accept_ev = std::make_unique<sys::Callback>(m_base, m_sock.fd.get(), EV_READ | EV_PERSIST,
                                                 [this](evutil_socket_t, short) { on_accept(); });
   m_accept_ev->add();
-  m_accept_pause = std::make_unique<sys::Callback>(m_base, -1, 0, [this](evutil_socket_t, short) { m_accept_ev->add(); });
+  m_accept_pause =
+      std::make_unique<sys::Callback>(m_base, -1, 0, [this](evutil_socket_t, short) { m_accept_ev->add(); });
   m_reaper = std::make_unique<sys::Callback>(m_base, -1, 0, [this](evutil_socket_t, short) { reap(); });
 }
 
@@ -222,7 +223,8 @@ void CtlServer::on_accept() {
     c->wr = std::make_unique<sys::Callback>(m_base, fd, EV_WRITE | EV_PERSIST,
                                             [this, cp](evutil_socket_t, short) { on_writable(*cp); });
     c->timer = std::make_unique<sys::Callback>(m_base, -1, 0, [this, cp](evutil_socket_t, short) { on_timer(*cp); });
-    c->resume = std::make_unique<sys::Callback>(m_base, -1, 0, [this, cp](evutil_socket_t, short) { process_lines(*cp); });
+    c->resume =
+        std::make_unique<sys::Callback>(m_base, -1, 0, [this, cp](evutil_socket_t, short) { process_lines(*cp); });
     m_conns.emplace(c->id, std::move(c));
     cp->rd->add();
     queue(*cp, m_greeting);

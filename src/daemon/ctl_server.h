@@ -81,11 +81,11 @@ struct CtlLimits {
 
 struct CtlServerStats {
   uint64_t accepted = 0;
-  uint64_t busy = 0;        // refused: too many connections
-  uint64_t commands = 0;    // answered
-  uint64_t refused = 0;     // permission denied
+  uint64_t busy = 0;      // refused: too many connections
+  uint64_t commands = 0;  // answered
+  uint64_t refused = 0;   // permission denied
   uint64_t bad_requests = 0;
-  uint64_t dropped = 0;     // closed for a limit (timeout, output, encoding)
+  uint64_t dropped = 0;  // closed for a limit (timeout, output, encoding)
 };
 
 // Creates the listening socket at `path` (call before dropping privileges): the parent

@@ -2,8 +2,6 @@
 // command handlers are in ctl_commands.cc.
 #include "daemon/ctl_service.h"
 
-#include "autoconfig.h"
-
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/stat.h>
@@ -13,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autoconfig.h"
 #include "daemon/log.h"
 #include "daemon/metrics_http.h"
 #include "sys/clock.h"
@@ -45,8 +44,8 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
   // 2. The state directory, kept open as a directory fd.
   const std::string& dir = cfg.daemon.state_dir;
   if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    log_warn("cannot create state directory %s: %s (runtime changes and the audit trail are unavailable)",
-             dir.c_str(), std::strerror(errno));
+    log_warn("cannot create state directory %s: %s (runtime changes and the audit trail are unavailable)", dir.c_str(),
+             std::strerror(errno));
   }
   m_state_dir.reset(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!m_state_dir.valid()) {
@@ -110,7 +109,7 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
                                            [this](ctl::MetricsFormat f) { return metrics_text(f); });
   }
 
-  struct stat st{};
+  struct stat st {};
   m_rtc_present = stat("/dev/rtc0", &st) == 0 && S_ISCHR(st.st_mode);
 
   m_tick = std::make_unique<sys::Callback>(base, -1, EV_PERSIST, [this](evutil_socket_t, short) {

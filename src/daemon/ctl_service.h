@@ -90,9 +90,8 @@ class CtlService {
   void on_refused(const Peer& peer, const std::string& line, const std::string& reason);
   // Makes a change durable and audited, then applies it: state file, audit record
   // (fsynced), apply(). Any failure leaves everything as it was.
-  CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
-                    const std::string& after, const RuntimeState& next, const std::function<void()>& apply,
-                    std::vector<std::string> reply = {});
+  CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before, const std::string& after,
+                    const RuntimeState& next, const std::function<void()>& apply, std::vector<std::string> reply = {});
   CtlOutcome refuse(const Peer& peer, const ctl::ParsedCommand& pc, ctl::ErrCode code, const std::string& text);
   CtlOutcome provider_command(const Peer& peer, const ctl::ParsedCommand& pc, CommandResult r,
                               const std::string& before, const std::string& after);

@@ -1,7 +1,5 @@
 // Runtime state file: round trip, strict decoding, overrides over the config's rules,
 // atomic writes, the audit trail's tail.
-#include "daemon/runtime_state.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +9,7 @@
 #include <string>
 
 #include "daemon/audit.h"
+#include "daemon/runtime_state.h"
 #include "daemon/tzdb.h"
 #include "testutil.h"
 
@@ -93,7 +92,7 @@ static void test_atomic_write(void**) {
   assert_false(read_small_file(dfd, "link", 1 << 20).has_value());
   assert_int_equal(symlink("/tmp/tr7-nonexistent-target", (d + "/f2.tmp").c_str()), 0);
   assert_true(write_file_atomic(dfd, "f2", "x").has_value());  // stale temp symlink replaced
-  struct stat st{};
+  struct stat st {};
   assert_int_equal(lstat("/tmp/tr7-nonexistent-target", &st), -1);
   close(dfd);
   std::string cmd = "rm -rf " + d;
@@ -149,8 +148,8 @@ static void test_audit_tail(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_refuses), cmocka_unit_test(test_overrides),
-      cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_audit_tail),
+      cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_decode_refuses), cmocka_unit_test(test_overrides),
+      cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_audit_tail),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -293,10 +293,9 @@ std::string help_text() {
     s += "  " + u + std::string(w + 2 > u.size() ? w + 2 - u.size() : 1, ' ');
     s += std::string(ci.access == ctl::Access::Admin ? "[admin] " : "") + ci.help + "\n";
   }
-  s +=
-      "\n"
-      "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
-      "See tr7ntpc(1) and tr7ntp-control(7).\n";
+  s += "\n"
+       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
+       "See tr7ntpc(1) and tr7ntp-control(7).\n";
   return s;
 }
 
