@@ -379,7 +379,7 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
       return refuse(peer, pc, ctl::ErrCode::Exists, "source " + host + " was already added");
     }
   }
-  if (!m_state_dir.valid() || !m_audit.is_open()) {
+  if (!m_dir->valid() || !m_audit.is_open()) {
     return refuse(peer, pc, ctl::ErrCode::IoError, "state directory or audit log unavailable: changes are refused");
   }
   auto r = m_provider.add_source(host, opts);
@@ -388,7 +388,7 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
   }
   RuntimeState next = m_state;
   next.sources.push_back(SourceEntry{host, opts});
-  if (auto w = write_file_atomic(m_state_dir.get(), k_state_file, next.encode()); !w) {
+  if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
     if (auto undo = m_provider.delete_source(host); !undo) {
       log_err("source add %s: cannot undo: %s", host.c_str(), undo.error().text.c_str());
     }
@@ -407,7 +407,7 @@ CtlOutcome CtlService::cmd_source_delete(const Peer& peer, const ctl::ParsedComm
         std::remove_if(next.sources.begin(), next.sources.end(), [&](const SourceEntry& s) { return s.host == host; }),
         next.sources.end());
     if (!(next == m_state)) {
-      if (auto w = write_file_atomic(m_state_dir.get(), k_state_file, next.encode()); !w) {
+      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
         log_err("%s", w.error().c_str());
       } else {
         m_state = next;

@@ -184,7 +184,7 @@ std::string local_time(const std::string& utc_value, const RenderOptions& opt) {
     off = li.utc_offset_s;
     abbr = li.abbr;
   }
-  core::CivilTime c = core::to_civil(*t, off);
+  core::WallTime c = core::to_wall_time(*t, off);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d %02d:%02d:%02d.%06lld %s", static_cast<long long>(c.year), c.month,
                 c.day, c.hour, c.minute, c.second, static_cast<long long>(c.nanosecond / 1000), abbr.c_str());
