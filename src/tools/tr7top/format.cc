@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/strutil.h"
 #include "core/tz.h"
 
 namespace tr7::top {
@@ -50,7 +51,7 @@ std::string time_text(double s, bool with_sign, bool utf8) {
       std::snprintf(buf, sizeof buf, "%s%.0f%s", sign, v, name);
       return buf;
     }
-    int decimals = v >= 100 ? 1 : v >= 10 ? 2 : 3;
+    int decimals = v >= 1000 ? 0 : v >= 100 ? 1 : v >= 10 ? 2 : 3;
     double p = std::pow(10.0, decimals);
     double r = std::round(v * p) / p;
     if (r >= 1000.0 && i < 3) {
@@ -254,6 +255,29 @@ std::string format_utc_offset(int32_t utc_offset_s, bool z) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%c%02d:%02d", utc_offset_s < 0 ? '-' : '+', a / 3600, a / 60 % 60);
   return buf;
+}
+
+std::string clean(std::string_view s, size_t max_bytes) {
+  bool utf8 = core::valid_utf8(s);
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7F) {
+      out += '?';
+    } else if (c >= 0x80 && !utf8) {
+      out += '?';
+    } else {
+      out += ch;
+    }
+  }
+  if (out.size() > max_bytes) {
+    size_t cut = max_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    out.resize(cut);
+  }
+  return out;
 }
 
 size_t display_width(std::string_view s) {

@@ -51,6 +51,11 @@ std::string format_civil(core::Timestamp t, int32_t utc_offset_s, bool time_only
 // "+03:00", "-05:30", "Z" for zero when `z` is true, else "+00:00".
 std::string format_utc_offset(int32_t utc_offset_s, bool z = false);
 
+// Text from the daemon made safe for the screen: control characters become '?', and
+// text that is not valid UTF-8 keeps only its ASCII; at most max_bytes (cut at a
+// character boundary).
+std::string clean(std::string_view s, size_t max_bytes = 256);
+
 // Terminal columns taken by UTF-8 text (every code point we produce is one column).
 size_t display_width(std::string_view s);
 // Cuts or pads (with spaces) to exactly `width` columns; cutting ends with "~" when

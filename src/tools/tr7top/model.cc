@@ -26,7 +26,7 @@ SyncView sync_view(const ctl::TrackingStatus& t) {
     return {"unsynchronised", Tone::Bad};
   }
   // A state this tr7top does not know: show the daemon's word, judged by the flag.
-  return {ctl::sanitize_text(t.state).substr(0, 24), t.synchronised ? Tone::Normal : Tone::Warn};
+  return {clean(t.state, 24), t.synchronised ? Tone::Normal : Tone::Warn};
 }
 
 SourceStateView source_state(std::string_view state) {
@@ -49,7 +49,7 @@ SourceStateView source_state(std::string_view state) {
       return {e.symbol, std::string(e.name), e.tone, e.usable, e.rank};
     }
   }
-  return {'?', "unknown(" + ctl::sanitize_text(state.substr(0, 16)) + ")", Tone::Warn, false, 9};
+  return {'?', "unknown(" + clean(state, 16) + ")", Tone::Warn, false, 9};
 }
 
 const char* to_string(Severity s) {
@@ -401,7 +401,7 @@ std::string Model::zone_label(core::Timestamp t) const {
   if (abbr.empty()) {
     abbr = format_utc_offset(zone_offset(t));
   }
-  return ctl::sanitize_text(abbr + " " + m_zone->zone).substr(0, 64);
+  return clean(abbr + " " + m_zone->zone, 64);
 }
 
 int usable_sources(const std::vector<ctl::SourceStatus>& v) {
@@ -435,7 +435,7 @@ std::string names(const std::vector<const ctl::SourceStatus*>& v) {
       s += " and " + std::to_string(v.size() - 3) + " more";
       break;
     }
-    s += (i ? ", " : "") + ctl::sanitize_text(v[i]->name.empty() ? v[i]->address : v[i]->name).substr(0, 40);
+    s += (i ? ", " : "") + clean(v[i]->name.empty() ? v[i]->address : v[i]->name, 40);
   }
   return s;
 }

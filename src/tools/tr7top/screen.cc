@@ -482,17 +482,18 @@ struct Composer {
         std::string("   t          show times in ") +
             (ui.show_local ? "UTC" : (m.has_zone() ? "the daemon's zone" : "the daemon's zone (unknown)")),
         std::string("   p          ") + (ui.paused ? "resume refreshing" : "pause refreshing"),
-        std::string("   ") + arrows + "    scroll the sources one row",
+        "   " + fit(arrows, 11) + "scroll the sources one row",
         "   PgUp PgDn  scroll the sources one page;  Home End  first, last",
         "",
         " Source states: * selected  + combined  - candidate  ~ jittery  ? unselectable",
         "                x falseticker  K KoD (refused)  ! unreachable  . resolving",
         " Reach: the last 8 polls, oldest left; 1 = answered.",
         " Offset = reference - local: positive means this clock is behind.",
-        " Alerts: |offset| > " + format_time(m.thresholds().offset_s, c.utf8) + ", |frequency| > " +
-            format_ppm(m.thresholds().drift_ppm).substr(1) + ", fewer than " +
-            std::to_string(m.thresholds().min_sources) + " usable source(s),",
-        "         held corrections, unsynchronised, daemon unreachable.",
+        " Alerts: |offset| > " + format_time(m.thresholds().offset_s, c.utf8) + " (-o), |frequency| > " +
+            format_ppm(m.thresholds().drift_ppm).substr(1) + " (-d),",
+        "         fewer than " + std::to_string(m.thresholds().min_sources) +
+            " usable sources (-n), a held correction, not synchronised,",
+        "         the daemon unreachable.",
         "",
         " Daemon: " + (m.version().empty() ? std::string("?") : m.version()) + " on " + c.socket,
     };
@@ -572,7 +573,9 @@ Frame compose(const Model& m, UiState& ui, const Context& ctx) {
       f.lines.push_back(std::move(l));
     }
   }
-  if (src_rows > 0) {
+  if (src_rows == 0) {
+    ui.scroll = 0;  // no table on screen
+  } else {
     auto s = cp.sources(src_rows, f);
     s.resize(src_rows, fit_line({}, ctx.cols));
     for (auto& l : s) {

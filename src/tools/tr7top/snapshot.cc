@@ -20,7 +20,7 @@ class Fields {
 
   void str(std::string_view key, std::string& out) const {
     if (const std::string* v = ctl::find(m_r, key)) {
-      out = *v;
+      out = clean(*v);
     }
   }
   // Doubles as ctl::format_double writes them, including nan/inf; "" keeps `out`.
@@ -122,7 +122,7 @@ class Fields {
  private:
   void bad(std::string_view key, std::string_view v) {
     if (m_error.empty()) {
-      m_error = "bad value for " + std::string(key) + ": '" + ctl::sanitize_text(v.substr(0, 40)) + "'";
+      m_error = "bad value for " + std::string(key) + ": '" + clean(v, 40) + "'";
     }
   }
   const ctl::Record& m_r;
@@ -181,7 +181,7 @@ Result<ctl::SourceStatus> parse_source(const ctl::Record& r) {
   if (const std::string* v = ctl::find(r, "reach"); v && !v->empty()) {
     int reach = parse_reach(*v);
     if (reach < 0) {
-      return unexpected("bad value for reach: '" + ctl::sanitize_text(v->substr(0, 40)) + "'");
+      return unexpected("bad value for reach: '" + clean(*v, 40) + "'");
     }
     s.reach = static_cast<uint8_t>(reach);
   }
@@ -312,7 +312,7 @@ void Conversation::on_line(std::string_view line, std::vector<Event>& out) {
       return;
     }
     auto words = core::split_words(line);
-    m_version = words.size() >= 3 ? ctl::sanitize_text(words[2]).substr(0, 64) : "tr7ntpd";
+    m_version = words.size() >= 3 ? clean(words[2], 64) : "tr7ntpd";
     m_greeted = true;
     out.push_back(Event{Event::Kind::Greeting, m_version, {}});
     return;
@@ -328,7 +328,7 @@ void Conversation::on_line(std::string_view line, std::vector<Event>& out) {
       // A reply nobody asked for: the "busy" refusal comes this way (seq 1 right after
       // the greeting), so keep its text.
       m_failed = true;
-      std::string why = (*r)->ok ? "unexpected reply" : (*r)->error.text;
+      std::string why = (*r)->ok ? "unexpected reply" : clean((*r)->error.text, 200);
       out.push_back(Event{Event::Kind::Fatal, "daemon: " + why, {}});
       return;
     }
@@ -338,7 +338,7 @@ void Conversation::on_line(std::string_view line, std::vector<Event>& out) {
 
 namespace {
 
-ReplyError reply_error(const ctl::Reply& r) { return ReplyError{r.error.code, r.error.text}; }
+ReplyError reply_error(const ctl::Reply& r) { return ReplyError{r.error.code, clean(r.error.text, 200)}; }
 ReplyError bad_reply(const std::string& what) { return ReplyError{ctl::ErrCode::Failed, "bad reply: " + what}; }
 
 }  // namespace
