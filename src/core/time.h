@@ -13,6 +13,7 @@
 // (2^-32 s is finer than 1 ns).
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <ctime>
 

@@ -97,7 +97,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
     unlink(path.c_str());
     return unexpected(e);
   }
-  if (listen(fd.get(), 16) != 0) {
+  if (listen(fd.get(), 64) != 0) {
     std::string e = errno_text("listen on the control socket");
     unlink(path.c_str());
     return unexpected(e);

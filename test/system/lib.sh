@@ -161,3 +161,24 @@ add_netns() {
   T_NETNS+=("$ns")
   ip -n "$ns" link set lo up
 }
+
+# --- control socket (tr7ntpc) ---
+TR7NTPC=${TR7NTPC:-$TR7_BUILDDIR/src/tools/tr7ntpc/tr7ntpc}
+CTLPROBE="python3 $TR7_SRCDIR/test/system/ctlprobe.py"
+
+# free_tcp_port: a free TCP port on loopback.
+free_tcp_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ctl_daemon_conf PORT [EXTRA_DAEMON_LINES] [EXTRA_SERVER_LINES]: a config with a control
+# socket at $T_DIR/ctl.sock, state in $T_DIR/state, serving local stratum 10 on PORT.
+ctl_daemon_conf() {
+  printf '[daemon]\nclock = none\nstate_dir = %s/state\ncontrol_socket = %s/ctl.sock\n%s\n[server]\nlisten = 127.0.0.1:%s\nlocal_stratum = 10\nallow = 127.0.0.0/8\n%s\n' \
+    "$T_DIR" "$T_DIR" "${2:-}" "$1" "${3:-}"
+}
+
+# ctlc ARGS...: tr7ntpc on the test's control socket.
+ctlc() { "$TR7NTPC" -s "$T_DIR/ctl.sock" "$@"; }
+# as_nobody CMD...: runs a command as nobody:nogroup with no supplementary groups.
+as_nobody() { setpriv --reuid nobody --regid nogroup --clear-groups -- "$@"; }
