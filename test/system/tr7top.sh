@@ -141,6 +141,8 @@ check "restart: recovered" until_screen 8 " State +local"
 check "restart: says it reconnected" until_screen 3 "reconnected to tr7ntpd/"
 check_tracking "after restart"
 
+check "tr7top's requests are all valid (no 'bad request' in the daemon's log)" eval '! grep -q "bad request" "$T_DIR/d.log"'
+
 # --- q: exit 0, terminal restored ---
 tm send-keys -t top q
 check "q exits 0" until_screen 5 "^tr7top-exit=0$"

@@ -68,12 +68,23 @@ std::string reply(int seq, const std::string& body, const std::string& end = "OK
   return "BEGIN " + std::to_string(seq) + "\n" + body + "END " + std::to_string(seq) + " " + end + "\n";
 }
 
-// A daemon's answer to one full refresh (tracking, sources, serverstats, timezone,
-// tenants), the tenants reply given.
-std::string full_answer(int first_seq, const std::string& tenants_reply) {
-  return reply(first_seq, tracking_body()) + reply(first_seq + 1, sources_body()) +
-         reply(first_seq + 2, k_serverstats) + reply(first_seq + 3, k_zone) + tenants_reply;
+std::string help_body(bool tenants) {
+  std::string b = "command=help args= access=any reply=table help=x\n"
+                  "command=tracking args= access=read reply=keyvalue help=x\n";
+  if (tenants) {
+    b += "command=tenants args= access=read reply=table help=per%20tenant\n";
+  }
+  return b;
 }
+
+// A daemon's answer to one refresh (tracking, sources, serverstats, timezone), then
+// `tail` (the tenants reply, if asked).
+std::string full_answer(int first_seq, const std::string& tail) {
+  return reply(first_seq, tracking_body()) + reply(first_seq + 1, sources_body()) +
+         reply(first_seq + 2, k_serverstats) + reply(first_seq + 3, k_zone) + tail;
+}
+// The greeting and the first refresh's `help`.
+std::string hello(bool tenants) { return std::string(k_greeting) + reply(1, help_body(tenants)); }
 
 }  // namespace
 
@@ -81,16 +92,16 @@ static void test_cycle_and_snapshot(void**) {
   Conversation c;
   assert_false(c.busy());
   std::string sent = c.start_cycle();
-  assert_str(sent, "tracking\nsources\nserverstats\ntimezone get\ntenants\n");
+  assert_str(sent, "help\ntracking\nsources\nserverstats\ntimezone get\n");  // help: once
   assert_true(c.busy());
-  std::string wire = std::string(k_greeting) + full_answer(1, reply(5, "", "ERR 38 unknown command 'tenants'"));
+  std::string wire = hello(false) + full_answer(2, "");
   auto ev = c.feed(wire);
   assert_int_equal(ev.size(), 2);
   assert_true(ev[0].kind == Conversation::Event::Kind::Greeting);
   assert_str(ev[0].text, "tr7ntpd/0.1.0");
   assert_true(ev[1].kind == Conversation::Event::Kind::Snapshot);
   assert_false(c.busy());
-  assert_false(c.asks_tenants());  // not asked again
+  assert_false(c.asks_tenants());  // this daemon has no `tenants`
   const Snapshot& s = ev[1].snapshot;
   assert_true(s.tracking.has_value());
   assert_str(s.tracking->state, "synchronised");
@@ -123,7 +134,7 @@ static void test_cycle_and_snapshot(void**) {
   assert_str(s.zone->rule, "<+03>-3");
   assert_int_equal(s.zone->utc_offset_s, 10800);
 
-  // The next refresh leaves tenants out.
+  // The next refresh: no help, no tenants.
   assert_str(c.start_cycle(), "tracking\nsources\nserverstats\ntimezone get\n");
   ev = c.feed(reply(6, tracking_body()) + reply(7, "", "ERR 13 permission denied: monitor_group required") +
               reply(8, k_serverstats) + reply(9, "", "ERR 13 permission denied"));
@@ -138,11 +149,16 @@ static void test_cycle_and_snapshot(void**) {
 static void test_tenants(void**) {
   Conversation c;
   (void)c.start_cycle();
+  auto ev = c.feed(hello(true) + full_answer(2, ""));
+  assert_int_equal(ev.size(), 2);
+  assert_false(ev[1].snapshot.tenants.has_value());  // not asked before help said so
+  assert_true(c.asks_tenants());
+  assert_str(c.start_cycle(), "tracking\nsources\nserverstats\ntimezone get\ntenants\n");
   std::string tenants = "name=acme received=10 answered=9 dropped=1 dropped_denied=1 clients=3\n"
                         "tenant=beta received=0 answered=0\n";
-  auto ev = c.feed(std::string(k_greeting) + full_answer(1, reply(5, tenants)));
-  assert_int_equal(ev.size(), 2);
-  const Snapshot& s = ev[1].snapshot;
+  ev = c.feed(full_answer(6, reply(10, tenants)));
+  assert_int_equal(ev.size(), 1);
+  const Snapshot& s = ev[0].snapshot;
   assert_true(s.tenants.has_value() && s.tenants->has_value());
   assert_int_equal((*s.tenants)->size(), 2);
   assert_str((**s.tenants)[0].tenant, "acme");
@@ -153,16 +169,28 @@ static void test_tenants(void**) {
   assert_true(c.asks_tenants());
   // A tenants reply with an error other than "unknown command" is shown, and asked again.
   (void)c.start_cycle();
-  ev = c.feed(full_answer(6, reply(10, "", "ERR 13 permission denied")));
+  ev = c.feed(full_answer(11, reply(15, "", "ERR 13 permission denied")));
   assert_int_equal(ev.size(), 1);
   assert_true(ev[0].snapshot.tenants.has_value());
   assert_false(ev[0].snapshot.tenants->has_value());
   assert_true(c.asks_tenants());
+  // "unknown command" after all: not asked again.
+  (void)c.start_cycle();
+  ev = c.feed(full_answer(16, reply(20, "", "ERR 38 unknown command 'tenants'")));
+  assert_int_equal(ev.size(), 1);
+  assert_false(ev[0].snapshot.tenants.has_value());
+  assert_false(c.asks_tenants());
+  // A help that failed: no tenants, and the refresh still completes.
+  Conversation d;
+  (void)d.start_cycle();
+  ev = d.feed(std::string(k_greeting) + reply(1, "", "ERR 13 permission denied") + full_answer(2, ""));
+  assert_int_equal(ev.size(), 2);
+  assert_false(d.asks_tenants());
 }
 
 static void test_random_chunks(void**) {
   std::mt19937_64 rng(test_seed());
-  std::string wire = std::string(k_greeting) + full_answer(1, reply(5, "", "ERR 38 unknown command"));
+  std::string wire = hello(true) + full_answer(2, "");
   for (int i = 0; i < 300; ++i) {
     Conversation c;
     (void)c.start_cycle();
@@ -220,8 +248,8 @@ static void test_bad_values(void**) {
   // A malformed reply spoils only its own part.
   Conversation c;
   (void)c.start_cycle();
-  auto ev = c.feed(std::string(k_greeting) + reply(1, "state=local stratum=-1\n") + reply(2, "") +
-                   reply(3, "not a record\n") + reply(4, "zone=UTC utc_offset_s=0\n") + reply(5, "", "ERR 38 x"));
+  auto ev = c.feed(hello(false) + reply(2, "state=local stratum=-1\n") + reply(3, "") +
+                   reply(4, "not a record\n") + reply(5, "zone=UTC utc_offset_s=0\n"));
   assert_int_equal(ev.size(), 2);
   const Snapshot& s = ev[1].snapshot;
   assert_false(s.tracking.has_value());
@@ -250,7 +278,7 @@ static void test_fatal(void**) {
     assert_true(ev.back().kind == Conversation::Event::Kind::Fatal);
     std::printf("# fatal: %s\n", ev.back().text.c_str());
     assert_true(ev.back().text.find(c.text) != std::string::npos);
-    assert_true(conv.feed(full_answer(1, "")).empty());  // poisoned
+    assert_true(conv.feed(hello(true) + full_answer(2, "")).empty());  // poisoned
   }
   // "busy": the daemon refuses the connection with an unsolicited reply.
   Conversation busy;

@@ -242,6 +242,8 @@ Result<ZoneInfo> parse_zone(const ctl::Record& r) {
 
 const char* query_line(Query q) {
   switch (q) {
+    case Query::Help:
+      return "help";
     case Query::Tracking:
       return "tracking";
     case Query::Sources:
@@ -258,7 +260,12 @@ const char* query_line(Query q) {
 
 std::string Conversation::start_cycle() {
   m_cur = Snapshot{};
-  m_pending = {Query::Tracking, Query::Sources, Query::ServerStats, Query::Timezone};
+  m_pending.clear();
+  if (m_need_help) {
+    m_pending.push_back(Query::Help);
+    m_need_help = false;
+  }
+  m_pending.insert(m_pending.end(), {Query::Tracking, Query::Sources, Query::ServerStats, Query::Timezone});
   if (m_ask_tenants) {
     m_pending.push_back(Query::Tenants);
   }
@@ -361,6 +368,16 @@ void Conversation::on_reply(ctl::Reply&& r, std::vector<Event>& out) {
     return v;
   }();
   switch (q) {
+    case Query::Help:
+      if (records) {
+        for (const auto& rec : *records) {
+          const std::string* c = ctl::find(rec, "command");
+          if (c && *c == "tenants") {
+            m_ask_tenants = true;
+          }
+        }
+      }
+      break;
     case Query::Tracking:
       if (!records) {
         m_cur.tracking = unexpected(records.error());

@@ -5,8 +5,10 @@
 // (greeting, framing, which reply answers which command, unknown commands, errors,
 // junk) is tested without a socket.
 //
-// One refresh sends the commands of Conversation::cycle_commands() pipelined; the
-// replies come back in order (tr7ntp-control(7)). Field names are those of ctl/status.h
+// One refresh sends its commands pipelined; the replies come back in order
+// (tr7ntp-control(7)). The first refresh on a connection also asks `help`, to learn
+// which optional commands this daemon has (`tenants`): asking an unknown command would
+// be a "bad request" in the daemon's log every time. Field names are those of ctl/status.h
 // and the daemon's serverstats/timezone replies; missing fields keep their defaults (an
 // older or newer daemon), malformed values make that reply an error.
 #pragma once
@@ -72,7 +74,7 @@ Result<ServerCounters> parse_server_counters(const ctl::Record& r);
 Result<ZoneInfo> parse_zone(const ctl::Record& r);
 
 // The command lines of one refresh.
-enum class Query : uint8_t { Tracking, Sources, ServerStats, Tenants, Timezone };
+enum class Query : uint8_t { Help, Tracking, Sources, ServerStats, Tenants, Timezone };
 const char* query_line(Query q);  // "tracking", ...
 
 // The client side of one connection.
@@ -95,7 +97,8 @@ class Conversation {
   bool busy() const { return !m_pending.empty(); }
   bool greeted() const { return m_greeted; }
   const std::string& server_version() const { return m_version; }
-  // Whether `tenants` is asked (false once the daemon said it does not know it).
+  // Whether `tenants` is asked: the daemon's `help` lists it (and it did not answer
+  // "unknown command" after all).
   bool asks_tenants() const { return m_ask_tenants; }
 
   // Bytes from the socket. Returns what they completed.
@@ -109,7 +112,8 @@ class Conversation {
   bool m_greeted = false;
   bool m_failed = false;
   std::string m_version;
-  bool m_ask_tenants = true;
+  bool m_need_help = true;  // the first refresh asks `help`
+  bool m_ask_tenants = false;
   ctl::ReplyReader m_reader;
   std::vector<Query> m_pending;  // sent and not yet answered, in order
   Snapshot m_cur;
