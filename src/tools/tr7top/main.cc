@@ -69,7 +69,8 @@ struct Options {
 void usage(FILE* f) {
   std::fprintf(f,
                "usage: tr7top [-s SOCKET] [-i SECONDS] [options]\n"
-               "  -s, --socket PATH        the daemon's control socket (default %s)\n"
+               "  -s, --socket PATH        the daemon's control socket (default $TR7NTPC_SOCKET\n"
+               "                           or %s)\n"
                "  -i, --interval SECONDS   refresh every SECONDS (default 1; 0.1..3600)\n"
                "  -o, --offset-alert S     alert when |offset| exceeds S seconds (default 0.1)\n"
                "  -d, --drift-alert PPM    alert when |frequency| exceeds PPM (default 100)\n"
@@ -104,6 +105,10 @@ bool parse_options(int argc, char** argv, Options& o) {
     out = *d;
     return true;
   };
+  // The same default as tr7ntpc: one variable for both tools.
+  if (const char* env = std::getenv("TR7NTPC_SOCKET"); env != nullptr && env[0] != '\0') {
+    o.socket = env;
+  }
   int c;
   while ((c = getopt_long(argc, argv, "s:i:o:d:n:H:T:uCmhV", k_long, nullptr)) != -1) {
     switch (c) {
