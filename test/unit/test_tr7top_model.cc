@@ -36,7 +36,9 @@ static void test_format_offset_units(void**) {
   assert_str(format_time(-1e-3), "1.000ms");
   assert_str(format_time(0.0), "0ns");
   assert_str(format_time(250e-6, false), "250.0us");
-  assert_str(format_offset_err(1.5e-3, 56.7e-6), "+1.500ms\xC2\xB1" "56.70\xC2\xB5s");
+  assert_str(format_offset_err(1.5e-3, 56.7e-6),
+             "+1.500ms\xC2\xB1"
+             "56.70\xC2\xB5s");
   assert_str(format_offset_err(-2e-9, 1e-9, false), "-2ns+-1ns");
 }
 
@@ -100,9 +102,8 @@ static void test_format_misc(void**) {
   assert_str(format_refid("0x00000000"), "-");
   assert_str(format_refid("0x47005300"), "71.0.83.0 (47005300)");  // NUL inside: not a name
   assert_str(format_refid("zz"), "zz");
-  core::Timestamp t = core::Timestamp::from_ns((core::days_from_civil(2026, 11, 26) * 86400 + 6 * 3600 + 34 * 60 + 28) *
-                                                   core::k_ns_per_s +
-                                               999999999);
+  core::Timestamp t = core::Timestamp::from_ns(
+      (core::days_from_civil(2026, 11, 26) * 86400 + 6 * 3600 + 34 * 60 + 28) * core::k_ns_per_s + 999999999);
   assert_str(format_civil(t, 10800), "2026-11-26 09:34:28");
   assert_str(format_civil(t, -19800, true), "01:04:28");
   assert_str(format_utc_offset(10800), "+03:00");
@@ -261,8 +262,8 @@ static void test_alert_thresholds(void**) {
     bool offset_alert, drift_alert;
   } cases[] = {
       {0.005, 10, false, false}, {0.010, 50, false, false},  // at the threshold: no alert
-      {0.0101, 0, true, false},  {-0.02, 0, true, false},    {0, 50.5, false, true},
-      {0, -60, false, true},     {-1, -900, true, true},     {NAN, 0, true, false},
+      {0.0101, 0, true, false},  {-0.02, 0, true, false},   {0, 50.5, false, true},
+      {0, -60, false, true},     {-1, -900, true, true},    {NAN, 0, true, false},
   };
   for (const auto& c : cases) {
     Model m(th);
@@ -366,7 +367,8 @@ static void test_unreachable_and_reconnect(void**) {
   assert_true(m.link() == Link::Unreachable);
   m.on_failure("cannot connect to /x: Connection refused", at(3));  // keeps the start
   auto a = m.alerts(at(5));
-  assert_true(has_alert(a, Severity::Critical, "daemon unreachable for 5.0s: cannot connect to /x: Connection refused"));
+  assert_true(
+      has_alert(a, Severity::Critical, "daemon unreachable for 5.0s: cannot connect to /x: Connection refused"));
   m.on_connected("tr7ntpd/0.1.0", at(7));
   assert_true(m.link() == Link::Connected);
   assert_str(m.notice(at(8)), "reconnected to tr7ntpd/0.1.0 after 7.0s unreachable");
@@ -451,9 +453,9 @@ static void test_plot(void**) {
   assert_near(p.hi, 1, 0);
   assert_int_equal(p.rows.size(), 1);
   assert_int_equal(display_width(p.rows[0]), 5);
-  assert_true(p.rows[0].compare(0, 3, "\xE2\x96\x81") == 0);   // lowest block for lo
-  assert_true(p.rows[0].compare(3, 3, "\xE2\x96\x88") == 0);   // full block for hi
-  assert_true(p.rows[0][6] == ' ');                            // no data: blank
+  assert_true(p.rows[0].compare(0, 3, "\xE2\x96\x81") == 0);  // lowest block for lo
+  assert_true(p.rows[0].compare(3, 3, "\xE2\x96\x88") == 0);  // full block for hi
+  assert_true(p.rows[0][6] == ' ');                           // no data: blank
   Plot a = plot(b, 2, false);
   assert_int_equal(a.rows.size(), 2);
   assert_str(a.rows[0], " # _#");  // top row: 0.5 is level 5 of 8
@@ -569,9 +571,9 @@ static void test_zone(void**) {
 }
 
 static void test_sorting(void**) {
-  std::vector<ctl::SourceStatus> v = {
-      src("d", "unreachable", 0, 0, 0), src("b", "candidate", -0.003, 0.020, 2), src("a", "selected", 0.001, 0.030, 3),
-      src("c", "falseticker", 0.5, 0.010, 1), src("e", "combined", NAN, 0.001, 2)};
+  std::vector<ctl::SourceStatus> v = {src("d", "unreachable", 0, 0, 0), src("b", "candidate", -0.003, 0.020, 2),
+                                      src("a", "selected", 0.001, 0.030, 3), src("c", "falseticker", 0.5, 0.010, 1),
+                                      src("e", "combined", NAN, 0.001, 2)};
   auto names = [](const std::vector<ctl::SourceStatus>& x) {
     std::string s;
     for (const auto& e : x) {
@@ -597,13 +599,20 @@ static void test_sorting(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_format_offset_units), cmocka_unit_test(test_format_offset_random),
-      cmocka_unit_test(test_format_misc),         cmocka_unit_test(test_reach),
-      cmocka_unit_test(test_text_fitting),        cmocka_unit_test(test_state_names),
-      cmocka_unit_test(test_alert_thresholds),    cmocka_unit_test(test_alert_sources),
-      cmocka_unit_test(test_alert_states),        cmocka_unit_test(test_unreachable_and_reconnect),
-      cmocka_unit_test(test_history_and_trend),   cmocka_unit_test(test_plot),
-      cmocka_unit_test(test_rates),               cmocka_unit_test(test_zone),
+      cmocka_unit_test(test_format_offset_units),
+      cmocka_unit_test(test_format_offset_random),
+      cmocka_unit_test(test_format_misc),
+      cmocka_unit_test(test_reach),
+      cmocka_unit_test(test_text_fitting),
+      cmocka_unit_test(test_state_names),
+      cmocka_unit_test(test_alert_thresholds),
+      cmocka_unit_test(test_alert_sources),
+      cmocka_unit_test(test_alert_states),
+      cmocka_unit_test(test_unreachable_and_reconnect),
+      cmocka_unit_test(test_history_and_trend),
+      cmocka_unit_test(test_plot),
+      cmocka_unit_test(test_rates),
+      cmocka_unit_test(test_zone),
       cmocka_unit_test(test_sorting),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -164,7 +164,9 @@ static void test_200x50_sources_and_scroll(void**) {
   assert_true(contains(t, "192.0.2.0 "));  // an address column
   assert_true(contains(t, "11111111"));
   assert_true(contains(t, "00000000"));
-  assert_true(contains(t, "+10.00\xC2\xB5s\xC2\xB1" "20.00\xC2\xB5s"));
+  assert_true(contains(t,
+                       "+10.00\xC2\xB5s\xC2\xB1"
+                       "20.00\xC2\xB5s"));
   assert_true(contains(t, " acme "));  // a tenant row
   assert_true(contains(t, "unreachable: ntp4.example.net"));
   assert_true(f.sources_total == 60);
@@ -328,9 +330,12 @@ static void test_any_size(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_80x24_local),        cmocka_unit_test(test_200x50_sources_and_scroll),
-      cmocka_unit_test(test_unreachable_screen), cmocka_unit_test(test_keys_and_help),
-      cmocka_unit_test(test_ascii),              cmocka_unit_test(test_any_size),
+      cmocka_unit_test(test_80x24_local),
+      cmocka_unit_test(test_200x50_sources_and_scroll),
+      cmocka_unit_test(test_unreachable_screen),
+      cmocka_unit_test(test_keys_and_help),
+      cmocka_unit_test(test_ascii),
+      cmocka_unit_test(test_any_size),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

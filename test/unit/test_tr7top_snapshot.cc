@@ -69,8 +69,9 @@ std::string reply(int seq, const std::string& body, const std::string& end = "OK
 }
 
 std::string help_body(bool tenants) {
-  std::string b = "command=help args= access=any reply=table help=x\n"
-                  "command=tracking args= access=read reply=keyvalue help=x\n";
+  std::string b =
+      "command=help args= access=any reply=table help=x\n"
+      "command=tracking args= access=read reply=keyvalue help=x\n";
   if (tenants) {
     b += "command=tenants args= access=read reply=table help=per%20tenant\n";
   }
@@ -154,8 +155,9 @@ static void test_tenants(void**) {
   assert_false(ev[1].snapshot.tenants.has_value());  // not asked before help said so
   assert_true(c.asks_tenants());
   assert_str(c.start_cycle(), "tracking\nsources\nserverstats\ntimezone get\ntenants\n");
-  std::string tenants = "name=acme received=10 answered=9 dropped=1 dropped_denied=1 clients=3\n"
-                        "tenant=beta received=0 answered=0\n";
+  std::string tenants =
+      "name=acme received=10 answered=9 dropped=1 dropped_denied=1 clients=3\n"
+      "tenant=beta received=0 answered=0\n";
   ev = c.feed(full_answer(6, reply(10, tenants)));
   assert_int_equal(ev.size(), 1);
   const Snapshot& s = ev[0].snapshot;
@@ -248,8 +250,8 @@ static void test_bad_values(void**) {
   // A malformed reply spoils only its own part.
   Conversation c;
   (void)c.start_cycle();
-  auto ev = c.feed(hello(false) + reply(2, "state=local stratum=-1\n") + reply(3, "") +
-                   reply(4, "not a record\n") + reply(5, "zone=UTC utc_offset_s=0\n"));
+  auto ev = c.feed(hello(false) + reply(2, "state=local stratum=-1\n") + reply(3, "") + reply(4, "not a record\n") +
+                   reply(5, "zone=UTC utc_offset_s=0\n"));
   assert_int_equal(ev.size(), 2);
   const Snapshot& s = ev[1].snapshot;
   assert_false(s.tracking.has_value());
@@ -290,8 +292,8 @@ static void test_fatal(void**) {
 // Property: random bytes after a greeting never crash, and at most one Fatal comes out.
 static void test_junk(void**) {
   std::mt19937_64 rng(test_seed());
-  const char* pieces[] = {"BEGIN 1\n", "END 1 OK\n", "END 1 ERR 13 x\n", "a=b\n", "%zz=1\n", "\n", "\r\n",
-                          "BEGIN x\n", "stratum=1\n", "\x00\xFF", "END 9 ERR\n", "TR7CTL 1\n"};
+  const char* pieces[] = {"BEGIN 1\n", "END 1 OK\n", "END 1 ERR 13 x\n", "a=b\n",    "%zz=1\n",     "\n",
+                          "\r\n",      "BEGIN x\n",  "stratum=1\n",      "\x00\xFF", "END 9 ERR\n", "TR7CTL 1\n"};
   for (int i = 0; i < 2000; ++i) {
     Conversation c;
     (void)c.start_cycle();

@@ -88,12 +88,18 @@ void usage(FILE* f) {
 
 bool parse_options(int argc, char** argv, Options& o) {
   static const option k_long[] = {
-      {"socket", required_argument, nullptr, 's'},       {"interval", required_argument, nullptr, 'i'},
-      {"offset-alert", required_argument, nullptr, 'o'}, {"drift-alert", required_argument, nullptr, 'd'},
-      {"min-sources", required_argument, nullptr, 'n'},  {"history", required_argument, nullptr, 'H'},
-      {"timeout", required_argument, nullptr, 'T'},      {"utc", no_argument, nullptr, 'u'},
-      {"no-color", no_argument, nullptr, 'C'},           {"mouse", no_argument, nullptr, 'm'},
-      {"help", no_argument, nullptr, 'h'},               {"version", no_argument, nullptr, 'V'},
+      {"socket", required_argument, nullptr, 's'},
+      {"interval", required_argument, nullptr, 'i'},
+      {"offset-alert", required_argument, nullptr, 'o'},
+      {"drift-alert", required_argument, nullptr, 'd'},
+      {"min-sources", required_argument, nullptr, 'n'},
+      {"history", required_argument, nullptr, 'H'},
+      {"timeout", required_argument, nullptr, 'T'},
+      {"utc", no_argument, nullptr, 'u'},
+      {"no-color", no_argument, nullptr, 'C'},
+      {"mouse", no_argument, nullptr, 'm'},
+      {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
   };
   auto number = [](const char* what, const char* v, double lo, double hi, double& out) {

@@ -290,8 +290,7 @@ std::optional<CounterRates> RateMeter::rates() const {
     return std::nullopt;
   }
   auto r = [dt](uint64_t x, uint64_t y) { return static_cast<double>(y - x) / dt; };
-  return CounterRates{r(a.received, b.received), r(a.answered, b.answered), r(a.dropped, b.dropped),
-                      r(a.kod, b.kod)};
+  return CounterRates{r(a.received, b.received), r(a.answered, b.answered), r(a.dropped, b.dropped), r(a.kod, b.kod)};
 }
 
 // --- Model -----------------------------------------------------------------------
@@ -421,8 +420,9 @@ std::string format_trend(std::optional<double> slope, double offset_s, bool utf8
   double per_min = *slope * 60;
   // Steady when the change over a minute is below 1 ns or 1 % of the offset.
   bool steady = std::fabs(per_min) < std::max(1e-9, 0.01 * std::fabs(offset_s));
-  const char* arrow = steady ? (utf8 ? "\xE2\x86\x92" : "=") : per_min > 0 ? (utf8 ? "\xE2\x86\x91" : "^")
-                                                                          : (utf8 ? "\xE2\x86\x93" : "v");
+  const char* arrow = steady        ? (utf8 ? "\xE2\x86\x92" : "=")
+                      : per_min > 0 ? (utf8 ? "\xE2\x86\x91" : "^")
+                                    : (utf8 ? "\xE2\x86\x93" : "v");
   return std::string(arrow) + format_offset(steady ? 0.0 : per_min, utf8) + "/min";
 }
 

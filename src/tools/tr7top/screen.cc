@@ -114,8 +114,7 @@ struct Composer {
     std::string left = " tr7top  " + c.host + "  " + (m.version().empty() ? "tr7ntpd ?" : m.version());
     size_t rw = display_width(right) + 3;
     if (rw + 20 > c.cols) {  // narrow: drop the second clock
-      right = ui.show_local && m.has_zone() ? format_civil(now, m.zone_offset(now), false) + " " + zone_word(now)
-                                            : utc;
+      right = ui.show_local && m.has_zone() ? format_civil(now, m.zone_offset(now), false) + " " + zone_word(now) : utc;
       rw = display_width(right) + 3;
     }
     Line l;
@@ -159,8 +158,8 @@ struct Composer {
     const auto& t = *trk;
     std::string hex = ctl::format_refid(t.ref_id);
     std::string ref = t.ref_id == 0 && t.ref_name.empty() ? "-"
-                      : t.ref_name.empty()                 ? format_refid(hex)
-                                                           : t.ref_name + " (" + hex.substr(2) + ")";
+                      : t.ref_name.empty()                ? format_refid(hex)
+                                                          : t.ref_name + " (" + hex.substr(2) + ")";
     f.push_back({"Reference", v(ref)});
     f.push_back({"Stratum", v(t.stratum > 0 ? std::to_string(t.stratum) : "-")});
     f.push_back({"Leap", v(t.leap, t.leap == "insert" || t.leap == "delete" ? Style::Warn : Style::Normal)});
@@ -215,7 +214,7 @@ struct Composer {
       return lines;
     }
     for (size_t i = 0; i < n && i < al.size(); ++i) {
-      Style s = al[i].severity == Severity::Critical ? Style::Bad
+      Style s = al[i].severity == Severity::Critical  ? Style::Bad
                 : al[i].severity == Severity::Warning ? Style::Warn
                                                       : Style::Info;
       Line l{{i == 0 ? " Alerts     " : "            ", Style::Heading}};

@@ -61,9 +61,7 @@ Frame compose(const Model& m, UiState& ui, const Context& ctx);
 std::string frame_text(const Frame& f);
 size_t line_width(const Line& l);
 
-enum class Key : uint8_t {
-  None, Quit, Help, Sort, ToggleZone, Pause, Up, Down, PageUp, PageDown, Home, End, Other
-};
+enum class Key : uint8_t { None, Quit, Help, Sort, ToggleZone, Pause, Up, Down, PageUp, PageDown, Home, End, Other };
 // Applies a key. Returns false when tr7top should quit. While the help page is shown,
 // every key except q closes it.
 bool handle_key(UiState& ui, Key k, const Frame& shown);

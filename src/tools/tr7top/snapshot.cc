@@ -64,7 +64,8 @@ class Fields {
     if (!v || v->empty()) {
       return;
     }
-    if (v->size() > 20 || v->find_first_not_of("0123456789") != std::string::npos || (v->size() > 1 && (*v)[0] == '0')) {
+    if (v->size() > 20 || v->find_first_not_of("0123456789") != std::string::npos ||
+        (v->size() > 1 && (*v)[0] == '0')) {
       bad(key, *v);
       return;
     }

@@ -37,7 +37,7 @@ struct ServerCounters {
   uint64_t dropped = 0;
   uint64_t send_errors = 0;
   std::map<std::string, uint64_t> dropped_by_reason;  // "rate_limited" -> n (from dropped_*)
-  std::optional<uint64_t> clients;                     // clients tracked
+  std::optional<uint64_t> clients;                    // clients tracked
   std::optional<uint64_t> client_capacity;
 };
 
