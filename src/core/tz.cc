@@ -11,7 +11,7 @@ namespace tr7::core {
 int64_t days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;                                    // [0, 399]
+  int64_t yoe = y - era * 400;                                   // [0, 399]
   int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;  // [0, 365]
   int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           // [0, 146096]
   return era * 146097 + doe - 719468;
@@ -39,13 +39,13 @@ bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 }  // namespace
 
-CivilTime to_civil(Timestamp t, int32_t utc_offset_s) {
+WallTime to_wall_time(Timestamp t, int32_t utc_offset_s) {
   int64_t secs = floor_div(t.ns, k_ns_per_s);
   int64_t ns = t.ns - secs * k_ns_per_s;
   secs += utc_offset_s;
   int64_t days = floor_div(secs, 86400);
   int64_t sod = secs - days * 86400;
-  CivilTime c;
+  WallTime c;
   civil_from_days(days, c.year, c.month, c.day);
   c.hour = static_cast<int>(sod / 3600);
   c.minute = static_cast<int>(sod / 60 % 60);
@@ -55,7 +55,7 @@ CivilTime to_civil(Timestamp t, int32_t utc_offset_s) {
 }
 
 std::string format_rfc3339(Timestamp t, int32_t utc_offset_s, bool force_offset) {
-  CivilTime c = to_civil(t, utc_offset_s);
+  WallTime c = to_wall_time(t, utc_offset_s);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%09lld", static_cast<long long>(c.year), c.month,
                 c.day, c.hour, c.minute, c.second, static_cast<long long>(c.nanosecond));
@@ -212,7 +212,9 @@ int64_t transition_in_year(const TzRule::Transition& t, int64_t year) {
 Result<TzRule> parse_tz_rule(std::string_view s) {
   TzRule r;
   P p{s};
-  auto bad = [&](const char* what) { return unexpected(std::string("TZ rule '") + std::string(s.substr(0, 60)) + "': " + what); };
+  auto bad = [&](const char* what) {
+    return unexpected(std::string("TZ rule '") + std::string(s.substr(0, 60)) + "': " + what);
+  };
   if (s.empty() || s.size() > 128) {
     return bad("empty or too long");
   }

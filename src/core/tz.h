@@ -18,7 +18,7 @@
 
 namespace tr7::core {
 
-struct CivilTime {
+struct WallTime {
   int64_t year = 1970;
   int month = 1;  // 1..12
   int day = 1;    // 1..31
@@ -31,7 +31,7 @@ int64_t days_from_civil(int64_t y, int m, int d);
 void civil_from_days(int64_t days, int64_t& y, int& m, int& d);
 // 0 = Sunday.
 int weekday_from_days(int64_t days);
-CivilTime to_civil(Timestamp t, int32_t utc_offset_s = 0);
+WallTime to_wall_time(Timestamp t, int32_t utc_offset_s = 0);
 
 // RFC 3339 with nanoseconds: "2026-11-26T06:09:27.123456789Z", or "+03:00" when
 // utc_offset_s is not zero (or `force_offset`).

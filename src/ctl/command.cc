@@ -100,8 +100,8 @@ bool valid_zone_name(std::string_view s) {
       return false;
     }
     for (char c : comp) {
-      bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                c == '-' || c == '+' || c == '.';
+      bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                c == '+' || c == '.';
       if (!ok) {
         return false;
       }
@@ -284,10 +284,11 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
     }
     if (!subs.empty()) {
       return unexpected(Error{ErrCode::UnknownCommand, "unknown command: " + words[0] + " " +
-                                                          (words.size() > 1 ? escape(words[1].substr(0, 40)) : "") +
-                                                          " (expected " + words[0] + " " + subs + ")"});
+                                                           (words.size() > 1 ? escape(words[1].substr(0, 40)) : "") +
+                                                           " (expected " + words[0] + " " + subs + ")"});
     }
-    return unexpected(Error{ErrCode::UnknownCommand, "unknown command '" + escape(words[0].substr(0, 40)) + "' (try 'help')"});
+    return unexpected(
+        Error{ErrCode::UnknownCommand, "unknown command '" + escape(words[0].substr(0, 40)) + "' (try 'help')"});
   }
   ParsedCommand pc;
   pc.cmd = found->cmd;

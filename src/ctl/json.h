@@ -27,7 +27,7 @@ class JsonObject {
  public:
   JsonObject& str(std::string_view k, std::string_view v);
   JsonObject& num(std::string_view k, long long v);
-  JsonObject& num(std::string_view k, double v);  // non-finite -> null
+  JsonObject& num(std::string_view k, double v);               // non-finite -> null
   JsonObject& raw(std::string_view k, std::string_view json);  // caller guarantees valid JSON
   JsonObject& null(std::string_view k);
   std::string done() const { return m_s + "}"; }

@@ -224,7 +224,8 @@ std::string render_metrics(const MetricsInput& in, MetricsFormat f) {
   w.sample(in.ctl_commands);
   w.family("tr7_control_refused", G::Counter, "Control commands refused for lack of permission.");
   w.sample(in.ctl_refused);
-  w.family("tr7_control_bad_requests", G::Counter, "Malformed control requests (junk, unknown commands, bad arguments).");
+  w.family("tr7_control_bad_requests", G::Counter,
+           "Malformed control requests (junk, unknown commands, bad arguments).");
   w.sample(in.ctl_bad_requests);
   w.family("tr7_audit_records", G::Counter, "Records written to the audit trail.");
   w.sample(in.audit_records);

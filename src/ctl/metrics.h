@@ -56,10 +56,10 @@ struct MetricsInput {
   std::vector<std::pair<std::string, core::ServerStats>> server;
   std::vector<std::pair<std::string, uint64_t>> server_clients;  // tenant -> clients in the table
   uint64_t send_errors = 0;
-  uint64_t ctl_connections = 0;     // open control connections
-  uint64_t ctl_commands = 0;        // commands answered
-  uint64_t ctl_refused = 0;         // commands refused (permission)
-  uint64_t ctl_bad_requests = 0;    // junk, unknown commands, bad arguments
+  uint64_t ctl_connections = 0;   // open control connections
+  uint64_t ctl_commands = 0;      // commands answered
+  uint64_t ctl_refused = 0;       // commands refused (permission)
+  uint64_t ctl_bad_requests = 0;  // junk, unknown commands, bad arguments
   uint64_t audit_records = 0;
   double uptime_s = 0;
   std::string version;

@@ -25,8 +25,8 @@
 namespace tr7::ctl {
 
 inline constexpr int k_protocol_version = 1;
-inline constexpr size_t k_max_request_line = 1024;        // client -> server, bytes without LF
-inline constexpr size_t k_max_reply_line = 1024 * 1024;   // server -> client
+inline constexpr size_t k_max_request_line = 1024;       // client -> server, bytes without LF
+inline constexpr size_t k_max_reply_line = 1024 * 1024;  // server -> client
 
 // Error codes (stable; errno numbers where one fits, so `13` reads as EACCES).
 enum class ErrCode : int {

@@ -22,20 +22,20 @@
 namespace tr7::ctl {
 
 struct HeldCorrection {
-  int64_t id = 0;          // what `approve ID` names
-  double offset_s = 0.0;   // the correction that was held (sign as offset_s)
-  core::Timestamp since;   // when it was first held
+  int64_t id = 0;         // what `approve ID` names
+  double offset_s = 0.0;  // the correction that was held (sign as offset_s)
+  core::Timestamp since;  // when it was first held
 };
 
 struct TrackingStatus {
   // "unsynchronised", "synchronised", "local" (local_stratum, no source) or "holdover".
   std::string state = "unsynchronised";
   bool synchronised = false;
-  int stratum = 0;          // 0 when unsynchronised
+  int stratum = 0;  // 0 when unsynchronised
   uint32_t ref_id = 0;
-  std::string ref_name;     // source address, or "LOCAL"
+  std::string ref_name;            // source address, or "LOCAL"
   core::Timestamp reference_time;  // zero: never
-  double offset_s = 0.0;    // current estimate, reference - local
+  double offset_s = 0.0;           // current estimate, reference - local
   double last_offset_s = 0.0;
   double rms_offset_s = 0.0;
   double freq_ppm = 0.0;
@@ -50,14 +50,14 @@ struct TrackingStatus {
 };
 
 struct SourceStatus {
-  std::string name;      // as configured (host name or address)
-  std::string address;   // resolved address, empty while resolving
+  std::string name;             // as configured (host name or address)
+  std::string address;          // resolved address, empty while resolving
   std::string mode = "server";  // server, pool
   // selected, combined, candidate, falseticker, jittery, unselectable, unreachable, resolving
   std::string state;
   int stratum = 0;
-  int poll = 0;          // log2 s
-  uint8_t reach = 0;     // last 8 polls, bit 0 the latest
+  int poll = 0;               // log2 s
+  uint8_t reach = 0;          // last 8 polls, bit 0 the latest
   double last_rx_ago_s = -1;  // seconds since the last valid sample, -1 never
   double offset_s = 0.0;
   double delay_s = 0.0;
@@ -125,7 +125,7 @@ struct NtpDataStatus {
 std::string format_utc(core::Timestamp t);
 // Parses what format_utc() writes (and offsets "+03:00"); used by tr7ntpc.
 Result<core::Timestamp> parse_rfc3339(std::string_view s);
-std::string format_double(double v);  // shortest text that reads back exactly ("%.17g" trimmed)
+std::string format_double(double v);    // shortest text that reads back exactly ("%.17g" trimmed)
 std::string format_refid(uint32_t id);  // "0x7F7F0101"
 
 Record to_record(const TrackingStatus& t);

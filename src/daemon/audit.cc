@@ -21,7 +21,7 @@ Result<void> AuditLog::open(int dirfd) {
   if (fd < 0) {
     return unexpected(std::string("cannot open ") + k_audit_file + ": " + std::strerror(errno));
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
     return unexpected(std::string(k_audit_file) + " is not a regular file");
@@ -117,8 +117,8 @@ void AuditLog::flush_suppressed(core::Timestamp now, int64_t mono_ns) {
   AuditEntry s;
   s.who.via = "daemon";
   s.command = "(refusals not recorded one by one)";
-  s.result = "refused: " + std::to_string(m_suppressed) + " more refused commands (rate limit), e.g. " +
-             m_suppressed_example;
+  s.result =
+      "refused: " + std::to_string(m_suppressed) + " more refused commands (rate limit), e.g. " + m_suppressed_example;
   m_suppressed = 0;
   m_suppressed_example.clear();
   if (!append(s, now)) {
@@ -132,8 +132,8 @@ void AuditLog::refusal(const AuditEntry& e, core::Timestamp now, int64_t mono_ns
     ++m_suppressed;
     ++m_suppressed_total;
     if (m_suppressed_example.empty()) {
-      m_suppressed_example = "uid " + std::to_string(e.who.uid) + " pid " + std::to_string(e.who.pid) + ": " +
-                             e.command.substr(0, 80);
+      m_suppressed_example =
+          "uid " + std::to_string(e.who.uid) + " pid " + std::to_string(e.who.pid) + ": " + e.command.substr(0, 80);
     }
     return;
   }
@@ -176,7 +176,7 @@ Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const 
   if (!m_fd.valid()) {
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(m_fd.get(), &st) != 0) {
     return unexpected(std::string("cannot stat the audit log: ") + std::strerror(errno));
   }

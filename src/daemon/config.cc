@@ -3,8 +3,10 @@
 
 #include <ini.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -221,6 +223,54 @@ void Parser::define_daemon() {
                       }
                       return std::nullopt;
                     }};
+  // Privilege separation and the clock at start-up (tr7ntpd(8)).
+  s["user"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                 // A plain user name (as useradd accepts them), never root.
+                 bool ok = !v.empty() && v.size() <= 32 && v[0] != '-' && v[0] != '.';
+                 for (char c : v) {
+                   ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                               c == '_' || c == '-' || c == '.');
+                 }
+                 if (!ok) {
+                   return "expected a user name ([A-Za-z0-9_.-], at most 32 characters)";
+                 }
+                 if (v == "root") {
+                   return std::string("the worker must not run as root");
+                 }
+                 m_cfg.daemon.user = v;
+                 return std::nullopt;
+               }};
+  s["rtc"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                if (v == "none") {
+                  m_cfg.daemon.rtc.clear();
+                  return std::nullopt;
+                }
+                if (v.rfind("/dev/", 0) != 0 || v.size() > 64 || v.find("/..") != std::string::npos) {
+                  return "expected 'none' or a device path such as /dev/rtc0, not '" + v + "'";
+                }
+                m_cfg.daemon.rtc = v;
+                return std::nullopt;
+              }};
+  s["max_step"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                     auto d = parse_double(v, 0.001, 3.2e9);
+                     if (!d) {
+                       return d.error();
+                     }
+                     m_cfg.daemon.max_step_s = *d;
+                     return std::nullopt;
+                   }};
+  s["max_startup_step"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                             if (v == "unlimited") {
+                               m_cfg.daemon.max_startup_step_s = 0.0;
+                               return std::nullopt;
+                             }
+                             auto d = parse_double(v, 1.0, 3.2e9);
+                             if (!d) {
+                               return "expected 'unlimited' or seconds: " + d.error();
+                             }
+                             m_cfg.daemon.max_startup_step_s = *d;
+                             return std::nullopt;
+                           }};
   s["control_socket"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                            if (v != "none" && v[0] != '/') {
                              return "must be an absolute path or 'none'";
@@ -483,6 +533,10 @@ std::vector<std::string> config_summary(const Config& c) {
   add("daemon.state_dir", c.daemon.state_dir);
   const char* levels[] = {"error", "warning", "info", "debug"};
   add("daemon.log_level", levels[static_cast<int>(c.daemon.log_level)]);
+  add("daemon.user", c.daemon.user);
+  add("daemon.rtc", c.daemon.rtc);
+  add("daemon.max_step", std::to_string(c.daemon.max_step_s));
+  add("daemon.max_startup_step", std::to_string(c.daemon.max_startup_step_s));
   add("daemon.control_socket", c.daemon.control_socket);
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", c.daemon.control_socket_mode);
@@ -511,24 +565,43 @@ std::vector<std::string> config_summary(const Config& c) {
   return out;
 }
 
-ConfigResult load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return unexpected(std::vector<std::string>{path + ": cannot open: " + std::strerror(errno)});
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (text.size() > 1024 * 1024) {
-    return unexpected(std::vector<std::string>{path + ": file too large (over 1 MiB)"});
-  }
-  auto r = parse_config_text(text, path);
-  if (r) {
-    struct stat st{};
-    if (stat(path.c_str(), &st) == 0 && (st.st_mode & S_IWOTH)) {
-      r->warnings.push_back(path + ": file is world-writable");
+ConfigResult load_config_fd(int fd, const std::string& name) {
+  constexpr size_t k_max = 1024 * 1024;
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return unexpected(std::vector<std::string>{name + ": cannot read: " + std::strerror(errno)});
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > k_max) {
+      return unexpected(std::vector<std::string>{name + ": file too large (over 1 MiB)"});
     }
   }
+  auto r = parse_config_text(text, name);
+  if (r) {
+    struct stat st{};
+    if (fstat(fd, &st) == 0 && (st.st_mode & S_IWOTH)) {
+      r->warnings.push_back(name + ": file is world-writable");
+    }
+  }
+  return r;
+}
+
+ConfigResult load_config_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) {
+    return unexpected(std::vector<std::string>{path + ": cannot open: " + std::strerror(errno)});
+  }
+  auto r = load_config_fd(fileno(f), path);
+  std::fclose(f);
   return r;
 }
 

@@ -34,6 +34,10 @@ struct DaemonSettings {
   ClockMode clock = ClockMode::Kernel;
   std::string state_dir = "/var/lib/tr7ntp";
   LogLevel log_level = LogLevel::Info;
+  std::string user = "_tr7ntp";  // the worker's user under privilege separation
+  std::string rtc;               // RTC device (/dev/rtcN); empty: none
+  double max_step_s = 366.0 * 86400.0;  // largest step the helper applies at run time
+  double max_startup_step_s = 0.0;      // largest start-up step; 0: unlimited (window only)
   // Control socket (tr7ntp-control(7)); "none" disables it. control_socket_set tells an
   // explicit setting from the default (a default path already in use by another daemon
   // is a warning, an explicit one an error).
@@ -72,6 +76,9 @@ using ConfigResult = Result<Config, std::vector<std::string>>;
 ConfigResult parse_config_text(std::string_view text, const std::string& name);
 // Reads and parses a file; an unreadable file is one error.
 ConfigResult load_config_file(const std::string& path);
+// The same from an open descriptor (the privileged helper opens the file for the
+// chrooted worker); `name` is used in messages.
+ConfigResult load_config_fd(int fd, const std::string& name);
 
 // The effective settings as "section.key = value" lines in a stable order, one line per
 // list item: what the audit trail records as before/after of a reload.

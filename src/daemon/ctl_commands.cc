@@ -69,9 +69,9 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
     }
     case ctl::Cmd::Approve: {
       auto t = m_provider.tracking(now);
-      std::string before = t.held ? "held_id=" + std::to_string(t.held->id) +
-                                        " held_offset_s=" + ctl::format_double(t.held->offset_s)
-                                  : "";
+      std::string before =
+          t.held ? "held_id=" + std::to_string(t.held->id) + " held_offset_s=" + ctl::format_double(t.held->offset_s)
+                 : "";
       return provider_command(peer, pc, m_provider.approve(pc.number), before, "");
     }
     case ctl::Cmd::AllowAdd:
@@ -98,7 +98,7 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_rtc();
     case ctl::Cmd::Metrics: {
       auto f = !pc.args.empty() && pc.args[0] == "prometheus" ? ctl::MetricsFormat::Prometheus
-                                                               : ctl::MetricsFormat::OpenMetrics;
+                                                              : ctl::MetricsFormat::OpenMetrics;
       std::string text = metrics_text(f);
       CtlOutcome o;
       size_t pos = 0;
@@ -167,12 +167,9 @@ CtlOutcome CtlService::cmd_clients(const ctl::ParsedCommand& pc) const {
 CtlOutcome CtlService::cmd_serverstats() const {
   core::ServerStats s = m_daemon.server_stats();
   ctl::Record r{
-      {"received", std::to_string(s.received)},
-      {"answered", std::to_string(s.answered)},
-      {"kod_rate", std::to_string(s.kod_rate)},
-      {"kod_deny", std::to_string(s.kod_deny)},
-      {"leaked", std::to_string(s.leaked)},
-      {"dropped", std::to_string(s.dropped_total())},
+      {"received", std::to_string(s.received)}, {"answered", std::to_string(s.answered)},
+      {"kod_rate", std::to_string(s.kod_rate)}, {"kod_deny", std::to_string(s.kod_deny)},
+      {"leaked", std::to_string(s.leaked)},     {"dropped", std::to_string(s.dropped_total())},
   };
   for (size_t i = 0; i < core::k_drop_reasons; ++i) {
     r.emplace_back(std::string("dropped_") + core::to_string(static_cast<core::DropReason>(i)),
@@ -360,9 +357,9 @@ CtlOutcome CtlService::cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc
   audit_reload(peer.caller, r);
   if (!r.ok) {
     std::string first = r.errors.empty() ? "configuration refused" : r.errors.front();
-    return CtlOutcome::fail(ctl::ErrCode::Failed,
-                            "reload refused, running configuration kept (" + std::to_string(r.errors.size()) +
-                                " error" + (r.errors.size() == 1 ? "" : "s") + "): " + first);
+    return CtlOutcome::fail(ctl::ErrCode::Failed, "reload refused, running configuration kept (" +
+                                                      std::to_string(r.errors.size()) + " error" +
+                                                      (r.errors.size() == 1 ? "" : "s") + "): " + first);
   }
   return one({{"result", "ok"},
               {"removed", std::to_string(r.removed.size())},
@@ -382,7 +379,7 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
       return refuse(peer, pc, ctl::ErrCode::Exists, "source " + host + " was already added");
     }
   }
-  if (!m_state_dir.valid() || !m_audit.is_open()) {
+  if (!m_dir->valid() || !m_audit.is_open()) {
     return refuse(peer, pc, ctl::ErrCode::IoError, "state directory or audit log unavailable: changes are refused");
   }
   auto r = m_provider.add_source(host, opts);
@@ -391,7 +388,7 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
   }
   RuntimeState next = m_state;
   next.sources.push_back(SourceEntry{host, opts});
-  if (auto w = write_file_atomic(m_state_dir.get(), k_state_file, next.encode()); !w) {
+  if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
     if (auto undo = m_provider.delete_source(host); !undo) {
       log_err("source add %s: cannot undo: %s", host.c_str(), undo.error().text.c_str());
     }
@@ -406,11 +403,11 @@ CtlOutcome CtlService::cmd_source_delete(const Peer& peer, const ctl::ParsedComm
   auto r = m_provider.delete_source(host);
   if (r) {
     RuntimeState next = m_state;
-    next.sources.erase(std::remove_if(next.sources.begin(), next.sources.end(),
-                                      [&](const SourceEntry& s) { return s.host == host; }),
-                       next.sources.end());
+    next.sources.erase(
+        std::remove_if(next.sources.begin(), next.sources.end(), [&](const SourceEntry& s) { return s.host == host; }),
+        next.sources.end());
     if (!(next == m_state)) {
-      if (auto w = write_file_atomic(m_state_dir.get(), k_state_file, next.encode()); !w) {
+      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
         log_err("%s", w.error().c_str());
       } else {
         m_state = next;

@@ -52,7 +52,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
   }
   std::string dir = path.substr(0, path.rfind('/'));
   if (!dir.empty()) {
-    struct stat ds{};
+    struct stat ds {};
     if (stat(dir.c_str(), &ds) != 0) {
       if (errno != ENOENT || mkdir(dir.c_str(), 0755) != 0) {
         return unexpected(errno_text("cannot create the control socket's directory " + dir));
@@ -61,7 +61,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
       return unexpected(dir + " is not a directory");
     }
   }
-  struct stat st{};
+  struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       // Never delete what is not ours (ntpd-rs NTP-058).
@@ -113,7 +113,7 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
 }
 
 void remove_control_socket(const ControlSocket& s) {
-  struct stat st{};
+  struct stat st {};
   if (!s.path.empty() && lstat(s.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s.dev &&
       st.st_ino == s.ino) {
     unlink(s.path.c_str());
@@ -134,10 +134,11 @@ struct CtlServer::Conn {
   bool closing = false;  // close once the output is written
   bool dead = false;
   bool reading = true;
+  bool in_process = false;  // process_lines() is on the stack
   int64_t last_activity_ns = 0;
   int64_t partial_since_ns = 0;
   int64_t write_stall_since_ns = 0;
-  std::unique_ptr<sys::Callback> rd, wr, timer;
+  std::unique_ptr<sys::Callback> rd, wr, timer, resume;
 
   size_t pending() const { return out.size() - out_off; }
 };
@@ -154,7 +155,8 @@ CtlServer::CtlServer(event_base* base, ControlSocket sock, CtlAccessGroups group
   m_accept_ev = std::make_unique<sys::Callback>(m_base, m_sock.fd.get(), EV_READ | EV_PERSIST,
                                                 [this](evutil_socket_t, short) { on_accept(); });
   m_accept_ev->add();
-  m_accept_pause = std::make_unique<sys::Callback>(m_base, -1, 0, [this](evutil_socket_t, short) { m_accept_ev->add(); });
+  m_accept_pause =
+      std::make_unique<sys::Callback>(m_base, -1, 0, [this](evutil_socket_t, short) { m_accept_ev->add(); });
   m_reaper = std::make_unique<sys::Callback>(m_base, -1, 0, [this](evutil_socket_t, short) { reap(); });
 }
 
@@ -221,6 +223,8 @@ void CtlServer::on_accept() {
     c->wr = std::make_unique<sys::Callback>(m_base, fd, EV_WRITE | EV_PERSIST,
                                             [this, cp](evutil_socket_t, short) { on_writable(*cp); });
     c->timer = std::make_unique<sys::Callback>(m_base, -1, 0, [this, cp](evutil_socket_t, short) { on_timer(*cp); });
+    c->resume =
+        std::make_unique<sys::Callback>(m_base, -1, 0, [this, cp](evutil_socket_t, short) { process_lines(*cp); });
     m_conns.emplace(c->id, std::move(c));
     cp->rd->add();
     queue(*cp, m_greeting);
@@ -238,6 +242,7 @@ void CtlServer::close_conn(Conn& c) {
   c.rd->del();
   c.wr->del();
   c.timer->del();
+  c.resume->del();
   c.fd.reset();
   auto it = m_conns.find(c.id);
   if (it != m_conns.end()) {
@@ -261,46 +266,63 @@ void CtlServer::on_readable(Conn& c) {
     return;
   }
   if (n == 0) {
-    c.eof = true;
-    c.reading = false;
-    c.rd->del();
-    process_lines(c);
-    if (c.dead || c.closing) {
-      return;
+    c.eof = true;  // half-close: answer what came, then close (in process_lines)
+    update_reading(c);
+    if (!c.resume->pending()) {
+      process_lines(c);
     }
-    if (auto last = c.reader.finish()) {
-      if (!last->has_value()) {
-        fail_and_close(c, last->error().code, last->error().text);
-        return;
-      }
-      answer(c, last->value());
-      if (c.dead) {
-        return;
-      }
-    }
-    c.closing = true;
-    flush(c);
     return;
   }
   c.reader.feed(std::string_view(buf, static_cast<size_t>(n)));
-  process_lines(c);
+  if (!c.resume->pending()) {
+    process_lines(c);
+  } else {
+    update_reading(c);
+  }
 }
 
 void CtlServer::process_lines(Conn& c) {
+  if (c.in_process || c.dead) {
+    return;
+  }
+  c.in_process = true;
   bool consumed = false;
+  size_t commands = 0;
+  size_t start_out = c.pending();
   while (!c.dead && !c.closing && c.pending() < m_limits.pause_output_bytes) {
+    if (commands >= m_limits.turn_commands ||
+        c.pending() - std::min(start_out, c.pending()) >= m_limits.turn_output_bytes) {
+      // The rest on a later turn of the loop: NTP packets are handled in between.
+      if (!c.resume->pending()) {
+        c.resume->add(0.0);
+      }
+      break;
+    }
     auto l = c.reader.next();
+    if (!l && c.eof) {
+      // All complete lines answered; the peer half-closed: a last line without LF
+      // is still a command, then the connection closes once the replies are out.
+      l = c.reader.finish();
+      if (!l) {
+        c.closing = true;
+        flush(c);
+        break;
+      }
+    }
     if (!l) {
       break;
     }
     consumed = true;
+    ++commands;
     if (!l->has_value()) {
+      c.in_process = false;
       fail_and_close(c, l->error().code, l->error().text);
       return;
     }
     c.last_activity_ns = sys::monotonic_ns();
     answer(c, l->value());
   }
+  c.in_process = false;
   if (c.dead) {
     return;
   }
@@ -311,12 +333,21 @@ void CtlServer::process_lines(Conn& c) {
   } else {
     c.partial_since_ns = 0;
   }
-  if (c.reading && c.pending() >= m_limits.pause_output_bytes) {
-    // The peer is not reading its replies: leave its further commands unread.
+  update_reading(c);
+  arm_timer(c);
+}
+
+void CtlServer::update_reading(Conn& c) {
+  // Read only while the peer reads its replies and its unprocessed requests are few.
+  bool want = !c.dead && !c.eof && !c.closing && c.pending() < m_limits.pause_output_bytes &&
+              c.reader.buffered() < m_limits.max_input_bytes;
+  if (want && !c.reading) {
+    c.reading = true;
+    c.rd->add();
+  } else if (!want && c.reading) {
     c.reading = false;
     c.rd->del();
   }
-  arm_timer(c);
 }
 
 void CtlServer::answer(Conn& c, const std::string& line) {
@@ -418,10 +449,10 @@ void CtlServer::flush(Conn& c) {
     close_conn(c);
     return;
   }
-  if (!c.reading && !c.eof) {
-    c.reading = true;
-    c.rd->add();
-    process_lines(c);
+  if (!c.resume->pending() && (c.reader.buffered() > 0 || c.eof)) {
+    process_lines(c);  // commands left waiting while the output was full
+  } else {
+    update_reading(c);
   }
 }
 

@@ -5,9 +5,11 @@
 // command to the handler; writes the framed replies. It never blocks the loop:
 //  * the socket and every connection are non-blocking; replies are queued and written
 //    as the peer reads them (send with MSG_NOSIGNAL);
-//  * a peer that does not read: once k_pause_output_bytes are queued its further
-//    pipelined commands wait; past max_output_bytes, or with no write progress for
-//    write_timeout_s, the connection is dropped;
+//  * a peer that does not read: once pause_output_bytes are queued its further
+//    pipelined commands wait (and its socket is not read); past max_output_bytes, or
+//    with no write progress for write_timeout_s, the connection is dropped;
+//  * pipelined commands are answered a few per loop turn (turn_commands,
+//    turn_output_bytes), so one client cannot delay the NTP service;
 //  * a request line must be complete within line_timeout_s of its first byte (slowloris)
 //    and a connection idle for idle_timeout_s is closed;
 //  * lines over ctl::k_max_request_line, NUL/control bytes and invalid UTF-8 get an error
@@ -71,15 +73,19 @@ struct CtlLimits {
   double write_timeout_s = 10;
   size_t max_output_bytes = 8 << 20;
   size_t pause_output_bytes = 256 << 10;
+  size_t max_input_bytes = 64 << 10;  // unprocessed request bytes held per connection
+  // Per event-loop turn and connection, so pipelined commands cannot hog the loop.
+  size_t turn_commands = 8;
+  size_t turn_output_bytes = 64 << 10;
 };
 
 struct CtlServerStats {
   uint64_t accepted = 0;
-  uint64_t busy = 0;        // refused: too many connections
-  uint64_t commands = 0;    // answered
-  uint64_t refused = 0;     // permission denied
+  uint64_t busy = 0;      // refused: too many connections
+  uint64_t commands = 0;  // answered
+  uint64_t refused = 0;   // permission denied
   uint64_t bad_requests = 0;
-  uint64_t dropped = 0;     // closed for a limit (timeout, output, encoding)
+  uint64_t dropped = 0;  // closed for a limit (timeout, output, encoding)
 };
 
 // Creates the listening socket at `path` (call before dropping privileges): the parent
@@ -121,6 +127,7 @@ class CtlServer {
   void on_writable(Conn& c);
   void on_timer(Conn& c);
   void process_lines(Conn& c);
+  void update_reading(Conn& c);
   void answer(Conn& c, const std::string& line);
   void queue(Conn& c, const std::string& bytes);
   void flush(Conn& c);

@@ -2,8 +2,6 @@
 // command handlers are in ctl_commands.cc.
 #include "daemon/ctl_service.h"
 
-#include "autoconfig.h"
-
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/stat.h>
@@ -13,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autoconfig.h"
 #include "daemon/log.h"
 #include "daemon/metrics_http.h"
 #include "sys/clock.h"
@@ -37,34 +36,44 @@ std::optional<uint32_t> resolve_group(const std::string& name, const char* key) 
 
 }  // namespace
 
-CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg)
-    : m_daemon(daemon), m_provider(provider), m_audit(m_tz, "UTC"), m_start_mono_ns(sys::monotonic_ns()) {
+CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg,
+                       const StateDir& dir)
+    : m_daemon(daemon),
+      m_provider(provider),
+      m_dir(&dir),
+      m_audit(m_tz, "UTC"),
+      m_start_mono_ns(sys::monotonic_ns()) {
   // 1. Time zones, while /usr/share/zoneinfo is reachable.
   m_tz.load();
 
-  // 2. The state directory, kept open as a directory fd.
-  const std::string& dir = cfg.daemon.state_dir;
-  if (mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    log_warn("cannot create state directory %s: %s (runtime changes and the audit trail are unavailable)",
-             dir.c_str(), std::strerror(errno));
-  }
-  m_state_dir.reset(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!m_state_dir.valid()) {
-    log_warn("cannot open state directory %s: %s (runtime changes and the audit trail are unavailable)", dir.c_str(),
-             std::strerror(errno));
-  } else {
-    if (auto r = m_audit.open(m_state_dir.get()); !r) {
-      log_warn("%s/%s (changes through the control socket are refused)", dir.c_str(), r.error().c_str());
+  // 2. The state directory (privilege separation creates it for the worker's user; in
+  //    one process it may not exist yet).
+  const std::string& path = cfg.daemon.state_dir;
+  if (!dir.valid()) {
+    if (mkdir(path.c_str(), 0750) != 0 && errno != EEXIST) {
+      log_warn("cannot create state directory %s: %s (runtime changes and the audit trail are unavailable)",
+               path.c_str(), std::strerror(errno));
+    } else if (auto d = StateDir::open(path)) {
+      m_own_dir = std::move(*d);
+      m_dir = &m_own_dir;
     }
-    auto text = read_small_file(m_state_dir.get(), k_state_file, 1 << 20);
+  }
+  if (!m_dir->valid()) {
+    log_warn("cannot open state directory %s (runtime changes and the audit trail are unavailable)", path.c_str());
+  } else {
+    const char* dir_name = path.c_str();
+    if (auto r = m_audit.open(m_dir->fd()); !r) {
+      log_warn("%s/%s (changes through the control socket are refused)", dir_name, r.error().c_str());
+    }
+    auto text = read_small_file(m_dir->fd(), k_state_file, 1 << 20);
     if (!text) {
-      log_err("%s/%s", dir.c_str(), text.error().c_str());
+      log_err("%s/%s", dir_name, text.error().c_str());
     } else if (*text) {
       auto st = RuntimeState::decode(**text);
       if (!st) {
         std::string bad = std::string(k_state_file) + ".bad";
-        log_err("%s/%s; runtime changes NOT applied, file kept as %s", dir.c_str(), st.error().c_str(), bad.c_str());
-        renameat(m_state_dir.get(), k_state_file, m_state_dir.get(), bad.c_str());
+        log_err("%s/%s; runtime changes NOT applied, file kept as %s", dir_name, st.error().c_str(), bad.c_str());
+        renameat(m_dir->fd(), k_state_file, m_dir->fd(), bad.c_str());
       } else {
         m_state = std::move(*st);
         if (m_state.timezone && !m_tz.contains(*m_state.timezone)) {
@@ -110,7 +119,7 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
                                            [this](ctl::MetricsFormat f) { return metrics_text(f); });
   }
 
-  struct stat st{};
+  struct stat st {};
   m_rtc_present = stat("/dev/rtc0", &st) == 0 && S_ISCHR(st.st_mode);
 
   m_tick = std::make_unique<sys::Callback>(base, -1, EV_PERSIST, [this](evutil_socket_t, short) {
@@ -198,12 +207,12 @@ CtlOutcome CtlService::refuse(const Peer& peer, const ctl::ParsedCommand& pc, ct
 CtlOutcome CtlService::commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
                               const std::string& after, const RuntimeState& next, const std::function<void()>& apply,
                               std::vector<std::string> reply) {
-  if (!m_state_dir.valid() || !m_audit.is_open()) {
+  if (!m_dir->valid() || !m_audit.is_open()) {
     return refuse(peer, pc, ctl::ErrCode::IoError,
                   "state directory or audit log unavailable: changes are refused (see the daemon's log)");
   }
   std::string old_text = m_state.encode();
-  if (auto w = write_file_atomic(m_state_dir.get(), k_state_file, next.encode()); !w) {
+  if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
     log_err("%s", w.error().c_str());
     return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
   }
@@ -215,7 +224,7 @@ CtlOutcome CtlService::commit(const Peer& peer, const ctl::ParsedCommand& pc, co
   e.result = "ok";
   if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
     // Not audited means not done: put the old state file back.
-    if (auto w = write_file_atomic(m_state_dir.get(), k_state_file, old_text); !w) {
+    if (auto w = write_file_atomic(m_dir->fd(), k_state_file, old_text); !w) {
       log_err("cannot restore %s: %s", k_state_file, w.error().c_str());
     }
     return CtlOutcome::fail(ctl::ErrCode::IoError, "nothing changed: " + a.error());

@@ -27,6 +27,7 @@
 #include "daemon/config.h"
 #include "daemon/ctl_server.h"
 #include "daemon/runtime_state.h"
+#include "daemon/state_dir.h"
 #include "daemon/tzdb.h"
 #include "sys/fd.h"
 
@@ -66,7 +67,10 @@ class CtlService {
  public:
   // Throws std::runtime_error for what must stop the start (e.g. an explicitly
   // configured control socket that cannot be created, an unknown configured zone).
-  CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg);
+  // `dir` is the worker's state directory (opened before any chroot); when it is not
+  // there (one process, -d, first start), the service creates it (0750) and opens it.
+  CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg,
+             const StateDir& dir);
   ~CtlService();
 
   // The allow list to use for a configuration: its rules with the runtime changes.
@@ -90,9 +94,8 @@ class CtlService {
   void on_refused(const Peer& peer, const std::string& line, const std::string& reason);
   // Makes a change durable and audited, then applies it: state file, audit record
   // (fsynced), apply(). Any failure leaves everything as it was.
-  CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
-                    const std::string& after, const RuntimeState& next, const std::function<void()>& apply,
-                    std::vector<std::string> reply = {});
+  CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before, const std::string& after,
+                    const RuntimeState& next, const std::function<void()>& apply, std::vector<std::string> reply = {});
   CtlOutcome refuse(const Peer& peer, const ctl::ParsedCommand& pc, ctl::ErrCode code, const std::string& text);
   CtlOutcome provider_command(const Peer& peer, const ctl::ParsedCommand& pc, CommandResult r,
                               const std::string& before, const std::string& after);
@@ -120,7 +123,8 @@ class CtlService {
   ClientStatusProvider& m_provider;
   TimezoneDb m_tz;
   std::string m_zone;
-  sys::Fd m_state_dir;
+  StateDir m_own_dir;       // only when the worker had none
+  const StateDir* m_dir;     // the one in use (may be invalid: no persistence, no audit)
   RuntimeState m_state;
   AuditLog m_audit;
   std::unique_ptr<CtlServer> m_server;

@@ -74,9 +74,8 @@ void MetricsHttp::handle(evhttp_request* req) {
     return;
   }
   const char* accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
-  ctl::MetricsFormat f = accept && std::strstr(accept, "application/openmetrics-text")
-                             ? ctl::MetricsFormat::OpenMetrics
-                             : ctl::MetricsFormat::Prometheus;
+  ctl::MetricsFormat f = accept && std::strstr(accept, "application/openmetrics-text") ? ctl::MetricsFormat::OpenMetrics
+                                                                                       : ctl::MetricsFormat::Prometheus;
   std::string body = m_render(f);
   evkeyvalq* out = evhttp_request_get_output_headers(req);
   evhttp_add_header(out, "Content-Type", ctl::content_type(f));

@@ -33,8 +33,9 @@ const char* op_name(RuleOverride::Op op) {
 }  // namespace
 
 std::string RuntimeState::encode() const {
-  std::string out = "# tr7ntpd runtime state: changes made with tr7ntpc, applied over the configuration.\n"
-                    "# Written by tr7ntpd (atomically); change it with tr7ntpc, not by hand.\n";
+  std::string out =
+      "# tr7ntpd runtime state: changes made with tr7ntpc, applied over the configuration.\n"
+      "# Written by tr7ntpd (atomically); change it with tr7ntpc, not by hand.\n";
   out += ctl::encode_record({{"version", "1"}}) + "\n";
   if (timezone) {
     out += ctl::encode_record({{"timezone", *timezone}}) + "\n";
@@ -136,8 +137,8 @@ core::AllowList RuntimeState::apply(const core::AllowList& base) const {
   for (const auto& r : rules) {
     out.remove(r.prefix);
     if (r.op != RuleOverride::Op::Remove) {
-      out.add(core::AccessRule{r.prefix, r.op == RuleOverride::Op::Allow ? core::AccessAction::Allow
-                                                                          : core::AccessAction::Deny});
+      out.add(core::AccessRule{r.prefix,
+                               r.op == RuleOverride::Op::Allow ? core::AccessAction::Allow : core::AccessAction::Deny});
     }
   }
   return out;
@@ -212,7 +213,7 @@ Result<std::optional<std::string>> read_small_file(int dirfd, const char* name, 
     }
     return unexpected(std::string("cannot open ") + name + ": " + std::strerror(errno));
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return unexpected(std::string(name) + " is not a regular file");
   }

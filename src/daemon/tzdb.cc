@@ -2,10 +2,11 @@
 #include "daemon/tzdb.h"
 
 #include <dirent.h>
-#include <algorithm>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "ctl/command.h"
 #include "daemon/log.h"
@@ -26,7 +27,7 @@ bool read_small(int dirfd, const char* name, std::string& out) {
   if (!fd.valid()) {
     return false;
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > k_max_tzif_bytes || st.st_size < 44) {
     return false;
   }
@@ -58,12 +59,12 @@ void TimezoneDb::load(const std::string& root) {
     }
     while (dirent* e = readdir(d)) {
       std::string n = e->d_name;
-      if (n.empty() || n[0] == '.' || (rel.empty() && (n == "posix" || n == "right" || n == "localtime" ||
-                                                        n == "posixrules" || n == "Factory"))) {
+      if (n.empty() || n[0] == '.' ||
+          (rel.empty() && (n == "posix" || n == "right" || n == "localtime" || n == "posixrules" || n == "Factory"))) {
         continue;
       }
       std::string name = rel.empty() ? n : rel + "/" + n;
-      struct stat st{};
+      struct stat st {};
       if (fstatat(dirfd(d), n.c_str(), &st, 0) != 0) {
         continue;
       }

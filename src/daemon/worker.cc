@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -50,13 +51,18 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   if (!m_base) {
     throw std::runtime_error("event_base_new failed");
   }
+  if (auto d = StateDir::open(m_cfg.daemon.state_dir)) {
+    m_state_dir = std::move(*d);
+  } else {
+    log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
+  }
   // The control service first: it reads the tzdata and the runtime state, opens the
   // audit log and binds the control socket, all before any privilege drop; the server's
   // policy below already includes the runtime rule changes.
   m_provider = std::make_unique<NoClientProvider>([this](core::Timestamp now) { return reference_at(now); },
                                                   to_string(m_cfg.daemon.clock));
   m_view = std::make_unique<View>(*this);
-  m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg);
+  m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir);
   core::SipKey key{sys::random_u64(), sys::random_u64()};
   m_server = std::make_unique<core::NtpServer>(make_policy(m_cfg.server), key, sys::random_u64(), m_precision);
 
@@ -96,6 +102,9 @@ Worker::Worker(Config cfg, WorkerOptions opt)
     on_signal(sig);
   }
   std::signal(SIGPIPE, SIG_IGN);
+  m_keeper = std::make_unique<ClockKeeper>(
+      m_base.get(), m_state_dir, [this] { return m_clock.now(); },
+      [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
   m_ctl->restore_sources();
 }
 
@@ -142,7 +151,7 @@ ReloadOutcome Worker::reload_config() {
     out.errors.push_back("no configuration file to read");
     return out;
   }
-  auto cfg = load_config_file(m_opt.config_path);
+  auto cfg = m_opt.load_config ? m_opt.load_config() : load_config_file(m_opt.config_path);
   if (cfg) {
     if (auto e = m_ctl->check_config(*cfg)) {
       cfg = unexpected(std::vector<std::string>{*e});
@@ -160,21 +169,28 @@ ReloadOutcome Worker::reload_config() {
     log_warn("%s", w.c_str());
   }
   out.warnings = cfg->warnings;
-  // What is bound or resolved at start (before any privilege drop) stays until a restart.
+  // What is bound, opened or resolved at start (before any privilege drop) stays until a
+  // restart.
   bool restart = cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-                 cfg->daemon.state_dir != m_cfg.daemon.state_dir ||
+                 cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->daemon.user != m_cfg.daemon.user ||
+                 cfg->daemon.rtc != m_cfg.daemon.rtc || cfg->daemon.max_step_s != m_cfg.daemon.max_step_s ||
+                 cfg->daemon.max_startup_step_s != m_cfg.daemon.max_startup_step_s ||
                  cfg->daemon.control_socket != m_cfg.daemon.control_socket ||
                  cfg->daemon.control_socket_mode != m_cfg.daemon.control_socket_mode ||
                  cfg->daemon.admin_group != m_cfg.daemon.admin_group ||
                  cfg->daemon.monitor_group != m_cfg.daemon.monitor_group || cfg->metrics.listen != m_cfg.metrics.listen;
   if (restart) {
-    std::string w = "reload: listen, clock, state_dir, control_socket*, admin_group, monitor_group and "
-                    "[metrics] listen changes take effect at the next restart";
+    std::string w = "reload: listen, clock, state_dir, user, rtc, max_step, control_socket*, admin_group, "
+                    "monitor_group and [metrics] listen changes take effect at the next restart";
     log_warn("%s", w.c_str());
     out.warnings.push_back(w);
     cfg->server.listen = m_cfg.server.listen;
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
+    cfg->daemon.user = m_cfg.daemon.user;
+    cfg->daemon.rtc = m_cfg.daemon.rtc;
+    cfg->daemon.max_step_s = m_cfg.daemon.max_step_s;
+    cfg->daemon.max_startup_step_s = m_cfg.daemon.max_startup_step_s;
     cfg->daemon.control_socket = m_cfg.daemon.control_socket;
     cfg->daemon.control_socket_set = m_cfg.daemon.control_socket_set;
     cfg->daemon.control_socket_mode = m_cfg.daemon.control_socket_mode;
@@ -221,10 +237,25 @@ void Worker::log_stats() const {
            static_cast<unsigned long long>(send_errors), m_server->clients().size());
 }
 
+void Worker::add_listener(sys::Fd fd) {
+  core::SockAddr local = sys::local_address(fd.get());
+  sys::configure_udp(fd.get(), local.ip.is_v4() ? AF_INET : AF_INET6, sys::UdpOptions{});
+  m_listeners.push_back(std::make_unique<NtpListener>(m_base.get(), std::move(fd), *m_server, m_clock,
+                                                      [this](core::Timestamp now) { return reference_at(now); }));
+}
+
+void Worker::stop(int exit_status) {
+  m_exit_status = exit_status;
+  event_base_loopbreak(m_base.get());
+}
+
 int Worker::run() {
   event_base_dispatch(m_base.get());
   log_stats();
-  return 0;
+  if (m_keeper->save_if_synced()) {
+    log_info("clock saved in %s/%s", m_state_dir.path().c_str(), k_saved_clock_file);
+  }
+  return m_exit_status;
 }
 
 }  // namespace tr7::daemon

@@ -4,21 +4,39 @@
 // whole and the old one kept; audited), SIGUSR1 logs the server statistics.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/ntp_server.h"
 #include "daemon/client_status.h"
+#include "daemon/clock_keeper.h"
 #include "daemon/config.h"
 #include "daemon/ctl_service.h"
 #include "daemon/ntp_listener.h"
+#include "daemon/state_dir.h"
 #include "daemon/system_clock.h"
 #include "sys/event.h"
 
 namespace tr7::daemon {
 
+class HelperClient;
+
 struct WorkerOptions {
   std::string config_path;
+  // Reads the configuration again (SIGHUP). Empty: load_config_file(config_path). Under
+  // privilege separation the helper opens the file (the worker's chroot cannot see it).
+  std::function<ConfigResult()> load_config;
+  // clock = kernel: where corrections go (the helper under privilege separation).
+  // nullptr: no clock control in this process.
+  core::ClockControl* clock_control = nullptr;
+  // Writes the RTC from the system clock (through the helper). Empty: no RTC to keep.
+  std::function<Result<void, std::string>()> write_rtc;
+  // The privileged helper (privilege separation only; nullptr in one process): sockets in
+  // network namespaces or on ports below 1024 (HelperClient::open_udp), the RTC.
+  HelperClient* helper = nullptr;
 };
 
 class Worker {
@@ -30,6 +48,14 @@ class Worker {
   int run();
   // Called after the sockets are open, before run() (daemon readiness).
   void log_started() const;
+  // Serves NTP on an already bound UDP socket too (e.g. one the helper opened inside a
+  // network namespace); sets the receive options it needs. Throws std::system_error.
+  void add_listener(sys::Fd fd);
+  // Ends run() at the next turn of the loop, which then returns `exit_status`.
+  void stop(int exit_status);
+  event_base* base() const { return m_base.get(); }
+  // The state directory, opened at construction (before any chroot); invalid if missing.
+  const StateDir& state_dir() const { return m_state_dir; }
 
  private:
   core::ReferenceState reference_at(core::Timestamp now) const;
@@ -43,12 +69,15 @@ class Worker {
 
   Config m_cfg;
   WorkerOptions m_opt;
+  StateDir m_state_dir;
+  int m_exit_status = 0;
   sys::EventBase m_base;
   SystemClock m_clock;
   int8_t m_precision;
   std::unique_ptr<core::NtpServer> m_server;
   std::vector<std::unique_ptr<NtpListener>> m_listeners;
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
+  std::unique_ptr<ClockKeeper> m_keeper;
   // The NTP client's status for the control socket (NoClientProvider until it lands).
   std::unique_ptr<ClientStatusProvider> m_provider;
   std::unique_ptr<View> m_view;

@@ -101,6 +101,18 @@ check "waitsync with no daemon: exit 3" test $? = 3
 check "CSV of tracking: one line" test "$(ctlc --csv tracking | wc -l)" = 1
 check "metrics: OpenMetrics text ending in # EOF" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' metrics | tail -n 1 | grep -qx '# EOF'"
 
+# A daemon with no source and no local_stratum: unsynchronised, and says so.
+port2=$(free_port)
+printf '[daemon]\nclock = none\nstate_dir = %s/state2\ncontrol_socket = %s/ctl2.sock\n[server]\nlisten = 127.0.0.1:%s\n' \
+  "$T_DIR" "$T_DIR" "$port2" >"$T_DIR/u.conf"
+"${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/u.conf" >"$T_DIR/u.log" 2>&1 &
+T_PIDS+=("$!")
+wait_for 10 test -S "$T_DIR/ctl2.sock" || die "second daemon did not start"
+check "unsynchronised daemon: tracking says so" bash -c "'$TR7NTPC' -s '$T_DIR/ctl2.sock' --json tracking | jq -e '.state == \"unsynchronised\" and .synchronised == \"no\" and .stratum == 0 and .leap == \"unsynchronised\"' >/dev/null"
+"$TR7NTPC" -s "$T_DIR/ctl2.sock" waitsync --timeout 1 --interval 0.2 2>/dev/null
+check "waitsync on an unsynchronised daemon: exit 1 after the timeout" test $? = 1
+check "metrics: tr7_synchronised 0" bash -c "'$TR7NTPC' -s '$T_DIR/ctl2.sock' metrics | grep -qx 'tr7_synchronised 0'"
+
 # Completion and help come from the same table.
 check "completion: top level" bash -c "'$TR7NTPC' --complete tim | grep -qx timezone"
 check "completion: second word" bash -c "'$TR7NTPC' --complete timezone s | grep -qx set"

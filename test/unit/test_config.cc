@@ -231,6 +231,41 @@ static void test_summary(void**) {
   assert_int_equal(config_summary(d).size(), s.size() - 1);
 }
 
+static void test_privsep_keys(void**) {
+  Config d = accepted("[daemon]\nclock = none\n");
+  assert_string_equal(d.daemon.user.c_str(), "_tr7ntp");
+  assert_true(d.daemon.rtc.empty());
+  assert_near(d.daemon.max_step_s, 366.0 * 86400.0, 1e-9);
+  assert_near(d.daemon.max_startup_step_s, 0.0, 0.0);
+  Config c = accepted(
+      "[daemon]\n"
+      "user = ntp-worker.1\n"
+      "rtc = /dev/rtc1\n"
+      "max_step = 3600\n"
+      "max_startup_step = 86400\n");
+  assert_string_equal(c.daemon.user.c_str(), "ntp-worker.1");
+  assert_string_equal(c.daemon.rtc.c_str(), "/dev/rtc1");
+  assert_near(c.daemon.max_step_s, 3600.0, 1e-9);
+  assert_near(c.daemon.max_startup_step_s, 86400.0, 1e-9);
+  c = accepted("[daemon]\nrtc = none\nmax_startup_step = unlimited\n");
+  assert_true(c.daemon.rtc.empty());
+  assert_near(c.daemon.max_startup_step_s, 0.0, 0.0);
+  refused("[daemon]\nuser = root\n", 2, "must not run as root");
+  refused("[daemon]\nuser = a b\n", 2, "user name");
+  refused("[daemon]\nuser = -x\n", 2, "user name");
+  refused("[daemon]\nuser = ../../x\n", 2, "user name");
+  refused("[daemon]\nuser = " + std::string(33, 'a') + "\n", 2, "user name");
+  refused("[daemon]\nrtc = rtc0\n", 2, "device path");
+  refused("[daemon]\nrtc = /etc/passwd\n", 2, "device path");
+  refused("[daemon]\nrtc = /dev/../etc/shadow\n", 2, "device path");
+  refused("[daemon]\nmax_step = 0\n", 2, "max_step");
+  refused("[daemon]\nmax_step = nan\n", 2, "max_step");
+  refused("[daemon]\nmax_step = inf\n", 2, "max_step");
+  refused("[daemon]\nmax_step = -1\n", 2, "max_step");
+  refused("[daemon]\nmax_startup_step = 1e309\n", 2, "max_startup_step");
+  refused("[daemon]\nmax_startup_step = forever\n", 2, "max_startup_step");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_file),      cmocka_unit_test(test_defaults),
@@ -238,6 +273,7 @@ int main() {
       cmocka_unit_test(test_value_errors),   cmocka_unit_test(test_all_errors_reported_nothing_applied),
       cmocka_unit_test(test_warnings),       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_control_and_metrics_keys), cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_privsep_keys),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

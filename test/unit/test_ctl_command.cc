@@ -1,13 +1,12 @@
 // The command table and parser: table consistency, every command parses, arguments are
 // checked, canonical lines parse back the same, completion.
-#include "ctl/command.h"
-
 #include <algorithm>
 #include <random>
 #include <set>
 #include <string>
 
 #include "core/strutil.h"
+#include "ctl/command.h"
 #include "testutil.h"
 
 using namespace tr7::ctl;
@@ -17,7 +16,7 @@ static void test_table_consistent(void**) {
   for (size_t i = 0; i < k_command_count; ++i) {
     const CmdInfo& ci = k_commands[i];
     assert_int_equal(static_cast<size_t>(ci.cmd), i);  // enum order = table order
-    assert_true(names.insert(ci.name).second);          // unique names
+    assert_true(names.insert(ci.name).second);         // unique names
     auto w = tr7::core::split_words(ci.name);
     assert_true(w.size() == 1 || w.size() == 2);
     assert_true(std::string(ci.help).size() > 10);
@@ -180,8 +179,9 @@ static void test_names(void**) {
 
 static void test_random_lines_never_crash(void**) {
   std::mt19937_64 rng(test_seed(11));
-  const char* words[] = {"allow", "add", "deny", "check", "timezone", "set", "10.0.0.0/8", "::1", "5", "x",
-                         "clients", "audit", "tail", "metrics", "openmetrics", "source", "delete", "%", "\xC3\xA9"};
+  const char* words[] = {"allow",       "add",    "deny",   "check",   "timezone", "set",  "10.0.0.0/8",
+                         "::1",         "5",      "x",      "clients", "audit",    "tail", "metrics",
+                         "openmetrics", "source", "delete", "%",       "\xC3\xA9"};
   for (int i = 0; i < 20000; ++i) {
     std::string line;
     int n = static_cast<int>(rng() % 5);
@@ -224,9 +224,12 @@ static void test_completion(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_table_consistent), cmocka_unit_test(test_every_command_parses),
-      cmocka_unit_test(test_bad_arguments),    cmocka_unit_test(test_names),
-      cmocka_unit_test(test_random_lines_never_crash), cmocka_unit_test(test_completion),
+      cmocka_unit_test(test_table_consistent),
+      cmocka_unit_test(test_every_command_parses),
+      cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_random_lines_never_crash),
+      cmocka_unit_test(test_completion),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

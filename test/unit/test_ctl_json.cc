@@ -1,11 +1,10 @@
 // Flat JSON: escaping always gives valid JSON, the flat parser reads back what we write,
 // status timestamps round-trip through RFC 3339.
-#include "ctl/json.h"
-
 #include <random>
 #include <string>
 
 #include "core/strutil.h"
+#include "ctl/json.h"
 #include "ctl/status.h"
 #include "testutil.h"
 
@@ -56,9 +55,9 @@ static void test_object_roundtrip_random(void**) {
 }
 
 static void test_parser_refuses(void**) {
-  for (const char* bad : {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":{}}", "{\"a\":[1]}", "{\"a\":1,}",
-                          "{\"a\":\"\\ud800\"}", "{\"a\":\"\\x\"}", "{\"a\":1} x", "{\"a\":\"\x01\"}", "{a:1}",
-                          "{\"a\":tru}"}) {
+  for (const char* bad :
+       {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":{}}", "{\"a\":[1]}", "{\"a\":1,}", "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\\x\"}", "{\"a\":1} x", "{\"a\":\"\x01\"}", "{a:1}", "{\"a\":tru}"}) {
     if (parse_flat_object(bad).has_value()) {
       fail_msg("accepted '%s'", bad);
     }
@@ -119,8 +118,8 @@ static void test_status_records(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_string_escape),   cmocka_unit_test(test_object_roundtrip_random),
-      cmocka_unit_test(test_parser_refuses),  cmocka_unit_test(test_rfc3339_roundtrip),
+      cmocka_unit_test(test_string_escape),  cmocka_unit_test(test_object_roundtrip_random),
+      cmocka_unit_test(test_parser_refuses), cmocka_unit_test(test_rfc3339_roundtrip),
       cmocka_unit_test(test_status_records),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

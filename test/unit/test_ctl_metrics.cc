@@ -1,10 +1,9 @@
 // Metrics text: both formats from one description; names, units, counters, escaping.
-#include "ctl/metrics.h"
-
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "ctl/metrics.h"
 #include "testutil.h"
 
 using namespace tr7::ctl;
@@ -89,7 +88,7 @@ static void test_values(void**) {
 }
 
 int main() {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_openmetrics), cmocka_unit_test(test_prometheus), cmocka_unit_test(test_values)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_openmetrics), cmocka_unit_test(test_prometheus),
+                                     cmocka_unit_test(test_values)};
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,9 +1,8 @@
 // ctl protocol codec: escaping, records, framing, the line reader's limits, the reply reader.
-#include "ctl/protocol.h"
-
 #include <random>
 #include <string>
 
+#include "ctl/protocol.h"
 #include "testutil.h"
 
 using namespace tr7::ctl;
@@ -175,10 +174,14 @@ static void test_reply_reader(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_escape_roundtrip_random), cmocka_unit_test(test_escape_examples),
-      cmocka_unit_test(test_records),   cmocka_unit_test(test_framing),
-      cmocka_unit_test(test_greeting),  cmocka_unit_test(test_line_reader),
-      cmocka_unit_test(test_line_reader_random_chunks), cmocka_unit_test(test_reply_reader),
+      cmocka_unit_test(test_escape_roundtrip_random),
+      cmocka_unit_test(test_escape_examples),
+      cmocka_unit_test(test_records),
+      cmocka_unit_test(test_framing),
+      cmocka_unit_test(test_greeting),
+      cmocka_unit_test(test_line_reader),
+      cmocka_unit_test(test_line_reader_random_chunks),
+      cmocka_unit_test(test_reply_reader),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

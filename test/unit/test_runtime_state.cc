@@ -1,7 +1,5 @@
 // Runtime state file: round trip, strict decoding, overrides over the config's rules,
 // atomic writes, the audit trail's tail.
-#include "daemon/runtime_state.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +9,8 @@
 #include <string>
 
 #include "daemon/audit.h"
+#include "daemon/log.h"
+#include "daemon/runtime_state.h"
 #include "daemon/tzdb.h"
 #include "testutil.h"
 
@@ -93,7 +93,7 @@ static void test_atomic_write(void**) {
   assert_false(read_small_file(dfd, "link", 1 << 20).has_value());
   assert_int_equal(symlink("/tmp/tr7-nonexistent-target", (d + "/f2.tmp").c_str()), 0);
   assert_true(write_file_atomic(dfd, "f2", "x").has_value());  // stale temp symlink replaced
-  struct stat st{};
+  struct stat st {};
   assert_int_equal(lstat("/tmp/tr7-nonexistent-target", &st), -1);
   close(dfd);
   std::string cmd = "rm -rf " + d;
@@ -140,17 +140,31 @@ static void test_audit_tail(void**) {
   assert_int_equal(static_cast<int>(log.records()) - written_before, k_refusal_burst);
   log.flush_suppressed(now, 1'000'000'000LL + static_cast<int64_t>(k_refusal_interval_s * 2e9));
   assert_int_equal(static_cast<int>(log.records()) - written_before, k_refusal_burst + 1);
-  auto last = log.tail(1);
+  // The NTP client's hooks: one record each, via "ntp", no caller.
+  assert_true(log.clock_step(-0.25, "makestep 0.128 3", now).has_value());
+  assert_true(log.correction_held(7, 1.5, 1.0, now).has_value());
+  assert_true(log.correction_released(7, 1.5, "approved by uid 0", now).has_value());
+  auto hooks = log.tail(3);
+  assert_int_equal(hooks->size(), 3);
+  assert_string_equal((*hooks)[0][6].value.c_str(), "ntp");
+  assert_string_equal((*hooks)[0][3].value.c_str(), "null");
+  assert_string_equal((*hooks)[0][7].value.c_str(), "clock step");
+  assert_string_equal((*hooks)[0][9].value.c_str(), "step_s=-0.25");
+  assert_string_equal((*hooks)[1][10].value.c_str(), "held: waiting for approve 7");
+  assert_string_equal((*hooks)[2][7].value.c_str(), "correction released");
+  auto last = log.tail(4);
   assert_true((*last)[0][10].value.find("90 more refused") != std::string::npos);
+  assert_string_equal((*last)[0][7].value.c_str(), "(refusals not recorded one by one)");
   close(dfd);
   std::string cmd = "rm -rf " + d;
   assert_int_equal(std::system(cmd.c_str()), 0);
 }
 
 int main() {
+  log_init(true, LogLevel::Error, "test");  // the audit lines also go to the log: keep quiet
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_decode_refuses), cmocka_unit_test(test_overrides),
-      cmocka_unit_test(test_atomic_write),  cmocka_unit_test(test_audit_tail),
+      cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_decode_refuses), cmocka_unit_test(test_overrides),
+      cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_audit_tail),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

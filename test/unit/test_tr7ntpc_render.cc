@@ -1,9 +1,8 @@
 // tr7ntpc rendering: aligned tables, JSON typing, CSV quoting, local times.
-#include "tools/tr7ntpc/render.h"
-
 #include <string>
 
 #include "testutil.h"
+#include "tools/tr7ntpc/render.h"
 
 using namespace tr7;
 using namespace tr7::tools;
@@ -15,7 +14,8 @@ static Body body(ctl::Shape shape, const std::vector<std::string>& lines) {
 }
 
 static void test_keyvalue(void**) {
-  Body b = body(ctl::Shape::KeyValue, {"state=local stratum=10 ref_id=0x7F7F0101 reference_time_utc=2026-11-26T06:00:00.5Z"});
+  Body b = body(ctl::Shape::KeyValue,
+                {"state=local stratum=10 ref_id=0x7F7F0101 reference_time_utc=2026-11-26T06:00:00.5Z"});
   RenderOptions o;
   o.zone = *core::parse_tz_rule("<+03>-3");
   std::string h = render(ctl::Cmd::Tracking, b, o);
@@ -36,7 +36,8 @@ static void test_keyvalue(void**) {
 }
 
 static void test_table(void**) {
-  Body b = body(ctl::Shape::Table, {"prefix=10.0.0.0/8 action=allow hits=5", "prefix=2001:db8::/32 action=deny hits=123"});
+  Body b =
+      body(ctl::Shape::Table, {"prefix=10.0.0.0/8 action=allow hits=5", "prefix=2001:db8::/32 action=deny hits=123"});
   RenderOptions o;
   assert_string_equal(render(ctl::Cmd::AllowList, b, o).c_str(),
                       "prefix         action  hits\n"
@@ -60,8 +61,9 @@ static void test_text_and_errors(void**) {
   o.format = OutputFormat::Json;
   assert_string_equal(render(ctl::Cmd::Metrics, b, o).c_str(), "{\"text\":\"# TYPE a gauge\\n.dot\\na 1\\n\"}\n");
   ctl::Error e{ctl::ErrCode::PermissionDenied, "permission denied: x"};
-  assert_string_equal(render_error(e, o).c_str(),
-                      "{\"error\":{\"code\":13,\"name\":\"permission_denied\",\"message\":\"permission denied: x\"}}\n");
+  assert_string_equal(
+      render_error(e, o).c_str(),
+      "{\"error\":{\"code\":13,\"name\":\"permission_denied\",\"message\":\"permission denied: x\"}}\n");
   o.format = OutputFormat::Human;
   assert_string_equal(render_error(e, o).c_str(), "permission denied: x (error 13, permission_denied)\n");
   assert_false(decode_body(ctl::Shape::Table, {"not a record"}).has_value());

@@ -1,8 +1,6 @@
 // Civil time, RFC 3339 and POSIX TZ rules, checked against the C library: for every zone
 // of the system tzdata, our evaluation of its footer rule must give the same UTC offset,
 // DST flag and abbreviation as glibc's localtime_r with the same rule, at random times.
-#include "core/tz.h"
-
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -14,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/tz.h"
 #include "testutil.h"
 
 using namespace tr7::core;
@@ -38,7 +37,7 @@ static void test_civil_roundtrip(void**) {
     time_t t = static_cast<time_t>(rng() % 8000000000ULL) - 2000000000LL;
     tm g{};
     gmtime_r(&t, &g);
-    CivilTime c = to_civil(Timestamp::from_ns(static_cast<int64_t>(t) * k_ns_per_s + 5));
+    WallTime c = to_wall_time(Timestamp::from_ns(static_cast<int64_t>(t) * k_ns_per_s + 5));
     assert_int_equal(c.year, g.tm_year + 1900);
     assert_int_equal(c.month, g.tm_mon + 1);
     assert_int_equal(c.day, g.tm_mday);
@@ -72,8 +71,9 @@ static void test_rule_parse(void**) {
   auto ny = parse_tz_rule("<-03>3<-02>,M3.5.0/-2,M10.5.0/-1");  // negative times (RFC 8536)
   assert_true(ny.has_value());
   assert_int_equal(ny->start.time_s, -7200);
-  for (const char* bad : {"", "C", "CET", "CET-1CEST,M3.5", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.6.0,M10.5.0",
-                          "CET-1CEST,M3.5.7,M10.5.0", "<+03", "CET-1CEST,J0,J365", "CET-200", "CET-1CEST,M3.5.0,M10.5.0x"}) {
+  for (const char* bad :
+       {"", "C", "CET", "CET-1CEST,M3.5", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.6.0,M10.5.0",
+        "CET-1CEST,M3.5.7,M10.5.0", "<+03", "CET-1CEST,J0,J365", "CET-200", "CET-1CEST,M3.5.0,M10.5.0x"}) {
     if (parse_tz_rule(bad).has_value()) {
       fail_msg("accepted '%s'", bad);
     }
@@ -102,7 +102,7 @@ void list_zones(const std::string& root, const std::string& rel, std::vector<std
       continue;
     }
     std::string r = rel.empty() ? n : rel + "/" + n;
-    struct stat st{};
+    struct stat st {};
     if (stat((root + "/" + r).c_str(), &st) != 0) {
       continue;
     }
@@ -172,8 +172,11 @@ static void test_all_system_zones_match_glibc(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_civil_roundtrip), cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_rule_parse),
-      cmocka_unit_test(test_tzif_refuses_junk), cmocka_unit_test(test_all_system_zones_match_glibc),
+      cmocka_unit_test(test_civil_roundtrip),
+      cmocka_unit_test(test_rfc3339),
+      cmocka_unit_test(test_rule_parse),
+      cmocka_unit_test(test_tzif_refuses_junk),
+      cmocka_unit_test(test_all_system_zones_match_glibc),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

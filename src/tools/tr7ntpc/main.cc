@@ -3,8 +3,6 @@
 // Exit status: 0 ok, 1 the daemon refused or failed the command, 2 usage error (checked
 // here against the same command table as the daemon, before connecting), 3 the daemon
 // cannot be reached (or is busy, or speaks something else).
-#include "autoconfig.h"
-
 #include <getopt.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "autoconfig.h"
 #include "core/strutil.h"
 #include "ctl/command.h"
 #include "ctl/json.h"
@@ -195,9 +194,9 @@ int waitsync(const std::vector<std::string>& args, Options& o) {
   if (!reached) {
     return unreachable(tools::ClientError{true, "daemon not reachable at " + o.socket}, o);
   }
-  print_error(ctl::Error{ctl::ErrCode::Timeout, "not synchronised after " + ctl::format_double(timeout) + " s (" +
-                                                    last + ")"},
-              o);
+  print_error(
+      ctl::Error{ctl::ErrCode::Timeout, "not synchronised after " + ctl::format_double(timeout) + " s (" + last + ")"},
+      o);
   return k_exit_failed;
 }
 

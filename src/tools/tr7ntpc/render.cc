@@ -184,7 +184,7 @@ std::string local_time(const std::string& utc_value, const RenderOptions& opt) {
     off = li.utc_offset_s;
     abbr = li.abbr;
   }
-  core::CivilTime c = core::to_civil(*t, off);
+  core::WallTime c = core::to_wall_time(*t, off);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d %02d:%02d:%02d.%06lld %s", static_cast<long long>(c.year), c.month,
                 c.day, c.hour, c.minute, c.second, static_cast<long long>(c.nanosecond / 1000), abbr.c_str());
@@ -293,10 +293,9 @@ std::string help_text() {
     s += "  " + u + std::string(w + 2 > u.size() ? w + 2 - u.size() : 1, ' ');
     s += std::string(ci.access == ctl::Access::Admin ? "[admin] " : "") + ci.help + "\n";
   }
-  s +=
-      "\n"
-      "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
-      "See tr7ntpc(1) and tr7ntp-control(7).\n";
+  s += "\n"
+       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
+       "See tr7ntpc(1) and tr7ntp-control(7).\n";
   return s;
 }
 
