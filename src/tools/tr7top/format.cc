@@ -239,7 +239,7 @@ std::string format_refid(std::string_view hex) {
 }
 
 std::string format_civil(core::Timestamp t, int32_t utc_offset_s, bool time_only) {
-  core::CivilTime c = core::to_civil(t, utc_offset_s);
+  core::WallTime c = core::to_wall_time(t, utc_offset_s);
   char buf[48];
   if (time_only) {
     std::snprintf(buf, sizeof buf, "%02d:%02d:%02d", c.hour, c.minute, c.second);
