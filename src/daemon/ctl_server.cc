@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include "daemon/log.h"
 #include "sys/clock.h"
@@ -79,15 +80,28 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
   if (!fd.valid()) {
     return unexpected(errno_text("socket(AF_UNIX)"));
   }
+  // The socket file gets its group at creation, from the effective gid (CAP_SETGID,
+  // which the daemon has at start; a chown would need CAP_CHOWN, which the systemd unit
+  // does not grant). Without that, chown is tried afterwards.
+  gid_t old_egid = getegid();
+  bool group_set = false;
+  if (group && static_cast<gid_t>(*group) != old_egid && setegid(static_cast<gid_t>(*group)) == 0) {
+    group_set = true;
+  }
   mode_t old = umask(0177);
   int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   int bind_errno = errno;
   umask(old);
+  if (group_set && setegid(old_egid) != 0) {
+    throw std::runtime_error(errno_text("cannot restore the effective group"));
+  }
   if (rc != 0) {
     errno = bind_errno;
     return unexpected(errno_text("cannot bind the control socket " + path));
   }
-  if (group && chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) != 0) {
+  struct stat made{};
+  if (group && (lstat(path.c_str(), &made) != 0 || made.st_gid != static_cast<gid_t>(*group)) &&
+      chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) != 0) {
     std::string e = errno_text("cannot give the control socket to group " + std::to_string(*group));
     unlink(path.c_str());
     return unexpected(e);

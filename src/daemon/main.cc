@@ -14,6 +14,7 @@
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
+#include "daemon/readiness.h"
 #include "daemon/tzdb.h"
 #include "daemon/worker.h"
 #include "sys/event.h"
@@ -59,12 +60,25 @@ int daemonize() {
   }
   if (pid > 0) {
     close(p[1]);
-    char c = 0;
-    ssize_t n = read(p[0], &c, 1);
-    if (n == 1 && c == 'R') {
+    // 'R': ready. 'E' and a reason: the daemon failed after detaching (readiness.h).
+    char buf[512];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+      ssize_t n = read(p[0], buf + got, sizeof buf - 1 - got);
+      if (n <= 0) {
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+    buf[got] = '\0';
+    if (got >= 1 && buf[0] == 'R') {
       std::_Exit(0);
     }
-    std::fprintf(stderr, "tr7ntpd: start-up failed, see the system log\n");
+    if (got > 1 && buf[0] == 'E') {
+      std::fprintf(stderr, "tr7ntpd: fatal: %s\n", buf + 1);
+    } else {
+      std::fprintf(stderr, "tr7ntpd: start-up failed, see the system log\n");
+    }
     std::_Exit(1);
   }
   close(p[0]);
@@ -198,13 +212,7 @@ int main(int argc, char** argv) {
       tr7::daemon::log_init(false, tr7::daemon::log_level(), "tr7ntpd");
     }
     worker.log_started();
-    if (ready_fd >= 0) {
-      char r = 'R';
-      if (write(ready_fd, &r, 1) != 1) {
-        // the parent is gone; carry on
-      }
-      close(ready_fd);
-    }
+    tr7::daemon::notify_ready(ready_fd);
     return worker.run();
   } catch (const std::exception& e) {
     tr7::daemon::log_err("fatal: %s", e.what());

@@ -1,5 +1,6 @@
 // Privilege separation (see privsep.h).
 #include "daemon/privsep.h"
+#include "daemon/readiness.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -204,7 +205,7 @@ void watch_helper(Worker& worker, HelperClient& client, std::unique_ptr<sys::Cal
 }
 
 int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, sys::Fd chan, pid_t helper,
-                int ready_fd) {
+                int& ready_fd) {
   auto client = std::make_unique<HelperClient>(std::move(chan));
   opt.helper = client.get();
   std::unique_ptr<HelperClockControl> control;
@@ -262,13 +263,7 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   worker.log_started();
   log_info("privilege separation: worker pid %d (user %s, uid %d, root %s), helper pid %d", static_cast<int>(getpid()),
            plan.user.c_str(), static_cast<int>(plan.uid), plan.state_dir.c_str(), static_cast<int>(helper));
-  if (ready_fd >= 0) {
-    char r = 'R';
-    if (write(ready_fd, &r, 1) != 1) {
-      // the parent is gone; carry on
-    }
-    close(ready_fd);
-  }
+  notify_ready(ready_fd);
   return worker.run();
 }
 
@@ -390,6 +385,7 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
       rc = worker_main(std::move(cfg), std::move(opt), plan, st, std::move(worker_end), helper, ready_fd);
     } catch (const std::exception& e) {
       log_err("worker: fatal: %s", e.what());
+      notify_failure(ready_fd, e.what());
       rc = 1;
     }
     // _exit: no atexit handlers (a sanitizer's leak check would clone() under the filter).

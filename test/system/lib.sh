@@ -167,6 +167,12 @@ start_tr7ntpd() {
     die "tr7ntpd ($name) did not start"
   fi
   kill -0 "$TR7_PID" 2>/dev/null || die "tr7ntpd ($name) exited"
+  if [ "$TR7_PRIVSEP" = 1 ]; then
+    local w
+    w=$(worker_pid_of "$TR7_PID")
+    grep -q '^Seccomp:[[:space:]]*2' "/proc/$w/status" 2>/dev/null || die "tr7ntpd ($name): worker not sandboxed"
+    log "tr7ntpd ($name): helper $TR7_PID, sandboxed worker $w"
+  fi
 }
 
 # stats_of PID LOG: asks the daemon for its statistics (SIGUSR1) and prints the newest
