@@ -286,6 +286,18 @@ void Parser::define_server() {
                         m_cfg.server.max_clients = static_cast<size_t>(*n);
                         return std::nullopt;
                       }};
+  s["threads"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                    if (v == "auto") {
+                      m_cfg.server.threads = 0;
+                      return std::nullopt;
+                    }
+                    auto n = parse_int(v, 1, k_max_server_threads);
+                    if (!n) {
+                      return n.error() + " (or 'auto')";
+                    }
+                    m_cfg.server.threads = static_cast<unsigned>(*n);
+                    return std::nullopt;
+                  }};
   s["deny_kod"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                      auto b = parse_bool(v);
                      if (!b) {

@@ -41,7 +41,13 @@ struct ServerSettings {
   bool deny_kod = false;
   size_t max_clients = 65536;
   std::optional<uint8_t> local_stratum;  // 1..15
+  // Server threads per listen address (SO_REUSEPORT, clients steered to a thread by
+  // their address); 0 = auto: the number of CPUs this process may run on.
+  unsigned threads = 0;
 };
+
+// Most server threads accepted by `threads`.
+inline constexpr unsigned k_max_server_threads = 256;
 
 struct Config {
   std::string path;

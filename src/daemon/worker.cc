@@ -18,19 +18,13 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   if (!m_base) {
     throw std::runtime_error("event_base_new failed");
   }
-  core::SipKey key{sys::random_u64(), sys::random_u64()};
-  m_server = std::make_unique<core::NtpServer>(make_policy(m_cfg.server), key, sys::random_u64(), m_precision);
-
-  for (const auto& addr : m_cfg.server.listen) {
-    sys::Fd fd;
-    try {
-      fd = sys::open_udp(addr, sys::UdpOptions{});
-    } catch (const std::exception& e) {
-      throw std::runtime_error(std::string("cannot listen on ") + addr.to_string() + ": " + e.what());
-    }
-    m_listeners.push_back(std::make_unique<NtpListener>(
-        m_base.get(), std::move(fd), *m_server, m_clock, [this](core::Timestamp now) { return reference_at(now); }));
-  }
+  m_reference.publish(current_reference());
+  ServerPoolConfig pc;
+  pc.listen = m_cfg.server.listen;
+  pc.threads = m_cfg.server.threads ? m_cfg.server.threads : available_cpus();
+  pc.policy = make_policy(m_cfg.server);
+  pc.precision = m_precision;
+  m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
 
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
@@ -70,17 +64,22 @@ core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
   return p;
 }
 
-core::ReferenceState Worker::reference_at(core::Timestamp now) const {
+core::ReferenceState Worker::current_reference() const {
   if (m_cfg.server.local_stratum) {
-    return core::local_reference(*m_cfg.server.local_stratum, now, core::log2_to_s(m_precision));
+    // A local reference: served with the reference time of each reply's batch
+    // (core::served_reference), so publishing it once is enough.
+    return core::local_reference(*m_cfg.server.local_stratum, m_clock.now(), core::log2_to_s(m_precision));
   }
   return core::unsynchronised_reference();
 }
 
 void Worker::log_started() const {
   std::string where;
-  for (const auto& l : m_listeners) {
-    where += (where.empty() ? "" : ", ") + l->address().to_string();
+  for (const auto& a : m_pool->addresses()) {
+    where += (where.empty() ? "" : ", ") + a.to_string();
+  }
+  if (!where.empty()) {
+    where += " (" + std::to_string(m_pool->threads()) + (m_pool->threads() == 1 ? " thread)" : " threads)");
   }
   log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, serving on %s%s",
            to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), where.empty() ? "(no listener)" : where.c_str(),
@@ -105,38 +104,46 @@ void Worker::reload() {
     log_warn("%s", w.c_str());
   }
   if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-      cfg->daemon.state_dir != m_cfg.daemon.state_dir) {
-    log_warn("reload: listen, clock and state_dir changes take effect at the next restart");
+      cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->server.threads != m_cfg.server.threads) {
+    log_warn("reload: listen, threads, clock and state_dir changes take effect at the next restart");
     cfg->server.listen = m_cfg.server.listen;
+    cfg->server.threads = m_cfg.server.threads;
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
   }
-  m_server->set_policy(make_policy(cfg->server));
+  if (!m_pool->set_policy(make_policy(cfg->server))) {
+    log_warn("reload: a server thread did not take the new policy in time; it will between two batches");
+  }
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
+  m_reference.publish(current_reference());
   log_info("configuration reloaded from %s", m_opt.config_path.c_str());
 }
 
 void Worker::log_stats() const {
-  const core::ServerStats& s = m_server->stats();
+  ServerPoolStats ps = m_pool->stats();
+  const core::ServerStats& s = ps.server;
   std::string drops;
   for (size_t i = 0; i < core::k_drop_reasons; ++i) {
     drops += std::string(" ") + core::to_string(static_cast<core::DropReason>(i)) + "=" + std::to_string(s.dropped[i]);
   }
-  uint64_t send_errors = 0;
-  for (const auto& l : m_listeners) {
-    send_errors += l->stats().send_errors;
+  std::string per_thread;
+  for (uint64_t r : ps.received_per_thread) {
+    per_thread += (per_thread.empty() ? "" : ",") + std::to_string(r);
   }
   log_info("server stats: received=%llu answered=%llu kod_rate=%llu kod_deny=%llu leaked=%llu dropped=%llu%s "
-           "send_errors=%llu clients=%zu",
+           "send_errors=%llu clients=%llu threads=%u received_per_thread=%s steering_misses=%llu",
            static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.answered),
            static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
            static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
-           static_cast<unsigned long long>(send_errors), m_server->clients().size());
+           static_cast<unsigned long long>(ps.listener.send_errors), static_cast<unsigned long long>(ps.clients),
+           m_pool->threads(), per_thread.c_str(), static_cast<unsigned long long>(ps.listener.steering_misses));
 }
 
 int Worker::run() {
+  m_pool->start();
   event_base_dispatch(m_base.get());
+  m_pool->stop();
   log_stats();
   return 0;
 }

@@ -9,7 +9,8 @@
 
 #include "core/ntp_server.h"
 #include "daemon/config.h"
-#include "daemon/ntp_listener.h"
+#include "daemon/reference_publisher.h"
+#include "daemon/server_pool.h"
 #include "daemon/system_clock.h"
 #include "sys/event.h"
 
@@ -29,8 +30,15 @@ class Worker {
   // Called after the sockets are open, before run() (daemon readiness).
   void log_started() const;
 
+  // The NTP server threads: aggregated statistics (stats()), client tables (visit()).
+  const ServerPool& server_pool() const { return *m_pool; }
+  ServerPool& server_pool() { return *m_pool; }
+  // Where the server threads get the reference state from: publish() on every change.
+  ReferencePublisher& reference_publisher() { return m_reference; }
+
  private:
-  core::ReferenceState reference_at(core::Timestamp now) const;
+  // The reference state to publish now (local_stratum, or unsynchronised).
+  core::ReferenceState current_reference() const;
   void reload();
   void log_stats() const;
   core::ServerPolicy make_policy(const ServerSettings& s) const;
@@ -40,8 +48,8 @@ class Worker {
   sys::EventBase m_base;
   SystemClock m_clock;
   int8_t m_precision;
-  std::unique_ptr<core::NtpServer> m_server;
-  std::vector<std::unique_ptr<NtpListener>> m_listeners;
+  ReferencePublisher m_reference;
+  std::unique_ptr<ServerPool> m_pool;
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
 };
 

@@ -60,6 +60,7 @@ static void test_good_file(void**) {
       "local_stratum = 10\n"
       "ratelimit = interval 2 burst 8 kod yes\n"
       "max_clients = 1000\n"
+      "threads = 3\n"
       "deny_kod = yes\n");
   assert_true(c.daemon.clock == ClockMode::None);
   assert_string_equal(c.daemon.state_dir.c_str(), "/var/lib/tr7ntp-test");
@@ -73,6 +74,7 @@ static void test_good_file(void**) {
   assert_near(c.server.ratelimit.interval_s, 2.0, 0);
   assert_int_equal(c.server.ratelimit.burst, 8);
   assert_int_equal(c.server.max_clients, 1000);
+  assert_int_equal(c.server.threads, 3);
   assert_true(c.server.deny_kod);
   assert_true(c.warnings.empty());
 }
@@ -83,6 +85,7 @@ static void test_defaults(void**) {
   assert_false(c.server.ratelimit.enabled);
   assert_false(c.server.local_stratum.has_value());
   assert_true(c.server.listen.empty());
+  assert_int_equal(c.server.threads, 0);  // auto
 }
 
 static void test_structure_errors(void**) {
@@ -138,6 +141,15 @@ static void test_value_errors(void**) {
   }
   refused("[server]\nmax_clients = 15\n", 2, "out of range");
   refused("[server]\ndeny_kod = maybe\n", 2, "expected yes or no");
+  for (const char* n : {"0", "257", "-1", "two", "1.5", "nan", "0x2", ""}) {
+    if (*n) {
+      refused(std::string("[server]\nthreads = ") + n + "\n", 2, "threads:");
+    }
+  }
+  refused("[server]\nthreads = 2\nthreads = 3\n", 3, "duplicate key 'threads'");
+  assert_int_equal(accepted("[server]\nthreads = auto\n").server.threads, 0);
+  assert_int_equal(accepted("[server]\nthreads = 256\n").server.threads, 256);
+  assert_int_equal(accepted("[server]\nthreads = 1\n").server.threads, 1);
   refused("[server]\nratelimit = interval 2\n", 2, "needs both");
   refused("[server]\nratelimit = interval 2 burst\n", 2, "expected 'interval");
   refused("[server]\nratelimit = interval nan burst 8\n", 2, "interval:");
