@@ -34,6 +34,9 @@ seed=${BENCH_SEED:-8}
 do_million=${BENCH_MILLION:-1}
 do_scaling=${BENCH_SCALING:-1}
 NOCLOCK=(setpriv --bounding-set -sys_time --inh-caps -sys_time --)
+# Loader and servers run at a high CFS priority (same for all), so that other work on
+# the machine (builds, tests) disturbs the measurements less; BENCH_NICE=0 to turn off.
+nice_level=${BENCH_NICE:--19}
 
 say() { printf '%s\n' "$*"; }
 skip() { say "server-bench: SKIP: $*"; exit 77; }
@@ -44,6 +47,9 @@ for c in chronyd taskset setpriv python3; do command -v $c >/dev/null 2>&1 || sk
 [ -x "$BENCH" ] || skip "no tr7ntp-bench at $BENCH (run make first)"
 ncpu=$(nproc)
 if [ "$ncpu" -ge 2 ]; then load_cpu=0; srv_cpu=1; else load_cpu=0; srv_cpu=0; fi
+# The command prefix that runs on CPUs $1 at the benchmark's priority. nice and taskset
+# exec what they run, so "${PIN[@]}" server ... & leaves the server's own PID in $!.
+pin() { PIN=(nice -n "$nice_level" taskset -c "$1"); }
 
 dir=$(mktemp -d /tmp/tr7-bench.XXXXXX)
 chmod 700 "$dir"
@@ -92,14 +98,16 @@ pidfile $d/chronyd.pid
 bindcmdaddress $d/chronyd.sock
 cmdport 0
 EOF
-  taskset -c "$srv_cpu" "${NOCLOCK[@]}" chronyd -x -d -u root -f "$d/chrony.conf" >"$dir/chronyd.log" 2>&1 &
+  pin "$srv_cpu"
+  "${PIN[@]}" "${NOCLOCK[@]}" chronyd -x -d -u root -f "$d/chrony.conf" >"$dir/chronyd.log" 2>&1 &
   PID[chronyd]=$!; PORT[chronyd]=$p; pids+=("$!")
   wait_answers "$p" chronyd
 }
 start_floor() {
   local p
   p=$(free_port)
-  taskset -c "$srv_cpu" "$BENCH" reflect --listen "127.0.0.1:$p" >"$dir/floor.log" 2>&1 &
+  pin "$srv_cpu"
+  "${PIN[@]}" "$BENCH" reflect --listen "127.0.0.1:$p" >"$dir/floor.log" 2>&1 &
   PID[floor]=$!; PORT[floor]=$p; pids+=("$!")
   wait_answers "$p" floor
 }
@@ -117,7 +125,8 @@ listen = 127.0.0.1:$p
 local_stratum = 10
 threads = $threads
 EOF
-  taskset -c "$cpus" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$dir/$name.conf" >"$dir/$name.log" 2>&1 &
+  pin "$cpus"
+  "${PIN[@]}" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$dir/$name.conf" >"$dir/$name.log" 2>&1 &
   PID[$name]=$!; PORT[$name]=$p; pids+=("$!")
   wait_answers "$p" "$name"
 }
@@ -139,7 +148,8 @@ run() {
     probe) args=(--inflight 1 --batch 1 --txstamp) ;;
     *) args=(--rate "$load" --batch 16) ;;
   esac
-  taskset -c "$load_cpu" "$BENCH" load --server "127.0.0.1:${PORT[$srv]}" --pid "${PID[$srv]}" "${args[@]}" \
+  pin "$load_cpu"
+  "${PIN[@]}" "$BENCH" load --server "127.0.0.1:${PORT[$srv]}" --pid "${PID[$srv]}" "${args[@]}" \
     --duration "$dur" --warmup "$warm" --sockets 16 --seed "$((seed + rep))" --label "$srv:$load:$rep" "$@" \
     2>/dev/null >>"$out" || say "server-bench: loader failed for $srv $load"
 }
@@ -151,7 +161,7 @@ say "# load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
 say "# chronyd: $(chronyd -v | head -n1)"
 say "# tr7ntpd: $("$TR7NTPD" -V)"
 say "# parameters: duration=${dur}s warmup=${warm}s reps=$reps loads='$loads' seed=$seed loader CPU $load_cpu," \
-  "servers CPU $srv_cpu, 16 source ports, batches of 16, timeout 500 ms"
+  "servers CPU $srv_cpu, nice $nice_level, 16 source ports, batches of 16, timeout 500 ms"
 
 start_chronyd
 start_floor
@@ -160,7 +170,8 @@ servers=(chronyd floor tr7ntpd)
 
 # Warm-up: one discarded run per server.
 for s in "${servers[@]}"; do
-  taskset -c "$load_cpu" "$BENCH" load --server "127.0.0.1:${PORT[$s]}" --inflight 64 --duration 1 --warmup 0 \
+  pin "$load_cpu"
+  "${PIN[@]}" "$BENCH" load --server "127.0.0.1:${PORT[$s]}" --inflight 64 --duration 1 --warmup 0 \
     >/dev/null 2>&1
 done
 
@@ -179,7 +190,8 @@ if [ "$do_scaling" = 1 ]; then
   for cfg in "tr7t1:1:$srv_cpu" "tr7t2:2:$srv_cpu" "tr7t4:4:$srv_cpu" "tr7t2all:2:0-$((ncpu - 1))"; do
     IFS=: read -r name threads cpus <<<"$cfg"
     start_tr7 "$name" "$threads" "$cpus"
-    taskset -c "$load_cpu" "$BENCH" load --server "127.0.0.1:${PORT[$name]}" --inflight 64 --duration 1 \
+    pin "$load_cpu"
+    "${PIN[@]}" "$BENCH" load --server "127.0.0.1:${PORT[$name]}" --inflight 64 --duration 1 \
       --warmup 0 >/dev/null 2>&1
     for rep in $(seq 1 "$reps"); do
       run "$name" closed "$rep" --addrs 4096
@@ -196,7 +208,8 @@ if [ "$do_million" = 1 ]; then
   mdur=$(python3 -c "print(max(1.0, $million_n / 100000.0))")
   for s in "${servers[@]}"; do
     rss0=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/${PID[$s]}/status")
-    taskset -c "$load_cpu" "$BENCH" load --server "127.0.0.1:${PORT[$s]}" --pid "${PID[$s]}" --rate 100000 \
+    pin "$load_cpu"
+    "${PIN[@]}" "$BENCH" load --server "127.0.0.1:${PORT[$s]}" --pid "${PID[$s]}" --rate 100000 \
       --batch 16 --duration "$mdur" --warmup 0 --addrs "$million_n" --sockets 16 --seed "$seed" \
       --label "$s:million:1" 2>/dev/null | sed "s/\$/ rss_before_kb=$rss0/" >>"$out"
   done
