@@ -3,13 +3,17 @@
 # recvmmsg/sendmmsg reflector), on loopback. Run by `make bench`; prints a report
 # (medians and ratios) that contrib/bench/RESULTS.md keeps.
 #
-#   loader (tr7ntp-bench load) pinned to CPU 0, every server pinned to CPU 1;
-#   the servers run alternately (chronyd, floor, tr7ntpd, chronyd, ...), a warm-up run
-#   each first (discarded), then REPS runs per load:
+#   loader (tr7ntp-bench load, busy-polling: it never sleeps, so no server pays for
+#   waking it) pinned to CPU 0, every server pinned to CPU 1; the servers run
+#   alternately (chronyd, floor, tr7ntpd, tr7batch, chronyd, ...), a warm-up run each
+#   first (discarded), then REPS runs per load:
 #     50k, 100k, 150k requests/s open loop, closed loop (64 in flight), and a
 #     low-load latency probe (1 in flight, kernel transmit timestamps on the loader);
 #   then tr7ntpd with several threads (scaling, as far as 2 cores can show it), and a
 #   run with 10^6 distinct client addresses (memory: RSS before and after).
+#   tr7batch is tr7ntpd with tx_timestamp = batch (one transmit timestamp per batch)
+#   instead of the default spread (each reply's own departure): what that choice does
+#   to T3-T2 and to the reply lag T4-T3.
 #
 # Environment: TR7NTPD, TR7_BENCH (set by make bench), BENCH_QUICK=1 (a short smoke
 # run), BENCH_DURATION (s per run), BENCH_WARMUP (s discarded per run), BENCH_REPS,
@@ -26,9 +30,11 @@ BENCH=${TR7_BENCH:-$here/tr7ntp-bench}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   dur=${BENCH_DURATION:-1}; warm=${BENCH_WARMUP:-0.3}; reps=${BENCH_REPS:-1}
   loads=${BENCH_LOADS:-"100000 150000 closed probe"}; million_n=${BENCH_MILLION_N:-200000}
+  txcompare=${BENCH_TXCOMPARE:-0}
 else
-  dur=${BENCH_DURATION:-4}; warm=${BENCH_WARMUP:-1}; reps=${BENCH_REPS:-3}
+  dur=${BENCH_DURATION:-3}; warm=${BENCH_WARMUP:-1}; reps=${BENCH_REPS:-3}
   loads=${BENCH_LOADS:-"50000 100000 150000 closed probe"}; million_n=${BENCH_MILLION_N:-1000000}
+  txcompare=${BENCH_TXCOMPARE:-1}
 fi
 seed=${BENCH_SEED:-8}
 do_million=${BENCH_MILLION:-1}
@@ -111,9 +117,9 @@ start_floor() {
   PID[floor]=$!; PORT[floor]=$p; pids+=("$!")
   wait_answers "$p" floor
 }
-# start_tr7 NAME THREADS CPUS
+# start_tr7 NAME THREADS CPUS [TX_TIMESTAMP]
 start_tr7() {
-  local name=$1 threads=$2 cpus=$3 p
+  local name=$1 threads=$2 cpus=$3 txts=${4:-spread} p
   p=$(free_port)
   cat >"$dir/$name.conf" <<EOF
 [daemon]
@@ -124,6 +130,7 @@ log_level = warning
 listen = 127.0.0.1:$p
 local_stratum = 10
 threads = $threads
+tx_timestamp = $txts
 EOF
   pin "$cpus"
   "${PIN[@]}" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$dir/$name.conf" >"$dir/$name.log" 2>&1 &
@@ -145,12 +152,12 @@ run() {
   local args
   case $load in
     closed) args=(--inflight 64 --batch 16) ;;
-    probe) args=(--inflight 1 --batch 1 --txstamp) ;;
+    probe) args=(--inflight 1 --batch 1 --txstamp) ;;  # exact T1: offsets mean something
     *) args=(--rate "$load" --batch 16) ;;
   esac
   pin "$load_cpu"
   "${PIN[@]}" "$BENCH" load --server "127.0.0.1:${PORT[$srv]}" --pid "${PID[$srv]}" "${args[@]}" \
-    --duration "$dur" --warmup "$warm" --sockets 16 --seed "$((seed + rep))" --label "$srv:$load:$rep" "$@" \
+    --duration "$dur" --warmup "$warm" --sockets 16 --spin --seed "$((seed + rep))" --label "$srv:$load:$rep" "$@" \
     2>/dev/null >>"$out" || say "server-bench: loader failed for $srv $load"
 }
 
@@ -161,12 +168,16 @@ say "# load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
 say "# chronyd: $(chronyd -v | head -n1)"
 say "# tr7ntpd: $("$TR7NTPD" -V)"
 say "# parameters: duration=${dur}s warmup=${warm}s reps=$reps loads='$loads' seed=$seed loader CPU $load_cpu," \
-  "servers CPU $srv_cpu, nice $nice_level, 16 source ports, batches of 16, timeout 500 ms"
+  "servers CPU $srv_cpu, nice $nice_level, 16 source ports, batches of 16, timeout 500 ms, loader busy-polls"
 
 start_chronyd
 start_floor
 start_tr7 tr7ntpd 1 "$srv_cpu"
 servers=(chronyd floor tr7ntpd)
+if [ "$txcompare" = 1 ]; then
+  start_tr7 tr7batch 1 "$srv_cpu" batch
+  servers+=(tr7batch)
+fi
 
 # Warm-up: one discarded run per server.
 for s in "${servers[@]}"; do
@@ -206,11 +217,11 @@ fi
 if [ "$do_million" = 1 ]; then
   # 10^6 distinct source addresses (127.1.0.1 onwards), each sending once, at 100k/s.
   mdur=$(python3 -c "print(max(1.0, $million_n / 100000.0))")
-  for s in "${servers[@]}"; do
+  for s in chronyd floor tr7ntpd; do
     rss0=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/${PID[$s]}/status")
     pin "$load_cpu"
     "${PIN[@]}" "$BENCH" load --server "127.0.0.1:${PORT[$s]}" --pid "${PID[$s]}" --rate 100000 \
-      --batch 16 --duration "$mdur" --warmup 0 --addrs "$million_n" --sockets 16 --seed "$seed" \
+      --batch 16 --duration "$mdur" --warmup 0 --addrs "$million_n" --sockets 16 --spin --seed "$seed" \
       --label "$s:million:1" 2>/dev/null | sed "s/\$/ rss_before_kb=$rss0/" >>"$out"
   done
   say "# 10^6 addresses run done ($((SECONDS - t_start)) s)"

@@ -28,8 +28,9 @@ def med(rows, key):
             v = float(r[key])
         except (KeyError, ValueError):
             continue
-        if v == v and v >= 0 or key.startswith("off"):
-            vals.append(v)
+        if v != v or (v < 0 and key in ("cpu_us_per_reply", "server_cpu_s", "rss_kb")):
+            continue  # not measured
+        vals.append(v)
     return statistics.median(vals) if vals else float("nan")
 
 
@@ -60,6 +61,7 @@ METRICS = [
     ("T3-T2 p99 us", "srv_p99_us", ""),
     ("RTT p50 us", "rtt_p50_us", ""),
     ("RTT p99 us", "rtt_p99_us", ""),
+    ("lag T4-T3 p50 us", "lag_p50_us", ""),
     ("|offset| p50 us", "absoff_p50_us", ""),
     ("loss", "loss", "%"),
     ("replies/s", "replies_per_s", ""),
@@ -94,8 +96,8 @@ def main():
             if key == "cpu_us_per_reply":
                 extra = "  [" + " ".join("%s %.2f..%.2f" % ((s[:5],) + spread(runs.get((s, load), []), key))
                                          for s in SERVERS) + "]"
-            fr = ratio(vals["tr7ntpd"], vals["floor"]) if key not in ("srv_p50_us", "srv_p99_us", "absoff_p50_us") \
-                else "n/a"
+            fr = ratio(vals["tr7ntpd"], vals["floor"]) if key not in ("srv_p50_us", "srv_p99_us", "absoff_p50_us",
+                                                                      "lag_p50_us") else "n/a"
             print("%-16s %12s %12s %12s %10s %10s%s" % (
                 title, fmt(vals["chronyd"], unit), fmt(vals["floor"], unit), fmt(vals["tr7ntpd"], unit),
                 ratio(vals["tr7ntpd"], vals["chronyd"]), fr, extra))
@@ -115,6 +117,22 @@ def main():
                             "%s vs %s us" % (fmt(t["rtt_p99_us"]), fmt(c["rtt_p99_us"]))))
             targets.append(("loss at 150k/s <= chronyd", t["loss"] <= c["loss"],
                             "%s vs %s" % (fmt(t["loss"], "%"), fmt(c["loss"], "%"))))
+
+    if any(s == "tr7batch" for (s, _l) in runs):
+        print()
+        print("## transmit timestamps: tr7ntpd (tx_timestamp = spread) vs tr7batch (= batch)")
+        print("T3-T2 is what the replies claim; the lag T4-T3 is when they really arrived after their")
+        print("transmit timestamp (a stamp taken early shows as a large lag: the client's offset is off")
+        print("by half of the excess). |offset| only in the probe (exact loader timestamps).")
+        print("%-10s %14s %14s %14s %14s %14s" % ("load", "T3-T2 p50", "T3-T2 p99", "lag p50", "lag p99",
+                                                   "cpu/reply"))
+        for load in loads:
+            for s in ("tr7ntpd", "tr7batch"):
+                rows = runs.get((s, load), [])
+                if rows:
+                    print("%-10s %14s %14s %14s %14s %14s  %s" % (
+                        load, fmt(med(rows, "srv_p50_us")), fmt(med(rows, "srv_p99_us")), fmt(med(rows, "lag_p50_us")),
+                        fmt(med(rows, "lag_p99_us")), fmt(med(rows, "cpu_us_per_reply")), s))
 
     thread_names = sorted({s for (s, l) in runs if s.startswith("tr7t")})
     if thread_names:

@@ -20,7 +20,9 @@
 //       which makes rtt and offset exact at the cost of loader CPU (for latency probes)
 //   T2, T3  from the reply (receive and transmit timestamps)
 //   T4  loader: kernel receive timestamp (SO_TIMESTAMPNS) of the reply
-//   rtt = T4 - T1, server time = T3 - T2, offset = ((T2 - T1) + (T3 - T4)) / 2. With one
+//   rtt = T4 - T1, server time = T3 - T2, reply lag = T4 - T3 (from the transmit
+//   timestamp to the reply's arrival: a transmit timestamp taken long before the reply
+//   really left shows here), offset = ((T2 - T1) + (T3 - T4)) / 2. With one
 //   clock on both sides the offset would be 0 for exact timestamps on a symmetric path:
 //   it shows how well T2 and T3 reflect when the request arrived and the reply left.
 //   A reply is valid when it is 48+ bytes, mode 4, origin = a request we sent and
@@ -40,6 +42,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -260,6 +263,7 @@ struct Options {
   int threads = 1;
   bool reflect_timestamps = false;
   bool txstamp = false;
+  bool spin = false;
   std::string label;
 };
 
@@ -268,6 +272,7 @@ void usage() {
                "usage: tr7ntp-bench load --server ADDR:PORT [--rate R | --inflight N] [--duration S]\n"
                "           [--warmup S] [--sockets P] [--addrs A] [--src FIRST_ADDR] [--batch B]\n"
                "           [--timeout-ms T] [--pid SERVER_PID] [--seed N] [--label TEXT] [--txstamp]\n"
+               "           [--spin]\n"
                "       tr7ntp-bench reflect --listen ADDR:PORT [--threads N] [--timestamps]\n");
   std::exit(2);
 }
@@ -297,6 +302,10 @@ Options parse_args(int argc, char** argv) {
     }
     if (k == "--txstamp") {
       o.txstamp = true;
+      continue;
+    }
+    if (k == "--spin") {
+      o.spin = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -541,6 +550,16 @@ class Loader {
       }
       m_fds.push_back(pollfd{fd, POLLIN, 0});
     }
+    m_epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (m_epoll < 0) {
+      die("epoll_create1: %s", std::strerror(errno));
+    }
+    for (size_t i = 0; i < m_fds.size(); ++i) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u32 = static_cast<uint32_t>(i);
+      epoll_ctl(m_epoll, EPOLL_CTL_ADD, m_fds[i].fd, &ev);
+    }
     size_t n = k_max_batch;
     m_tx_pkts.resize(n * k_req_len);
     m_tx_hdrs.resize(n);
@@ -556,6 +575,7 @@ class Loader {
     for (auto& p : m_fds) {
       close(p.fd);
     }
+    close(m_epoll);
   }
 
   int run();
@@ -571,6 +591,7 @@ class Loader {
   uint32_t m_src_base = 0;
   uint64_t m_key = 0;
   std::vector<pollfd> m_fds;
+  int m_epoll = -1;
   std::vector<Slot> m_ring;
   size_t m_mask = 0;
   uint64_t m_next_seq = 0;  // next to send
@@ -583,7 +604,7 @@ class Loader {
   // Counters over requests sent in the measured window.
   uint64_t m_sent = 0, m_sent_total = 0, m_valid = 0, m_lost = 0, m_late = 0, m_invalid = 0, m_kod = 0,
            m_unsync = 0, m_dup = 0, m_send_fail = 0, m_tx_stamped = 0;
-  std::vector<int64_t> m_rtt, m_srv, m_off;
+  std::vector<int64_t> m_rtt, m_srv, m_off, m_lag;
 
   std::vector<uint8_t> m_tx_pkts;
   std::vector<mmsghdr> m_tx_hdrs;
@@ -796,6 +817,7 @@ void Loader::receive(int fd) {
       m_rtt.push_back(t4 - t1);
       m_srv.push_back(t3 - t2);
       m_off.push_back(((t2 - t1) + (t3 - t4)) / 2);
+      m_lag.push_back(t4 - t3);
     }
     if (static_cast<size_t>(got) < n) {
       return;
@@ -864,12 +886,22 @@ int Loader::run() {
         }
       }
     }
-    timespec ts{0, timeout_ns};
-    int r = ppoll(m_fds.data(), m_fds.size(), &ts, nullptr);
-    if (r > 0) {
-      for (auto& p : m_fds) {
-        if (p.revents & POLLIN) {
-          receive(p.fd);
+    if (m_o.spin) {
+      // Never sleep: no wake-up costs on either side (a sleeping client would make the
+      // server pay for waking it with every reply), at the price of the loader's core.
+      epoll_event ev[64];
+      int r = epoll_wait(m_epoll, ev, 64, 0);
+      for (int i = 0; i < r; ++i) {
+        receive(m_fds[ev[i].data.u32].fd);
+      }
+    } else {
+      timespec ts{0, timeout_ns};
+      int r = ppoll(m_fds.data(), m_fds.size(), &ts, nullptr);
+      if (r > 0) {
+        for (auto& p : m_fds) {
+          if (p.revents & POLLIN) {
+            receive(p.fd);
+          }
         }
       }
     }
@@ -899,7 +931,7 @@ int Loader::run() {
   auto tv_s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   double loader_cpu_s = tv_s(ru1.ru_utime) + tv_s(ru1.ru_stime) - tv_s(ru0.ru_utime) - tv_s(ru0.ru_stime);
 
-  Percentiles rtt = percentiles(m_rtt), srv = percentiles(m_srv), off = percentiles(m_off);
+  Percentiles rtt = percentiles(m_rtt), srv = percentiles(m_srv), off = percentiles(m_off), lag = percentiles(m_lag);
   for (auto& x : m_off) {
     x = std::llabs(x);
   }
@@ -917,15 +949,15 @@ int Loader::run() {
       " sent_per_s=%.0f replies_per_s=%.0f loss=%.6f "
       "rtt_p50_us=%.2f rtt_p90_us=%.2f rtt_p99_us=%.2f rtt_max_us=%.1f "
       "srv_p50_us=%.3f srv_p90_us=%.3f srv_p99_us=%.3f srv_max_us=%.1f srv_mean_us=%.3f "
-      "off_p50_us=%.3f absoff_p50_us=%.3f absoff_p99_us=%.3f "
+      "off_p50_us=%.3f absoff_p50_us=%.3f absoff_p99_us=%.3f lag_p50_us=%.3f lag_p99_us=%.3f "
       "server_cpu_s=%.3f cpu_us_per_reply=%.3f thread_cpu_s=%s rss_kb=%ld loader_cpu_s=%.3f elapsed_s=%.3f "
-      "txstamp=%d tx_stamped=%" PRIu64 "\n",
+      "txstamp=%d tx_stamped=%" PRIu64 " spin=%d\n",
       m_o.label.empty() ? "-" : m_o.label.c_str(), open_loop ? "open" : "closed", m_o.rate,
       open_loop ? 0 : m_o.inflight, m_o.duration_s, m_o.sockets, m_o.addrs, m_o.batch, m_sent, m_valid, m_lost,
       m_late, m_invalid, m_kod, m_unsync, m_dup, m_send_fail, static_cast<double>(m_sent) / m_o.duration_s,
       replies_per_s, loss, rtt.p50, rtt.p90, rtt.p99, rtt.max, srv.p50, srv.p90, srv.p99, srv.max, srv.mean, off.p50,
-      aoff.p50, aoff.p99, cpu_s, cpu_us_per_reply, per_thread.empty() ? "-" : per_thread.c_str(), rss, loader_cpu_s,
-      elapsed_s, m_o.txstamp ? 1 : 0, m_tx_stamped);
+      aoff.p50, aoff.p99, lag.p50, lag.p99, cpu_s, cpu_us_per_reply, per_thread.empty() ? "-" : per_thread.c_str(), rss, loader_cpu_s,
+      elapsed_s, m_o.txstamp ? 1 : 0, m_tx_stamped, m_o.spin ? 1 : 0);
   std::fflush(stdout);
   std::fprintf(stderr,
                "%s: %s sent %" PRIu64 " valid %" PRIu64 " (%.0f/s) loss %.4f%% | rtt p50 %.1f p99 %.1f us | "

@@ -298,6 +298,16 @@ void Parser::define_server() {
                     m_cfg.server.threads = static_cast<unsigned>(*n);
                     return std::nullopt;
                   }};
+  s["tx_timestamp"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                         if (v == "spread") {
+                           m_cfg.server.tx_spread = true;
+                         } else if (v == "batch") {
+                           m_cfg.server.tx_spread = false;
+                         } else {
+                           return "expected 'spread' or 'batch', not '" + v + "'";
+                         }
+                         return std::nullopt;
+                       }};
   s["deny_kod"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                      auto b = parse_bool(v);
                      if (!b) {

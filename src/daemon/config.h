@@ -44,6 +44,9 @@ struct ServerSettings {
   // Server threads per listen address (SO_REUSEPORT, clients steered to a thread by
   // their address); 0 = auto: the number of CPUs this process may run on.
   unsigned threads = 0;
+  // Transmit timestamps of batched replies: true = `spread` (each reply when it leaves),
+  // false = `batch` (one clock read per batch).
+  bool tx_spread = true;
 };
 
 // Most server threads accepted by `threads`.

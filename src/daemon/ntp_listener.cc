@@ -67,13 +67,23 @@ size_t NtpListener::serve(bool wait) {
       ++n_tx;
     }
     if (n_tx > 0) {
-      // RFC 5905 §9.2: the transmit timestamp as late as possible, just before the send.
-      core::NtpTimestamp tx = core::to_ntp(m_clock.now());
+      // RFC 5905 §9.2: the transmit timestamp as late as possible, just before the
+      // send, and for reply k of the batch when it leaves (see ListenerOptions).
+      core::Timestamp t0 = m_clock.now();
       for (size_t i = 0; i < n_tx; ++i) {
-        core::encode_transmit(std::span<uint8_t, core::k_header_len>(m_tx.slot(i).data, core::k_header_len), tx);
+        int64_t late_ns = m_opt.spread_tx ? (2 * static_cast<int64_t>(i) + 1) * m_tx_cost_ns / 2 : 0;
+        core::encode_transmit(std::span<uint8_t, core::k_header_len>(m_tx.slot(i).data, core::k_header_len),
+                              core::to_ntp(core::Timestamp{t0.ns + late_ns}));
       }
+      int64_t start_ns = sys::monotonic_ns();
       size_t sent = m_tx.send(m_fd.get(), n_tx);
       m_stats.send_errors += n_tx - sent;
+      if (m_opt.spread_tx && sent >= k_min_cost_batch && sent == n_tx) {
+        // Only batches long enough that the call's own entry and exit hardly count.
+        int64_t per = (sys::monotonic_ns() - start_ns) / static_cast<int64_t>(sent);
+        per = per < 0 ? 0 : per > k_max_tx_cost_ns ? k_max_tx_cost_ns : per;
+        m_tx_cost_ns += (per - m_tx_cost_ns) / 8;
+      }
     }
     if (batch.size() < k_batch) {
       break;  // the queue was empty a moment ago: do not spend a call to learn it again

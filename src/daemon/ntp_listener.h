@@ -30,6 +30,12 @@ struct ListenerOptions {
   unsigned shard = 0;   // this thread's index in the pool
   unsigned shards = 1;  // threads in the pool
   core::SteerKey steer;
+  // Transmit timestamps of a batch: one sendmmsg sends the replies one after the
+  // other, the k-th about k per-reply send times after the call began. With `spread`
+  // reply k carries t0 + (k + 1/2) * c, c being the measured per-reply cost of recent
+  // sends, i.e. when it really leaves; without it all carry t0 (the clock read just
+  // before the call), which is earlier than the truth for all but the first.
+  bool spread_tx = true;
 };
 
 class NtpListener {
@@ -52,6 +58,8 @@ class NtpListener {
 
   static constexpr size_t k_batch = 32;
   static constexpr int k_batches_per_call = 8;
+  static constexpr size_t k_min_cost_batch = 4;       // sends that teach the per-reply cost
+  static constexpr int64_t k_max_tx_cost_ns = 20000;  // bound of the per-reply cost used
 
  private:
   sys::Fd m_fd;
@@ -63,6 +71,7 @@ class NtpListener {
   ListenerOptions m_opt;
   sys::UdpBatch m_rx;
   sys::UdpBatch m_tx;
+  int64_t m_tx_cost_ns = 0;  // per reply in sendmmsg, moving average (spread_tx)
   ListenerStats m_stats;
 };
 

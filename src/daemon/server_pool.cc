@@ -134,6 +134,7 @@ void ServerPool::build(std::vector<std::vector<sys::Fd>> fds, const core::SteerK
     lo.shard = t;
     lo.shards = m_cfg.threads;
     lo.steer = key;
+    lo.spread_tx = m_cfg.spread_tx;
     for (auto& group : fds) {
       s->listeners.push_back(
           std::make_unique<NtpListener>(std::move(group[t]), *s->server, clock, reference, lo));

@@ -54,6 +54,7 @@ struct ServerPoolConfig {
   unsigned threads = 1;       // >= 1
   core::ServerPolicy policy;  // max_clients: for the whole pool
   int8_t precision = -20;     // log2 s, served in every reply
+  bool spread_tx = true;      // see ListenerOptions
 };
 
 struct ServerPoolStats {

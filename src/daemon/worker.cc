@@ -24,6 +24,7 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   pc.threads = m_cfg.server.threads ? m_cfg.server.threads : available_cpus();
   pc.policy = make_policy(m_cfg.server);
   pc.precision = m_precision;
+  pc.spread_tx = m_cfg.server.tx_spread;
   m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
 
   auto on_signal = [this](int sig) {
@@ -104,10 +105,12 @@ void Worker::reload() {
     log_warn("%s", w.c_str());
   }
   if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-      cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->server.threads != m_cfg.server.threads) {
-    log_warn("reload: listen, threads, clock and state_dir changes take effect at the next restart");
+      cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->server.threads != m_cfg.server.threads ||
+      cfg->server.tx_spread != m_cfg.server.tx_spread) {
+    log_warn("reload: listen, threads, tx_timestamp, clock and state_dir changes take effect at the next restart");
     cfg->server.listen = m_cfg.server.listen;
     cfg->server.threads = m_cfg.server.threads;
+    cfg->server.tx_spread = m_cfg.server.tx_spread;
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
   }

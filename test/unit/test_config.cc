@@ -61,6 +61,7 @@ static void test_good_file(void**) {
       "ratelimit = interval 2 burst 8 kod yes\n"
       "max_clients = 1000\n"
       "threads = 3\n"
+      "tx_timestamp = batch\n"
       "deny_kod = yes\n");
   assert_true(c.daemon.clock == ClockMode::None);
   assert_string_equal(c.daemon.state_dir.c_str(), "/var/lib/tr7ntp-test");
@@ -75,6 +76,7 @@ static void test_good_file(void**) {
   assert_int_equal(c.server.ratelimit.burst, 8);
   assert_int_equal(c.server.max_clients, 1000);
   assert_int_equal(c.server.threads, 3);
+  assert_false(c.server.tx_spread);
   assert_true(c.server.deny_kod);
   assert_true(c.warnings.empty());
 }
@@ -86,6 +88,7 @@ static void test_defaults(void**) {
   assert_false(c.server.local_stratum.has_value());
   assert_true(c.server.listen.empty());
   assert_int_equal(c.server.threads, 0);  // auto
+  assert_true(c.server.tx_spread);
 }
 
 static void test_structure_errors(void**) {
@@ -150,6 +153,8 @@ static void test_value_errors(void**) {
   assert_int_equal(accepted("[server]\nthreads = auto\n").server.threads, 0);
   assert_int_equal(accepted("[server]\nthreads = 256\n").server.threads, 256);
   assert_int_equal(accepted("[server]\nthreads = 1\n").server.threads, 1);
+  refused("[server]\ntx_timestamp = late\n", 2, "expected 'spread' or 'batch'");
+  assert_true(accepted("[server]\ntx_timestamp = spread\n").server.tx_spread);
   refused("[server]\nratelimit = interval 2\n", 2, "needs both");
   refused("[server]\nratelimit = interval 2 burst\n", 2, "expected 'interval");
   refused("[server]\nratelimit = interval nan burst 8\n", 2, "interval:");
