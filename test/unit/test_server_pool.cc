@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
 #include <thread>
@@ -62,6 +63,17 @@ core::NtpHeader ask(int fd, uint16_t port, uint64_t tx) {
   return h;
 }
 
+// The pool's statistics once `received` requests are counted (the threads publish
+// after each batch, a moment after the replies left).
+ServerPoolStats stats_after(const ServerPool& pool, uint64_t received) {
+  ServerPoolStats s = pool.stats();
+  for (int i = 0; i < 200 && s.server.received < received; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    s = pool.stats();
+  }
+  return s;
+}
+
 struct Pool {
   SystemClock clock{ClockMode::None};
   ReferencePublisher ref{core::local_reference(10, clock.now(), 1e-6)};
@@ -99,7 +111,7 @@ static void test_steered_answers(void**) {
         ++sent;
       }
     }
-    ServerPoolStats s = p.pool->stats();
+    ServerPoolStats s = stats_after(*p.pool, sent);
     assert_int_equal(s.server.received, sent);
     assert_int_equal(s.server.answered, sent);
     assert_int_equal(s.listener.steering_misses, 0);
@@ -158,7 +170,7 @@ static void test_policy_and_reference(void**) {
     close(fd);
   }
   assert_int_equal(answered, 2);
-  assert_int_equal(p.pool->stats().server.drop(core::DropReason::RateLimited), 4);
+  assert_int_equal(stats_after(*p.pool, 6).server.drop(core::DropReason::RateLimited), 4);
 
   // Reload: no rate limit any more; reaches every thread.
   core::ServerPolicy open;
@@ -186,6 +198,7 @@ static void test_publisher_concurrent(void**) {
   core::ReferenceState s;
   s.synchronised = true;
   s.stratum = 1;
+  s.root_delay_s = 1;
   ReferencePublisher pub(s);
   std::atomic<bool> stop{false};
   std::atomic<int> errors{0};
@@ -208,6 +221,9 @@ static void test_publisher_concurrent(void**) {
     s.stratum = static_cast<uint8_t>(i);
     s.root_delay_s = i;
     pub.publish(s);
+    if (i % 50 == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the readers run
+    }
   }
   stop = true;
   for (auto& t : readers) {
