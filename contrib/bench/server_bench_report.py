@@ -153,13 +153,14 @@ def main():
     if any(mil.values()):
         print()
         n = next(r for rows in mil.values() for r in rows)["addrs"]
-        print("## %s distinct client addresses at 100k/s (each address sends once)" % n)
-        print("%-10s %12s %12s %10s %12s %12s" % ("server", "RSS before", "RSS after", "loss", "replies/s", "cpu/reply"))
+        print("## %s distinct client addresses at 100k/s, each sending once; pass 2 from %s other addresses" % (n, n))
+        print("%-10s %5s %12s %12s %10s %12s %12s" % ("server", "pass", "RSS before", "RSS after", "loss", "replies/s",
+                                                     "cpu/reply"))
         for s in SERVERS:
-            for r in mil[s]:
-                print("%-10s %9s kB %9s kB %10s %12s %12s" % (s, r.get("rss_before_kb", "?"), r["rss_kb"],
-                                                            fmt(float(r["loss"]), "%"), r["replies_per_s"],
-                                                            r["cpu_us_per_reply"]))
+            for i, r in enumerate(mil[s]):
+                print("%-10s %5d %9s kB %9s kB %10s %12s %12s" % (s, i + 1, r.get("rss_before_kb", "?"), r["rss_kb"],
+                                                                fmt(float(r["loss"]), "%"), r["replies_per_s"],
+                                                                r["cpu_us_per_reply"]))
 
     if targets:
         print()
