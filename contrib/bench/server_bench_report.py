@@ -101,6 +101,10 @@ def main():
             print("%-16s %12s %12s %12s %10s %10s%s" % (
                 title, fmt(vals["chronyd"], unit), fmt(vals["floor"], unit), fmt(vals["tr7ntpd"], unit),
                 ratio(vals["tr7ntpd"], vals["chronyd"]), fr, extra))
+        fts = runs.get(("floorts", load), [])
+        if fts:
+            print("%-16s %12s   (the reflector with kernel rx timestamps: the T3-T2 floor, i.e. waking up)" % (
+                "floor T3-T2 p50", fmt(med(fts, "srv_p50_us"))))
         c = {k: med(runs.get(("chronyd", load), []), k) for _, k, _ in METRICS}
         t = {k: med(runs.get(("tr7ntpd", load), []), k) for _, k, _ in METRICS}
         f = {k: med(runs.get(("floor", load), []), k) for _, k, _ in METRICS}
