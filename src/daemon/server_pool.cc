@@ -76,6 +76,15 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
   opt.rcvbuf = k_server_rcvbuf;
   std::vector<sys::Fd> fds;
   core::SockAddr bind_to = addr;
+  if (threads > 1 && addr.port != 0) {
+    // SO_REUSEPORT would let us join a group that another process of our user holds
+    // (a second daemon started by mistake), silently splitting the traffic. A plain
+    // bind first fails with EADDRINUSE in that case, as it would with one thread.
+    sys::UdpOptions plain;
+    plain.timestamps = false;
+    plain.pktinfo = false;
+    sys::open_udp(addr, plain);  // closed again at once
+  }
   for (unsigned i = 0; i < threads; ++i) {
     fds.push_back(sys::open_udp(bind_to, opt));
     if (i == 0 && bind_to.port == 0) {

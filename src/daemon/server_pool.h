@@ -68,7 +68,8 @@ struct ServerPoolStats {
 // Opens `threads` sockets bound to `addr` for one pool: SO_REUSEPORT and the steering
 // program when threads > 1, IP_PKTINFO only on a wildcard address, a larger receive
 // buffer. Socket i is for shard i. Port 0 binds one ephemeral port for all of them.
-// Throws std::system_error.
+// An address already in use (by anyone, also by another SO_REUSEPORT group of the same
+// user) is refused with EADDRINUSE. Throws std::system_error.
 std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned threads, const core::SteerKey& key);
 
 // The number of CPUs this process may run on (sched_getaffinity), at least 1: the

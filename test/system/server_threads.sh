@@ -5,7 +5,8 @@
 #  * rate limiting per client across threads: clients that rotate their source port
 #    over many sockets get exactly their burst, not burst x threads; the statistics
 #    show the load spread over the threads and no datagram on the wrong thread;
-#  * a reload (SIGHUP) reaches every thread; one thread per configured thread exists.
+#  * a reload (SIGHUP) reaches every thread; one thread per configured thread exists;
+#    a second daemon cannot join the port's SO_REUSEPORT group.
 source "$(dirname "$0")/lib.sh"
 require_cmd python3 setpriv
 
@@ -22,6 +23,13 @@ grep -q "(4 threads)" "$T_DIR/mt.log" || fail "start-up line does not say 4 thre
 n_tasks=$(ls "/proc/$pid/task" | wc -l)
 check "1 main + 4 server threads ($n_tasks tasks)" test "$n_tasks" -eq 5
 check "server threads are named" grep -q "tr7ntpd-srv3" /proc/"$pid"/task/*/comm
+
+# SO_REUSEPORT must not let a second daemon (same user) join the group silently.
+if "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/mt.conf" >"$T_DIR/second.log" 2>&1; then
+  fail "a second daemon on the same port started"
+else
+  check "a second daemon on the same port is refused" grep -q "Address already in use" "$T_DIR/second.log"
+fi
 
 # Bad input from 6 client addresses (each steered to one thread).
 if $NTPPROBE badinput 127.0.0.1 "$port" --src 127.0.0.1 --src 127.0.0.2 --src 127.0.0.3 --src 127.0.0.4 \
