@@ -133,12 +133,11 @@ ServerPool::ServerPool(ServerPoolConfig cfg, std::vector<std::vector<sys::Fd>> f
 
 void ServerPool::build(std::vector<std::vector<sys::Fd>> fds, const core::SteerKey& key, const core::Clock& clock,
                        const ReferencePublisher& reference) {
-  core::ServerPolicy per_shard = shard_policy(m_policy);
   for (unsigned t = 0; t < m_cfg.threads; ++t) {
     auto s = std::make_unique<Shard>();
     s->index = t;
     core::SipKey sip{sys::random_u64(), sys::random_u64()};
-    s->server = std::make_unique<core::NtpServer>(per_shard, sip, sys::random_u64(), m_cfg.precision);
+    s->server = std::make_unique<core::NtpServer>(shard_policy(m_policy, t), sip, sys::random_u64(), m_cfg.precision);
     ListenerOptions lo;
     lo.shard = t;
     lo.shards = m_cfg.threads;
@@ -154,12 +153,13 @@ void ServerPool::build(std::vector<std::vector<sys::Fd>> fds, const core::SteerK
 
 ServerPool::~ServerPool() { stop(); }
 
-core::ServerPolicy ServerPool::shard_policy(const core::ServerPolicy& p) const {
+core::ServerPolicy ServerPool::shard_policy(const core::ServerPolicy& p, unsigned shard) const {
+  // max_clients split exactly: the shares add up to the configured total.
   core::ServerPolicy s = p;
   size_t n = m_cfg.threads;
-  s.max_clients = (p.max_clients + n - 1) / n;
-  if (s.max_clients < 16) {
-    s.max_clients = 16;
+  s.max_clients = p.max_clients / n + (shard < p.max_clients % n ? 1 : 0);
+  if (s.max_clients < 1) {
+    s.max_clients = 1;
   }
   return s;
 }
@@ -358,9 +358,11 @@ bool ServerPool::visit(std::function<void(unsigned, const core::NtpServer&)> f) 
 
 bool ServerPool::set_policy(const core::ServerPolicy& policy) {
   m_policy = policy;
-  core::ServerPolicy per_shard = shard_policy(policy);
-  auto p = std::make_shared<core::ServerPolicy>(per_shard);
-  return run_on_all([p](Shard& s) { s.server->set_policy(*p); });
+  auto shares = std::make_shared<std::vector<core::ServerPolicy>>();
+  for (unsigned t = 0; t < m_cfg.threads; ++t) {
+    shares->push_back(shard_policy(policy, t));
+  }
+  return run_on_all([shares](Shard& s) { s.server->set_policy((*shares)[s.index]); });
 }
 
 }  // namespace tr7::daemon

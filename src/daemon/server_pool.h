@@ -9,8 +9,8 @@
 //    rate limit holds however it rotates its source port. (Plain SO_REUSEPORT hashes the
 //    4-tuple: rotating ports would spread a client over all threads and multiply its
 //    limit by N; a shared table would need a lock or atomics per packet.)
-//  * The client table capacity (max_clients) is split evenly over the shards: memory
-//    stays bounded by the configured total.
+//  * The client table capacity (max_clients) is split evenly over the shards (the
+//    shares add up to it exactly): memory stays bounded by the configured total.
 //  * A shard thread with one socket blocks in recvmmsg (MSG_WAITFORONE): one call both
 //    waits and reads, as the minimal reflector does; with several sockets it polls.
 //    Either way it wakes at least every k_control_ms to look at its mailbox and at stop.
@@ -119,7 +119,7 @@ class ServerPool {
   struct Shard;
   void build(std::vector<std::vector<sys::Fd>> fds, const core::SteerKey& key, const core::Clock& clock,
              const ReferencePublisher& reference);
-  core::ServerPolicy shard_policy(const core::ServerPolicy& p) const;
+  core::ServerPolicy shard_policy(const core::ServerPolicy& p, unsigned shard) const;
   void thread_main(Shard& s);
   void publish(Shard& s);
   void run_mail(Shard& s);
