@@ -194,6 +194,27 @@ static void test_policy_and_reference(void**) {
   p.pool->stop();
 }
 
+static void test_client_table_split(void**) {
+  // max_clients is for the whole pool: 3 threads share 100 exactly, however many
+  // clients come.
+  core::ServerPolicy pol;
+  pol.max_clients = 100;
+  Pool p(3, pol);
+  p.pool->start();
+  for (uint32_t i = 0; i < 300; ++i) {
+    int fd = client_socket(0x030000 + i);  // 127.3.x.y
+    ask(fd, p.port, 1000 + i);
+    close(fd);
+  }
+  ServerPoolStats s = stats_after(*p.pool, 300);
+  assert_int_equal(s.clients, 100);
+  assert_int_equal(s.evictions, 200);
+  size_t capacity = 0;
+  assert_true(p.pool->visit([&](unsigned, const core::NtpServer& srv) { capacity += srv.clients().capacity(); }));
+  assert_int_equal(capacity, 100);
+  p.pool->stop();
+}
+
 static void test_publisher_concurrent(void**) {
   core::ReferenceState s;
   s.synchronised = true;
@@ -255,6 +276,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_steered_answers),
       cmocka_unit_test(test_policy_and_reference),
+      cmocka_unit_test(test_client_table_split),
       cmocka_unit_test(test_publisher_concurrent),
       cmocka_unit_test(test_served_reference),
   };
