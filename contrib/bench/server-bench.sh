@@ -5,7 +5,7 @@
 #
 #   loader (tr7ntp-bench load, busy-polling: it never sleeps, so no server pays for
 #   waking it) pinned to CPU 0, every server pinned to CPU 1; the servers run
-#   alternately (chronyd, floor, tr7ntpd, tr7batch, chronyd, ...), a warm-up run each
+#   alternately (chronyd, floor, tr7ntpd, variants, chronyd, ...), a warm-up run each
 #   first (discarded), then REPS runs per load:
 #     50k, 100k, 150k requests/s open loop, closed loop (64 in flight), and a
 #     low-load latency probe (1 in flight, kernel transmit timestamps on the loader);
@@ -13,15 +13,17 @@
 #   run with 10^6 distinct client addresses (memory: RSS before and after).
 #   floorts (probe only) is the reflector with kernel receive timestamps: the T3-T2
 #   floor, i.e. what waking an idle server costs here.
-#   tr7batch is tr7ntpd with tx_timestamp = batch (one transmit timestamp per batch)
-#   instead of the default spread (each reply's own departure): what that choice does
-#   to T3-T2 and to the reply lag T4-T3.
+#   Variants of tr7ntpd, in some loads only: tr7batch has tx_timestamp = batch (one
+#   transmit timestamp per batch) instead of the default spread (each reply's own
+#   departure): what that choice does to T3-T2 and to the reply lag T4-T3 (50k, 100k,
+#   150k, closed); tr7poll has busy_poll = 50: what busy polling does to T3-T2 and CPU
+#   at low and moderate load (probe, 50k, 100k).
 #
 # Environment: TR7NTPD, TR7_BENCH (set by make bench), BENCH_QUICK=1 (a short smoke
 # run), BENCH_DURATION (s per run), BENCH_WARMUP (s discarded per run), BENCH_REPS,
 # BENCH_LOADS (e.g. "100000 closed probe"), BENCH_SEED, BENCH_MILLION=0 to skip the 10^6
-# addresses run, BENCH_SCALING=0 to skip the thread runs, BENCH_TXCOMPARE=0 to skip
-# tr7batch, BENCH_NICE (default -10), BENCH_OUT (keep the raw RESULT lines there),
+# addresses run, BENCH_SCALING=0 to skip the thread runs, BENCH_VARIANTS=0 to skip
+# tr7batch and tr7poll, BENCH_NICE (default -10), BENCH_OUT (keep the raw RESULT lines there),
 # BENCH_KEEP=1 (keep the temporary directory with the logs).
 # Needs root (setpriv drops CAP_SYS_TIME from the bounding set), chronyd, taskset,
 # python3. Nothing here touches the system clock: chronyd runs with -x, tr7ntpd with
@@ -49,11 +51,11 @@ BENCH=${TR7_BENCH:-$here/tr7ntp-bench}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
   dur=${BENCH_DURATION:-1}; warm=${BENCH_WARMUP:-0.3}; reps=${BENCH_REPS:-1}
   loads=${BENCH_LOADS:-"100000 150000 closed probe"}; million_n=${BENCH_MILLION_N:-200000}
-  txcompare=${BENCH_TXCOMPARE:-0}
+  txcompare=${BENCH_VARIANTS:-0}
 else
   dur=${BENCH_DURATION:-3}; warm=${BENCH_WARMUP:-1}; reps=${BENCH_REPS:-3}
   loads=${BENCH_LOADS:-"50000 100000 150000 closed probe"}; million_n=${BENCH_MILLION_N:-1000000}
-  txcompare=${BENCH_TXCOMPARE:-1}
+  txcompare=${BENCH_VARIANTS:-1}
 fi
 seed=${BENCH_SEED:-8}
 do_million=${BENCH_MILLION:-1}
@@ -143,9 +145,9 @@ start_floor() {
   PID[$name]=$!; PORT[$name]=$p; pids+=("$!")
   wait_answers "$p" "$name"
 }
-# start_tr7 NAME THREADS CPUS [TX_TIMESTAMP]
+# start_tr7 NAME THREADS CPUS [EXTRA_SERVER_LINE]
 start_tr7() {
-  local name=$1 threads=$2 cpus=$3 txts=${4:-spread} p
+  local name=$1 threads=$2 cpus=$3 extra=${4:-} p
   p=$(free_port)
   cat >"$dir/$name.conf" <<EOF
 [daemon]
@@ -156,7 +158,7 @@ log_level = warning
 listen = 127.0.0.1:$p
 local_stratum = 10
 threads = $threads
-tx_timestamp = $txts
+$extra
 EOF
   pin "$cpus"
   "${PIN[@]}" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$dir/$name.conf" >"$dir/$name.log" 2>&1 &
@@ -201,10 +203,16 @@ start_floor floor
 start_floor floorts --timestamps
 start_tr7 tr7ntpd 1 "$srv_cpu"
 servers=(chronyd floor tr7ntpd)
+declare -A VARIANT_LOADS
 if [ "$txcompare" = 1 ]; then
-  start_tr7 tr7batch 1 "$srv_cpu" batch
-  servers+=(tr7batch)
+  start_tr7 tr7batch 1 "$srv_cpu" "tx_timestamp = batch"
+  start_tr7 tr7poll 1 "$srv_cpu" "busy_poll = 50"
+  servers+=(tr7batch tr7poll)
+  VARIANT_LOADS[tr7batch]=" 50000 100000 150000 closed "
+  VARIANT_LOADS[tr7poll]=" probe 50000 100000 "
 fi
+# runs_in SERVER LOAD: whether SERVER takes part at LOAD.
+runs_in() { [ -z "${VARIANT_LOADS[$1]:-}" ] || [[ ${VARIANT_LOADS[$1]} == *" $2 "* ]]; }
 
 # Warm-up: one discarded run per server.
 for s in "${servers[@]}"; do
@@ -216,7 +224,7 @@ done
 t_start=$SECONDS
 for load in $loads; do
   for rep in $(seq 1 "$reps"); do
-    for s in "${servers[@]}"; do run "$s" "$load" "$rep"; done
+    for s in "${servers[@]}"; do runs_in "$s" "$load" && run "$s" "$load" "$rep"; done
     # The floor of T3-T2 itself: the reflector with kernel receive timestamps (T3 read
     # right after recvmmsg returns) shows what waking up costs on this machine.
     [ "$load" = probe ] && run floorts "$load" "$rep"

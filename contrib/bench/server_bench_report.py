@@ -122,21 +122,30 @@ def main():
             targets.append(("loss at 150k/s <= chronyd", t["loss"] <= c["loss"],
                             "%s vs %s" % (fmt(t["loss"], "%"), fmt(c["loss"], "%"))))
 
-    if any(s == "tr7batch" for (s, _l) in runs):
+    variants = [v for v in ("tr7batch", "tr7poll") if any(s == v for (s, _l) in runs)]
+    if variants:
         print()
-        print("## transmit timestamps: tr7ntpd (tx_timestamp = spread) vs tr7batch (= batch)")
+        print("## tr7ntpd variants: tr7batch = tx_timestamp batch, tr7poll = busy_poll 50 (default: spread, 0)")
         print("T3-T2 is what the replies claim; the lag T4-T3 is when they really arrived after their")
-        print("transmit timestamp (a stamp taken early shows as a large lag: the client's offset is off")
-        print("by half of the excess). |offset| only in the probe (exact loader timestamps).")
-        print("%-10s %14s %14s %14s %14s %14s" % ("load", "T3-T2 p50", "T3-T2 p99", "lag p50", "lag p99",
-                                                   "cpu/reply"))
+        print("transmit timestamp (a stamp taken before the reply left shows as extra lag; the client's")
+        print("offset is off by half of it). |offset| is exact only in the probe (kernel loader stamps).")
+        print("%-8s %-9s %11s %11s %9s %9s %10s %10s" % ("load", "server", "T3-T2 p50", "T3-T2 p99", "lag p50",
+                                                     "lag p99", "|off| p50", "cpu/reply"))
         for load in loads:
-            for s in ("tr7ntpd", "tr7batch"):
+            for s in ("tr7ntpd",) + tuple(variants):
                 rows = runs.get((s, load), [])
                 if rows:
-                    print("%-10s %14s %14s %14s %14s %14s  %s" % (
-                        load, fmt(med(rows, "srv_p50_us")), fmt(med(rows, "srv_p99_us")), fmt(med(rows, "lag_p50_us")),
-                        fmt(med(rows, "lag_p99_us")), fmt(med(rows, "cpu_us_per_reply")), s))
+                    print("%-8s %-9s %11s %11s %9s %9s %10s %10s" % (
+                        load, s, fmt(med(rows, "srv_p50_us")), fmt(med(rows, "srv_p99_us")),
+                        fmt(med(rows, "lag_p50_us")), fmt(med(rows, "lag_p99_us")), fmt(med(rows, "absoff_p50_us")),
+                        fmt(med(rows, "cpu_us_per_reply"))))
+        for load in ("probe", "50000", "100000"):
+            p = runs.get(("tr7poll", load), [])
+            c = runs.get(("chronyd", load), [])
+            if p and c:
+                tp, cp = med(p, "srv_p50_us"), med(c, "srv_p50_us")
+                targets.append(("T3-T2 median <= 0.5 x chronyd (%s, busy_poll 50)" % load, tp <= 0.5 * cp,
+                                "%s x" % ratio(tp, cp)))
 
     thread_names = sorted({s for (s, l) in runs if s.startswith("tr7t")})
     if thread_names:

@@ -308,6 +308,14 @@ void Parser::define_server() {
                          }
                          return std::nullopt;
                        }};
+  s["busy_poll"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                      auto n = parse_int(v, 0, 1000);
+                      if (!n) {
+                        return n.error() + " (microseconds, 0 = off)";
+                      }
+                      m_cfg.server.busy_poll_us = static_cast<unsigned>(*n);
+                      return std::nullopt;
+                    }};
   s["deny_kod"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                      auto b = parse_bool(v);
                      if (!b) {

@@ -47,6 +47,8 @@ struct ServerSettings {
   // Transmit timestamps of batched replies: true = `spread` (each reply when it leaves),
   // false = `batch` (one clock read per batch).
   bool tx_spread = true;
+  // Most microseconds a server thread busy-polls its socket before sleeping; 0 = never.
+  unsigned busy_poll_us = 0;
 };
 
 // Most server threads accepted by `threads`.

@@ -32,6 +32,9 @@ size_t NtpListener::serve(bool wait) {
       break;
     }
     ++m_stats.batches;
+    if (total == 0) {
+      m_first_rx_ns = batch[0].kernel_rx.ns;
+    }
     total += batch.size();
     int64_t mono = sys::monotonic_ns();
     core::Timestamp now = m_clock.now();

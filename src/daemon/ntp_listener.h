@@ -55,6 +55,9 @@ class NtpListener {
   // k_batches_per_call of them. With `wait` (on a blocking socket) the first read waits
   // for a datagram, up to the socket's receive timeout. Returns the datagrams read.
   size_t serve(bool wait);
+  // Kernel receive time (system clock, ns) of the first datagram of the last serve()
+  // that read any; 0 when it had none.
+  int64_t first_rx_ns() const { return m_first_rx_ns; }
 
   static constexpr size_t k_batch = 32;
   static constexpr int k_batches_per_call = 8;
@@ -72,6 +75,7 @@ class NtpListener {
   sys::UdpBatch m_rx;
   sys::UdpBatch m_tx;
   int64_t m_tx_cost_ns = 0;  // per reply in sendmmsg, moving average (spread_tx)
+  int64_t m_first_rx_ns = 0;
   ListenerStats m_stats;
 };
 

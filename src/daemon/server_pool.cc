@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "core/busy_poll.h"
 #include "sys/clock.h"
 #include "sys/reuseport.h"
 #include "sys/udp.h"
@@ -25,6 +27,7 @@ namespace {
 constexpr int k_server_rcvbuf = 1 << 19;
 
 bool is_wildcard(const core::SockAddr& a) { return a.ip.bytes == std::array<uint8_t, 16>{}; }
+
 
 // Published counters: written by the shard thread only (relaxed stores), read by anyone.
 enum Counter : unsigned {
@@ -220,8 +223,23 @@ void ServerPool::thread_main(Shard& s) {
   pthread_setname_np(pthread_self(), name.c_str());
   if (s.listeners.size() == 1) {
     NtpListener& l = *s.listeners[0];
+    core::BusyPollWindow bp(static_cast<int64_t>(m_cfg.busy_poll_us) * 1000);
     while (!m_stop.load(std::memory_order_relaxed)) {
-      l.serve(true);  // blocks up to k_control_ms
+      size_t n = 0;
+      if (bp.window_ns() > 0) {
+        // Busy polling: look again and again for a while before going to sleep.
+        int64_t until = sys::monotonic_ns() + bp.window_ns();
+        do {
+          n = l.serve(false);
+        } while (n == 0 && sys::monotonic_ns() < until && !m_stop.load(std::memory_order_relaxed));
+      }
+      bool slept = n == 0;
+      if (slept) {
+        n = l.serve(true);  // blocks up to k_control_ms
+      }
+      if (n > 0) {
+        bp.on_batch(slept, l.first_rx_ns(), sys::realtime_now().ns);
+      }
       if (s.has_mail.load(std::memory_order_acquire)) {
         run_mail(s);
       }

@@ -13,6 +13,9 @@
 //    shares add up to it exactly): memory stays bounded by the configured total.
 //  * A shard thread with one socket blocks in recvmmsg (MSG_WAITFORONE): one call both
 //    waits and reads, as the minimal reflector does; with several sockets it polls.
+//    With busy_poll_us it first polls the socket for an adaptive window (at most
+//    busy_poll_us) while requests keep arriving that densely: an idle server's wake-up
+//    latency then stays out of T3-T2, at the price of CPU time (see tr7ntpd.conf(5)).
 //    Either way it wakes at least every k_control_ms to look at its mailbox and at stop.
 //  * Statistics: each shard publishes its counters (relaxed atomic stores) after every
 //    batch; stats() sums them from any thread, without stopping anyone.
@@ -55,6 +58,7 @@ struct ServerPoolConfig {
   core::ServerPolicy policy;  // max_clients: for the whole pool
   int8_t precision = -20;     // log2 s, served in every reply
   bool spread_tx = true;      // see ListenerOptions
+  unsigned busy_poll_us = 0;  // most a thread polls before sleeping (0: never polls)
 };
 
 struct ServerPoolStats {

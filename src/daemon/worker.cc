@@ -25,6 +25,7 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   pc.policy = make_policy(m_cfg.server);
   pc.precision = m_precision;
   pc.spread_tx = m_cfg.server.tx_spread;
+  pc.busy_poll_us = m_cfg.server.busy_poll_us;
   m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
 
   auto on_signal = [this](int sig) {
@@ -106,8 +107,11 @@ void Worker::reload() {
   }
   if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
       cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->server.threads != m_cfg.server.threads ||
-      cfg->server.tx_spread != m_cfg.server.tx_spread) {
-    log_warn("reload: listen, threads, tx_timestamp, clock and state_dir changes take effect at the next restart");
+      cfg->server.tx_spread != m_cfg.server.tx_spread || cfg->server.busy_poll_us != m_cfg.server.busy_poll_us) {
+    log_warn(
+        "reload: listen, threads, tx_timestamp, busy_poll, clock and state_dir changes take effect at the next "
+        "restart");
+    cfg->server.busy_poll_us = m_cfg.server.busy_poll_us;
     cfg->server.listen = m_cfg.server.listen;
     cfg->server.threads = m_cfg.server.threads;
     cfg->server.tx_spread = m_cfg.server.tx_spread;

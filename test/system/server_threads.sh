@@ -6,7 +6,8 @@
 #    over many sockets get exactly their burst, not burst x threads; the statistics
 #    show the load spread over the threads and no datagram on the wrong thread;
 #  * a reload (SIGHUP) reaches every thread; one thread per configured thread exists;
-#    a second daemon cannot join the port's SO_REUSEPORT group.
+#    a second daemon cannot join the port's SO_REUSEPORT group; all of it also with
+#    busy polling (3 threads, busy_poll = 50).
 source "$(dirname "$0")/lib.sh"
 require_cmd python3 setpriv
 
@@ -59,6 +60,7 @@ state_dir = $T_DIR
 listen = 127.0.0.1:$port
 local_stratum = 10
 threads = $threads
+busy_poll = $(( (threads - 2) * 50 ))
 ratelimit = interval 100 burst 4 leak 0 kod no"
   pid=$TR7_PID
   # 8 clients (127.0.1.1-8), each rotating over 16 source ports, 40 requests each.
