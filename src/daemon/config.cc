@@ -3,8 +3,11 @@
 
 #include <ini.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -13,10 +16,24 @@
 #include <sstream>
 
 #include "core/strutil.h"
+#include "ctl/command.h"
 
 namespace tr7::daemon {
 
 const char* to_string(ClockMode m) { return m == ClockMode::None ? "none" : "kernel"; }
+
+double SourceConfig::min_interval_s() const {
+  if (burst_interval_s) {
+    return *burst_interval_s;
+  }
+  double poll_s = minpoll >= 0 ? static_cast<double>(1 << minpoll) : 1.0 / static_cast<double>(1 << -minpoll);
+  return poll_s < 2.0 ? poll_s : 2.0;
+}
+
+bool SourceConfig::operator==(const SourceConfig& o) const {
+  return kind == o.kind && host == o.host && port == o.port && iburst == o.iburst && minpoll == o.minpoll &&
+         maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources;
+}
 
 namespace {
 
@@ -121,6 +138,9 @@ class Parser {
     m_cfg.path = m_name;
     define_daemon();
     define_server();
+    define_sources();
+    define_discipline();
+    define_metrics();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -177,6 +197,10 @@ class Parser {
   void warn(int line, const std::string& msg) { m_cfg.warnings.push_back(m_name + ":" + std::to_string(line) + ": " + msg); }
   void define_daemon();
   void define_server();
+  void define_sources();
+  void define_discipline();
+  std::optional<std::string> add_source(const std::string& v, int line, SourceConfig::Kind kind);
+  void define_metrics();
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action);
 
   std::string m_name;
@@ -187,6 +211,7 @@ class Parser {
   std::map<std::string, int> m_seen;
   std::map<std::string, int> m_section_lines;
   std::vector<std::pair<core::Prefix, int>> m_rule_lines;
+  int m_min_sources_line = 0;
 };
 
 void Parser::define_daemon() {
@@ -217,6 +242,124 @@ void Parser::define_daemon() {
                       }
                       return std::nullopt;
                     }};
+  // Privilege separation and the clock at start-up (tr7ntpd(8)).
+  s["user"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                 // A plain user name (as useradd accepts them), never root.
+                 bool ok = !v.empty() && v.size() <= 32 && v[0] != '-' && v[0] != '.';
+                 for (char c : v) {
+                   ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                               c == '_' || c == '-' || c == '.');
+                 }
+                 if (!ok) {
+                   return "expected a user name ([A-Za-z0-9_.-], at most 32 characters)";
+                 }
+                 if (v == "root") {
+                   return std::string("the worker must not run as root");
+                 }
+                 m_cfg.daemon.user = v;
+                 return std::nullopt;
+               }};
+  s["rtc"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                if (v == "none") {
+                  m_cfg.daemon.rtc.clear();
+                  return std::nullopt;
+                }
+                if (v.rfind("/dev/", 0) != 0 || v.size() > 64 || v.find("/..") != std::string::npos) {
+                  return "expected 'none' or a device path such as /dev/rtc0, not '" + v + "'";
+                }
+                m_cfg.daemon.rtc = v;
+                return std::nullopt;
+              }};
+  s["max_step"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                     auto d = parse_double(v, 0.001, 3.2e9);
+                     if (!d) {
+                       return d.error();
+                     }
+                     m_cfg.daemon.max_step_s = *d;
+                     return std::nullopt;
+                   }};
+  s["max_startup_step"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                             if (v == "unlimited") {
+                               m_cfg.daemon.max_startup_step_s = 0.0;
+                               return std::nullopt;
+                             }
+                             auto d = parse_double(v, 1.0, 3.2e9);
+                             if (!d) {
+                               return "expected 'unlimited' or seconds: " + d.error();
+                             }
+                             m_cfg.daemon.max_startup_step_s = *d;
+                             return std::nullopt;
+                           }};
+  s["control_socket"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                           if (v != "none" && v[0] != '/') {
+                             return "must be an absolute path or 'none'";
+                           }
+                           // sockaddr_un.sun_path holds 108 bytes with the NUL.
+                           if (v.size() > 100) {
+                             return "path too long (at most 100 bytes)";
+                           }
+                           if (v.find("/../") != std::string::npos || v.back() == '/') {
+                             return "must name a file, without '..'";
+                           }
+                           m_cfg.daemon.control_socket = v;
+                           m_cfg.daemon.control_socket_set = true;
+                           return std::nullopt;
+                         }};
+  s["control_socket_mode"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
+                                if (v.size() < 3 || v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
+                                  return "expected an octal mode such as 0660";
+                                }
+                                unsigned m = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 8));
+                                if (m & 07111) {
+                                  return "no execute, setuid, setgid or sticky bits";
+                                }
+                                if ((m & 0600) != 0600) {
+                                  return "the owner (root) needs read and write";
+                                }
+                                if (m & 0002) {
+                                  warn(line, "control_socket_mode lets every local user connect (commands are still "
+                                             "checked against admin_group and monitor_group)");
+                                }
+                                m_cfg.daemon.control_socket_mode = m;
+                                return std::nullopt;
+                              }};
+  auto group_key = [this](std::string DaemonSettings::*field) {
+    return KeyDef{false, [this, field](const std::string& v, int) -> std::optional<std::string> {
+                    // POSIX portable user/group names: [A-Za-z0-9._-], not starting with '-'.
+                    if (v.size() > 32 || v[0] == '-' ||
+                        v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                            std::string::npos) {
+                      return "invalid group name '" + v + "'";
+                    }
+                    m_cfg.daemon.*field = v;
+                    return std::nullopt;
+                  }};
+  };
+  s["admin_group"] = group_key(&DaemonSettings::admin_group);
+  s["monitor_group"] = group_key(&DaemonSettings::monitor_group);
+  s["timezone"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                     if (!ctl::valid_zone_name(v)) {
+                       return "invalid time zone name '" + v + "' (an IANA name such as Europe/Istanbul)";
+                     }
+                     m_cfg.daemon.timezone = v;
+                     return std::nullopt;
+                   }};
+}
+
+void Parser::define_metrics() {
+  auto& s = m_sections["metrics"];
+  s["listen"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
+                   auto a = core::parse_sockaddr(v);
+                   if (!a) {
+                     return a.error();
+                   }
+                   if (!a->ip.is_loopback()) {
+                     warn(line, "metrics listen address " + a->to_string() +
+                                    " is not loopback: anyone who reaches it can read the metrics");
+                   }
+                   m_cfg.metrics.listen = *a;
+                   return std::nullopt;
+                 }};
 }
 
 std::optional<std::string> Parser::add_rules(const std::string& v, int line, core::AccessAction action) {
@@ -374,7 +517,207 @@ void Parser::define_server() {
                     }};
 }
 
-void Parser::finish() {}
+namespace {
+
+// A host name (RFC 1123 labels) or an address literal; no spaces, no '/'.
+bool valid_host(const std::string& h) {
+  if (h.empty() || h.size() > 253) {
+    return false;
+  }
+  if (core::parse_ip(h)) {
+    return true;
+  }
+  size_t label = 0;
+  for (size_t i = 0; i < h.size(); ++i) {
+    char c = h[i];
+    if (c == '.') {
+      if (label == 0 || h[i - 1] == '-') {
+        return false;
+      }
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && label > 0) ||
+              c == '_';
+    if (!ok || ++label > 63) {
+      return false;
+    }
+  }
+  return h.back() != '-';
+}
+
+}  // namespace
+
+std::optional<std::string> Parser::add_source(const std::string& v, int line, SourceConfig::Kind kind) {
+  auto w = split_words(v);
+  if (w.empty()) {
+    return std::string("missing host");
+  }
+  SourceConfig sc;
+  sc.kind = kind;
+  sc.line = line;
+  sc.host = w[0];
+  if (!sc.host.empty() && sc.host.front() == '[' && sc.host.back() == ']') {
+    sc.host = sc.host.substr(1, sc.host.size() - 2);  // [IPv6]
+  }
+  if (!valid_host(sc.host)) {
+    return "'" + w[0] + "' is not a host name or address";
+  }
+  std::map<std::string, bool> seen;
+  for (size_t i = 1; i < w.size(); ++i) {
+    const std::string& k = w[i];
+    if (!seen.emplace(k, true).second) {
+      return "'" + k + "' given twice";
+    }
+    if (k == "iburst") {
+      sc.iburst = true;
+      continue;
+    }
+    bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" ||
+                 (k == "maxsources" && kind == SourceConfig::Kind::Pool);
+    if (!known) {
+      return "unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S" +
+             (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")");
+    }
+    if (i + 1 >= w.size()) {
+      return "'" + k + "' needs a value";
+    }
+    const std::string& val = w[++i];
+    if (k == "minpoll" || k == "maxpoll") {
+      auto n = parse_int(val, -6, 17);
+      if (!n) {
+        return k + ": " + n.error();
+      }
+      (k == "minpoll" ? sc.minpoll : sc.maxpoll) = static_cast<int8_t>(*n);
+    } else if (k == "port") {
+      auto n = parse_int(val, 1, 65535);
+      if (!n) {
+        return "port: " + n.error();
+      }
+      sc.port = static_cast<uint16_t>(*n);
+    } else if (k == "burst_interval") {
+      auto d = parse_double(val, 0.01, 60);
+      if (!d) {
+        return "burst_interval: " + d.error();
+      }
+      sc.burst_interval_s = *d;
+    } else {
+      auto n = parse_int(val, 1, 16);
+      if (!n) {
+        return "maxsources: " + n.error();
+      }
+      sc.maxsources = static_cast<unsigned>(*n);
+    }
+  }
+  if (sc.minpoll > sc.maxpoll) {
+    return "minpoll " + std::to_string(sc.minpoll) + " is above maxpoll " + std::to_string(sc.maxpoll);
+  }
+  for (const auto& o : m_cfg.sources.sources) {
+    if (o.host == sc.host && o.port == sc.port) {
+      return sc.host + " already configured (line " + std::to_string(o.line) + ")";
+    }
+  }
+  if (kind == SourceConfig::Kind::Pool && core::parse_ip(sc.host)) {
+    warn(line, "pool " + sc.host + " is an address: it gives one source");
+  }
+  m_cfg.sources.sources.push_back(sc);
+  return std::nullopt;
+}
+
+void Parser::define_sources() {
+  auto& s = m_sections["sources"];
+  s["server"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Server); }};
+  s["pool"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Pool); }};
+  s["min_sources"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
+                        auto n = parse_int(v, 1, 16);
+                        if (!n) {
+                          return n.error();
+                        }
+                        m_cfg.sources.min_sources = static_cast<size_t>(*n);
+                        m_min_sources_line = line;
+                        return std::nullopt;
+                      }};
+}
+
+void Parser::define_discipline() {
+  auto& s = m_sections["discipline"];
+  auto& d = m_cfg.discipline;
+  s["makestep"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                     auto w = split_words(v);
+                     if (w.size() != 2) {
+                       return std::string("expected 'THRESHOLD_SECONDS LIMIT' (e.g. 0.128 3)");
+                     }
+                     auto t = parse_double(w[0], 0.0, 1e6);
+                     if (!t) {
+                       return "threshold: " + t.error();
+                     }
+                     auto n = parse_int(w[1], 0, 1000);
+                     if (!n) {
+                       return "limit: " + n.error();
+                     }
+                     d.makestep_threshold_s = *t;
+                     d.makestep_limit = static_cast<int>(*n);
+                     return std::nullopt;
+                   }};
+  s["max_slew_ppm"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                         auto x = parse_double(v, 1, 4500);
+                         if (!x) {
+                           return x.error();
+                         }
+                         d.max_slew_ppm = *x;
+                         return std::nullopt;
+                       }};
+  s["offset_tolerance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                             auto x = parse_double(v, 0, 1e6);
+                             if (!x) {
+                               return x.error();
+                             }
+                             if (*x > 0 && *x < 0.001) {
+                               return std::string("below 0.001 s would hold normal corrections (0 turns it off)");
+                             }
+                             d.offset_tolerance_s = *x;
+                             return std::nullopt;
+                           }};
+  s["max_distance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                         auto x = parse_double(v, 0.01, 16);
+                         if (!x) {
+                           return x.error();
+                         }
+                         d.max_distance_s = *x;
+                         return std::nullopt;
+                       }};
+  s["drift_file"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                       // A plain name: the file lives in state_dir, which is the worker's
+                       // root under privilege separation (no other path is reachable).
+                       if (v != "none" && (v.size() > 64 || v == "." || v == ".." || v[0] == '.' ||
+                                           v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                               "0123456789._-") != std::string::npos)) {
+                         return std::string("expected a file name in state_dir (letters, digits, . _ -) or 'none'");
+                       }
+                       d.drift_file = v;
+                       return std::nullopt;
+                     }};
+  s["drift_interval"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
+                           auto x = parse_double(v, 10, 86400);
+                           if (!x) {
+                             return x.error();
+                           }
+                           d.drift_interval_s = *x;
+                           return std::nullopt;
+                         }};
+}
+
+void Parser::finish() {
+  // min_sources that no configuration can reach would never synchronise.
+  size_t possible = 0;
+  for (const auto& sc : m_cfg.sources.sources) {
+    possible += sc.kind == SourceConfig::Kind::Pool ? sc.maxsources : 1;
+  }
+  if (!m_cfg.sources.sources.empty() && m_cfg.sources.min_sources > possible) {
+    error(m_min_sources_line, "min_sources " + std::to_string(m_cfg.sources.min_sources) + " is more than the " +
+                                  std::to_string(possible) + " source(s) configured");
+  }
+}
 
 int ini_handler_fn(void* user, const char* section, const char* name, const char* value) {
   return static_cast<Parser*>(user)->handle(section, name, value);
@@ -432,24 +775,82 @@ ConfigResult parse_config_text(std::string_view text, const std::string& name) {
   return std::move(parser.config());
 }
 
-ConfigResult load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return unexpected(std::vector<std::string>{path + ": cannot open: " + std::strerror(errno)});
+std::vector<std::string> config_summary(const Config& c) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& k, const std::string& v) { out.push_back(k + " = " + v); };
+  add("daemon.clock", to_string(c.daemon.clock));
+  add("daemon.state_dir", c.daemon.state_dir);
+  const char* levels[] = {"error", "warning", "info", "debug"};
+  add("daemon.log_level", levels[static_cast<int>(c.daemon.log_level)]);
+  add("daemon.user", c.daemon.user);
+  add("daemon.rtc", c.daemon.rtc);
+  add("daemon.max_step", std::to_string(c.daemon.max_step_s));
+  add("daemon.max_startup_step", std::to_string(c.daemon.max_startup_step_s));
+  add("daemon.control_socket", c.daemon.control_socket);
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", c.daemon.control_socket_mode);
+  add("daemon.control_socket_mode", mode);
+  add("daemon.admin_group", c.daemon.admin_group);
+  add("daemon.monitor_group", c.daemon.monitor_group);
+  add("daemon.timezone", c.daemon.timezone);
+  for (const auto& l : c.server.listen) {
+    add("server.listen", l.to_string());
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (text.size() > 1024 * 1024) {
-    return unexpected(std::vector<std::string>{path + ": file too large (over 1 MiB)"});
+  for (const auto& r : c.server.access.rules()) {
+    add(r.action == core::AccessAction::Allow ? "server.allow" : "server.deny", r.prefix.to_string());
   }
-  auto r = parse_config_text(text, path);
-  if (r) {
-    struct stat st{};
-    if (stat(path.c_str(), &st) == 0 && (st.st_mode & S_IWOTH)) {
-      r->warnings.push_back(path + ": file is world-writable");
+  add("server.deny_kod", c.server.deny_kod ? "yes" : "no");
+  add("server.max_clients", std::to_string(c.server.max_clients));
+  add("server.local_stratum", c.server.local_stratum ? std::to_string(*c.server.local_stratum) : "");
+  if (c.server.ratelimit.enabled) {
+    char rl[160];
+    std::snprintf(rl, sizeof rl, "interval %g burst %u kod %s leak %u", c.server.ratelimit.interval_s,
+                  c.server.ratelimit.burst, c.server.ratelimit.kod ? "yes" : "no", c.server.ratelimit.leak);
+    add("server.ratelimit", rl);
+  } else {
+    add("server.ratelimit", "");
+  }
+  add("metrics.listen", c.metrics.listen ? c.metrics.listen->to_string() : "");
+  return out;
+}
+
+ConfigResult load_config_fd(int fd, const std::string& name) {
+  constexpr size_t k_max = 1024 * 1024;
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return unexpected(std::vector<std::string>{name + ": cannot read: " + std::strerror(errno)});
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > k_max) {
+      return unexpected(std::vector<std::string>{name + ": file too large (over 1 MiB)"});
     }
   }
+  auto r = parse_config_text(text, name);
+  if (r) {
+    struct stat st{};
+    if (fstat(fd, &st) == 0 && (st.st_mode & S_IWOTH)) {
+      r->warnings.push_back(name + ": file is world-writable");
+    }
+  }
+  return r;
+}
+
+ConfigResult load_config_file(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rbe");
+  if (f == nullptr) {
+    return unexpected(std::vector<std::string>{path + ": cannot open: " + std::strerror(errno)});
+  }
+  auto r = load_config_fd(fileno(f), path);
+  std::fclose(f);
   return r;
 }
 

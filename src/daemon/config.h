@@ -28,10 +28,29 @@ namespace tr7::daemon {
 enum class ClockMode { Kernel, None };
 const char* to_string(ClockMode m);
 
+inline constexpr const char* k_default_control_socket = "/run/tr7ntp/tr7ntpd.sock";
+
 struct DaemonSettings {
   ClockMode clock = ClockMode::Kernel;
   std::string state_dir = "/var/lib/tr7ntp";
   LogLevel log_level = LogLevel::Info;
+  std::string user = "_tr7ntp";  // the worker's user under privilege separation
+  std::string rtc;               // RTC device (/dev/rtcN); empty: none
+  double max_step_s = 366.0 * 86400.0;  // largest step the helper applies at run time
+  double max_startup_step_s = 0.0;      // largest start-up step; 0: unlimited (window only)
+  // Control socket (tr7ntp-control(7)); "none" disables it. control_socket_set tells an
+  // explicit setting from the default (a default path already in use by another daemon
+  // is a warning, an explicit one an error).
+  std::string control_socket = k_default_control_socket;
+  bool control_socket_set = false;
+  unsigned control_socket_mode = 0660;
+  std::string admin_group;    // may change things (with root); empty: root only
+  std::string monitor_group;  // may read; empty: root and admin_group only
+  std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
+};
+
+struct MetricsSettings {
+  std::optional<core::SockAddr> listen;  // HTTP /metrics; off when empty
 };
 
 struct ServerSettings {
@@ -51,6 +70,43 @@ struct ServerSettings {
   unsigned busy_poll_us = 0;
 };
 
+// One `server` or `pool` line of [sources].
+struct SourceConfig {
+  enum class Kind { Server, Pool };
+  Kind kind = Kind::Server;
+  std::string host;  // name or address literal
+  uint16_t port = 123;
+  bool iburst = false;
+  int8_t minpoll = 6;  // log2 s, -6..17
+  int8_t maxpoll = 10;
+  std::optional<double> burst_interval_s;  // request spacing below 2 s (own LAN servers)
+  unsigned maxsources = 4;                 // pool: addresses used at once
+  int line = 0;
+
+  // Smallest spacing between two requests: burst_interval if given, else 2 s, or the
+  // poll interval when minpoll is below 1 (the admin asked for it).
+  double min_interval_s() const;
+  bool operator==(const SourceConfig& o) const;
+};
+
+struct SourcesSettings {
+  std::vector<SourceConfig> sources;
+  size_t min_sources = 1;  // agreeing sources needed to synchronise
+};
+
+struct DisciplineSettings {
+  double makestep_threshold_s = 0.128;
+  int makestep_limit = 3;
+  double max_slew_ppm = 500;
+  double offset_tolerance_s = 1.0;  // 0: off
+  double max_distance_s = 1.5;      // root distance beyond which we stop serving (holdover)
+  std::string drift_file = "drift";  // a file name in state_dir; "none": no drift file
+  double drift_interval_s = 3600;   // how often the drift file is written
+
+  // The drift file's name in the state directory; empty for none.
+  std::string drift_name() const { return drift_file == "none" ? std::string() : drift_file; }
+};
+
 // Most server threads accepted by `threads`.
 inline constexpr unsigned k_max_server_threads = 256;
 
@@ -58,6 +114,9 @@ struct Config {
   std::string path;
   DaemonSettings daemon;
   ServerSettings server;
+  SourcesSettings sources;
+  DisciplineSettings discipline;
+  MetricsSettings metrics;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 
@@ -67,6 +126,13 @@ using ConfigResult = Result<Config, std::vector<std::string>>;
 ConfigResult parse_config_text(std::string_view text, const std::string& name);
 // Reads and parses a file; an unreadable file is one error.
 ConfigResult load_config_file(const std::string& path);
+// The same from an open descriptor (the privileged helper opens the file for the
+// chrooted worker); `name` is used in messages.
+ConfigResult load_config_fd(int fd, const std::string& name);
+
+// The effective settings as "section.key = value" lines in a stable order, one line per
+// list item: what the audit trail records as before/after of a reload.
+std::vector<std::string> config_summary(const Config& c);
 
 // Longest line accepted, in bytes without the line ending.
 inline constexpr size_t k_config_max_line = 196;

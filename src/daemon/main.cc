@@ -13,6 +13,9 @@
 
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/privsep.h"
+#include "daemon/readiness.h"
+#include "daemon/tzdb.h"
 #include "daemon/worker.h"
 #include "sys/event.h"
 
@@ -28,10 +31,13 @@ void usage(FILE* out) {
                "  -f, --config FILE   configuration file (default %s)\n"
                "  -d, --debug         stay in the foreground, one process, log to stderr\n"
                "  -n, --foreground    stay in the foreground, log to syslog (for systemd)\n"
+               "  -e, --log-stderr    log to stderr instead of syslog (with -n)\n"
                "      --check-config  parse the configuration, report, exit 0 (valid) or 1\n"
                "  -V, --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
+               "Started as root (without -d), it runs as a privileged helper and a sandboxed\n"
+               "worker (privilege separation).\n"
                "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration,\n"
                "SIGUSR1 logs the server statistics. See tr7ntpd(8), tr7ntpd.conf(5).\n",
                k_default_config);
@@ -54,9 +60,26 @@ int daemonize() {
   }
   if (pid > 0) {
     close(p[1]);
-    char c = 0;
-    ssize_t n = read(p[0], &c, 1);
-    std::_Exit(n == 1 && c == 'R' ? 0 : 1);
+    // 'R': ready. 'E' and a reason: the daemon failed after detaching (readiness.h).
+    char buf[512];
+    size_t got = 0;
+    while (got < sizeof buf - 1) {
+      ssize_t n = read(p[0], buf + got, sizeof buf - 1 - got);
+      if (n <= 0) {
+        break;
+      }
+      got += static_cast<size_t>(n);
+    }
+    buf[got] = '\0';
+    if (got >= 1 && buf[0] == 'R') {
+      std::_Exit(0);
+    }
+    if (got > 1 && buf[0] == 'E') {
+      std::fprintf(stderr, "tr7ntpd: fatal: %s\n", buf + 1);
+    } else {
+      std::fprintf(stderr, "tr7ntpd: start-up failed, see the system log\n");
+    }
+    std::_Exit(1);
   }
   close(p[0]);
   setsid();
@@ -82,15 +105,17 @@ int main(int argc, char** argv) {
   bool debug = false;
   bool foreground = false;
   bool check_only = false;
+  bool log_stderr = false;
   enum { OPT_CHECK = 1000 };
   static const option long_opts[] = {
       {"config", required_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
       {"foreground", no_argument, nullptr, 'n'},   {"check-config", no_argument, nullptr, OPT_CHECK},
       {"version", no_argument, nullptr, 'V'},      {"help", no_argument, nullptr, 'h'},
+      {"log-stderr", no_argument, nullptr, 'e'},
       {nullptr, 0, nullptr, 0}};
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "f:dnVh", long_opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "f:dneVh", long_opts, nullptr)) != -1) {
     switch (c) {
       case 'f':
         config_path = optarg;
@@ -101,11 +126,18 @@ int main(int argc, char** argv) {
       case 'n':
         foreground = true;
         break;
+      case 'e':
+        log_stderr = true;
+        break;
       case OPT_CHECK:
         check_only = true;
         break;
       case 'V':
+#ifdef TR7_TEST_HOOKS
+        std::printf("tr7ntpd %s (test hooks: not for production)\n", PACKAGE_VERSION);
+#else
         std::printf("tr7ntpd %s\n", PACKAGE_VERSION);
+#endif
         return 0;
       case 'h':
         usage(stdout);
@@ -139,31 +171,52 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "warning: %s\n", w.c_str());
   }
   if (check_only) {
+    // What the parser cannot know: the zone must exist in the system tzdata.
+    tr7::daemon::TimezoneDb zones;
+    zones.load();
+    if (!zones.contains(cfg->daemon.timezone)) {
+      std::fprintf(stderr, "%s: timezone: '%s' is not a zone of the system tzdata\n", config_path.c_str(),
+                   cfg->daemon.timezone.c_str());
+      return 1;
+    }
     std::printf("%s: configuration OK\n", config_path.c_str());
     return 0;
   }
 
-  tr7::daemon::log_init(debug, cfg->daemon.log_level, "tr7ntpd");
+  log_stderr = log_stderr || debug;
+  tr7::daemon::log_init(log_stderr, cfg->daemon.log_level, "tr7ntpd");
   tr7::sys::g_callback_error = callback_error;
+  // Privilege separation whenever started as root, except in debug mode (-d).
+  bool privsep = !debug && geteuid() == 0;
   try {
-    tr7::daemon::Worker worker(std::move(*cfg), tr7::daemon::WorkerOptions{config_path});
+    tr7::daemon::WorkerOptions opt{config_path};
+    if (privsep) {
+      tr7::daemon::PrivsepPlan plan = tr7::daemon::prepare_privsep(*cfg);
+      tr7::daemon::Startup st = tr7::daemon::open_startup(*cfg, true);
+      int ready_fd = -1;
+      if (!foreground) {
+        ready_fd = daemonize();
+        tr7::daemon::log_init(false, tr7::daemon::log_level(), "tr7ntpd");
+      }
+      return tr7::daemon::run_privsep(std::move(*cfg), std::move(opt), plan, st, ready_fd);
+    }
+    if (!debug && geteuid() != 0) {
+      tr7::daemon::log_info("not started as root: one process, no privilege separation");
+    }
+    // One process: the start-up check only reports (no clock control here).
+    tr7::daemon::Startup st = tr7::daemon::open_startup(*cfg, false);
+    tr7::daemon::Worker worker(std::move(*cfg), std::move(opt));
     int ready_fd = -1;
     if (!debug && !foreground) {
       ready_fd = daemonize();
       tr7::daemon::log_init(false, tr7::daemon::log_level(), "tr7ntpd");
     }
     worker.log_started();
-    if (ready_fd >= 0) {
-      char r = 'R';
-      if (write(ready_fd, &r, 1) != 1) {
-        // the parent is gone; carry on
-      }
-      close(ready_fd);
-    }
+    tr7::daemon::notify_ready(ready_fd);
     return worker.run();
   } catch (const std::exception& e) {
     tr7::daemon::log_err("fatal: %s", e.what());
-    if (!debug) {
+    if (!log_stderr) {
       std::fprintf(stderr, "tr7ntpd: fatal: %s\n", e.what());
     }
     return 1;

@@ -2,7 +2,11 @@
 
 #include "autoconfig.h"
 
+#include <algorithm>
+#include <array>
 #include <csignal>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -12,13 +16,87 @@
 
 namespace tr7::daemon {
 
+// What the control service sees of the worker (ctl_service.h).
+class Worker::View final : public DaemonView {
+ public:
+  explicit View(Worker& w) : m_w(w) {}
+  const Config& config() const override { return m_w.m_cfg; }
+  core::Timestamp now() const override { return m_w.m_clock.now(); }
+  // The server's numbers are summed over all server threads (published by them after
+  // each batch, so at most one batch old).
+  core::ServerStats server_stats() const override { return m_w.server_stats().server; }
+  uint64_t send_errors() const override { return m_w.server_stats().listener.send_errors; }
+  size_t client_count() const override { return m_w.server_stats().clients; }
+  size_t client_capacity() const override {
+    size_t n = m_w.m_pool->policy().max_clients;
+    for (const auto& p : m_w.m_extra_pools) {
+      n += p->policy().max_clients;
+    }
+    return n;
+  }
+  // The `limit` most recently seen clients of all threads, newest first. Each thread
+  // copies its newest `limit` between two batches; f runs here, on the copies.
+  void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const override {
+    std::vector<core::ClientRecord> all;
+    std::mutex m;
+    auto collect = [&all, &m, limit](unsigned, const core::NtpServer& srv) {
+      std::vector<core::ClientRecord> mine;
+      srv.clients().for_each([&mine](const core::ClientRecord& r) { mine.push_back(r); }, limit);
+      std::lock_guard<std::mutex> lock(m);
+      all.insert(all.end(), mine.begin(), mine.end());
+    };
+    // visit() waits for every thread (they answer between two batches, within
+    // ServerPool::k_control_ms when idle); `all` outlives it.
+    bool complete = m_w.m_pool->visit(collect);
+    for (const auto& p : m_w.m_extra_pools) {
+      complete = p->visit(collect) && complete;
+    }
+    if (!complete) {
+      log_warn("clients: a server thread did not answer in time; the list is incomplete");
+    }
+    std::lock_guard<std::mutex> lock(m);
+    std::sort(all.begin(), all.end(), [](const core::ClientRecord& a, const core::ClientRecord& b) {
+      return a.last_seen_ns > b.last_seen_ns;
+    });
+    for (size_t i = 0; i < all.size() && i < limit; ++i) {
+      f(all[i]);
+    }
+  }
+  const core::AllowList& access() const override { return m_w.m_pool->policy().access; }
+  void set_access(core::AllowList a) override {
+    core::ServerPolicy p = m_w.m_pool->policy();
+    p.access = std::move(a);
+    m_w.apply_policy(p);
+  }
+  ReloadOutcome reload() override { return m_w.reload_config(); }
+
+ private:
+  Worker& m_w;
+};
+
 Worker::Worker(Config cfg, WorkerOptions opt)
-    : m_cfg(std::move(cfg)), m_opt(std::move(opt)), m_clock(m_cfg.daemon.clock), m_precision(sys::measure_precision()) {
+    : m_cfg(std::move(cfg)),
+      m_opt(std::move(opt)),
+      m_clock(m_cfg.daemon.clock, m_opt.clock_control),
+      m_precision(sys::measure_precision()) {
   m_base.reset(event_base_new());
   if (!m_base) {
     throw std::runtime_error("event_base_new failed");
   }
-  m_reference.publish(current_reference());
+  if (auto d = StateDir::open(m_cfg.daemon.state_dir)) {
+    m_state_dir = std::move(*d);
+  } else {
+    log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
+  }
+  // The control service first: it reads the tzdata and the runtime state, opens the
+  // audit log and binds the control socket, all before any privilege drop; the server's
+  // policy below already includes the runtime rule changes.
+  m_provider = std::make_unique<NoClientProvider>([this](core::Timestamp now) { return reference_at(now); },
+                                                  to_string(m_cfg.daemon.clock));
+  m_view = std::make_unique<View>(*this);
+  m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir);
+  // The server threads start in run(), after any fork and after the sandbox: here, as
+  // root under privilege separation, only their sockets are opened.
   ServerPoolConfig pc;
   pc.listen = m_cfg.server.listen;
   pc.threads = m_cfg.server.threads ? m_cfg.server.threads : available_cpus();
@@ -27,6 +105,16 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   pc.spread_tx = m_cfg.server.tx_spread;
   pc.busy_poll_us = m_cfg.server.busy_poll_us;
   m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
+
+  if (!m_cfg.sources.sources.empty()) {
+    m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
+  }
+  publish_reference();
+  // The NTP client changes its reference state on the event loop; the server threads
+  // read it from a snapshot, replaced when it changed.
+  m_reference_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST,
+                                                      [this](evutil_socket_t, short) { publish_reference(); });
+  m_reference_timer->add(k_reference_check_s);
 
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
@@ -53,24 +141,75 @@ Worker::Worker(Config cfg, WorkerOptions opt)
     on_signal(sig);
   }
   std::signal(SIGPIPE, SIG_IGN);
+  m_keeper = std::make_unique<ClockKeeper>(
+      m_base.get(), m_state_dir, [this] { return m_clock.now(); },
+      [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
+  m_ctl->restore_sources();
 }
 
 Worker::~Worker() = default;
 
 core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
   core::ServerPolicy p;
-  p.access = s.access;
+  p.access = m_ctl ? m_ctl->effective_access(s.access) : s.access;
   p.ratelimit = s.ratelimit;
   p.deny_kod = s.deny_kod;
   p.max_clients = s.max_clients;
   return p;
 }
 
-core::ReferenceState Worker::current_reference() const {
+void Worker::publish_reference() {
+  core::ReferenceState r = reference_at(m_clock.now());
+  // A local reference is served with the time of each batch (core::served_reference):
+  // its reference time here does not count as a change.
+  bool same = r.synchronised == m_published.synchronised && r.leap == m_published.leap &&
+              r.stratum == m_published.stratum && r.refid == m_published.refid && r.local == m_published.local &&
+              (r.local || r.reference_time == m_published.reference_time) &&
+              r.root_delay_s == m_published.root_delay_s && r.root_dispersion_s == m_published.root_dispersion_s;
+  if (same && m_reference_published) {
+    return;
+  }
+  m_reference.publish(r);
+  m_published = r;
+  m_reference_published = true;
+}
+
+ServerPoolStats Worker::server_stats() const {
+  ServerPoolStats all = m_pool->stats();
+  for (const auto& p : m_extra_pools) {
+    ServerPoolStats s = p->stats();
+    all.server.add(s.server);
+    all.listener.send_errors += s.listener.send_errors;
+    all.listener.no_kernel_timestamp += s.listener.no_kernel_timestamp;
+    all.listener.batches += s.listener.batches;
+    all.listener.steering_misses += s.listener.steering_misses;
+    all.clients += s.clients;
+    all.evictions += s.evictions;
+    all.received_per_thread.insert(all.received_per_thread.end(), s.received_per_thread.begin(),
+                                   s.received_per_thread.end());
+  }
+  return all;
+}
+
+void Worker::apply_policy(const core::ServerPolicy& policy) {
+  bool taken = m_pool->set_policy(policy);
+  for (auto& p : m_extra_pools) {
+    taken = p->set_policy(policy) && taken;
+  }
+  if (!taken) {
+    log_warn("a server thread did not take the new policy in time; it will between two batches");
+  }
+}
+
+core::ReferenceState Worker::reference_at(core::Timestamp now) const {
+  if (m_client) {
+    core::ReferenceState r = m_client->reference(now);
+    if (r.synchronised) {
+      return r;
+    }
+  }
   if (m_cfg.server.local_stratum) {
-    // A local reference: served with the reference time of each reply's batch
-    // (core::served_reference), so publishing it once is enough.
-    return core::local_reference(*m_cfg.server.local_stratum, m_clock.now(), core::log2_to_s(m_precision));
+    return core::local_reference(*m_cfg.server.local_stratum, now, core::log2_to_s(m_precision));
   }
   return core::unsynchronised_reference();
 }
@@ -83,52 +222,112 @@ void Worker::log_started() const {
   if (!where.empty()) {
     where += " (" + std::to_string(m_pool->threads()) + (m_pool->threads() == 1 ? " thread)" : " threads)");
   }
-  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, serving on %s%s",
-           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), where.empty() ? "(no listener)" : where.c_str(),
+  log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, %zu source line(s), serving on %s%s",
+           to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), m_cfg.sources.sources.size(),
+           where.empty() ? "(no listener)" : where.c_str(),
            m_cfg.server.local_stratum ? (", local stratum " + std::to_string(*m_cfg.server.local_stratum)).c_str()
                                       : ", unsynchronised until a source is");
 }
 
 void Worker::reload() {
+  ReloadOutcome r = reload_config();
+  Caller sig;
+  sig.via = "signal";
+  m_ctl->audit_reload(sig, r);
+}
+
+ReloadOutcome Worker::reload_config() {
+  ReloadOutcome out;
   if (m_opt.config_path.empty()) {
     log_warn("reload: no configuration file to read");
-    return;
+    out.errors.push_back("no configuration file to read");
+    return out;
   }
-  auto cfg = load_config_file(m_opt.config_path);
+  auto cfg = m_opt.load_config ? m_opt.load_config() : load_config_file(m_opt.config_path);
+  if (cfg) {
+    if (auto e = m_ctl->check_config(*cfg)) {
+      cfg = unexpected(std::vector<std::string>{*e});
+    }
+  }
   if (!cfg) {
     log_err("reload refused, the running configuration is kept:");
     for (const auto& e : cfg.error()) {
       log_err("%s", e.c_str());
     }
-    return;
+    out.errors = cfg.error();
+    return out;
   }
   for (const auto& w : cfg->warnings) {
     log_warn("%s", w.c_str());
   }
-  if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-      cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->server.threads != m_cfg.server.threads ||
-      cfg->server.tx_spread != m_cfg.server.tx_spread || cfg->server.busy_poll_us != m_cfg.server.busy_poll_us) {
-    log_warn(
-        "reload: listen, threads, tx_timestamp, busy_poll, clock and state_dir changes take effect at the next "
-        "restart");
-    cfg->server.busy_poll_us = m_cfg.server.busy_poll_us;
+  out.warnings = cfg->warnings;
+  // What is bound, opened or resolved at start (before any privilege drop) stays until a
+  // restart.
+  bool restart = cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
+                 cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->daemon.user != m_cfg.daemon.user ||
+                 cfg->daemon.rtc != m_cfg.daemon.rtc || cfg->daemon.max_step_s != m_cfg.daemon.max_step_s ||
+                 cfg->daemon.max_startup_step_s != m_cfg.daemon.max_startup_step_s ||
+                 cfg->daemon.control_socket != m_cfg.daemon.control_socket ||
+                 cfg->daemon.control_socket_mode != m_cfg.daemon.control_socket_mode ||
+                 cfg->daemon.admin_group != m_cfg.daemon.admin_group ||
+                 cfg->daemon.monitor_group != m_cfg.daemon.monitor_group || cfg->metrics.listen != m_cfg.metrics.listen ||
+                 cfg->server.threads != m_cfg.server.threads || cfg->server.tx_spread != m_cfg.server.tx_spread ||
+                 cfg->server.busy_poll_us != m_cfg.server.busy_poll_us;
+  if (restart) {
+    std::string w = "reload: listen, threads, tx_timestamp, busy_poll, clock, state_dir, user, rtc, max_step, "
+                    "control_socket*, admin_group, monitor_group and [metrics] listen changes take effect at the "
+                    "next restart";
+    log_warn("%s", w.c_str());
+    out.warnings.push_back(w);
     cfg->server.listen = m_cfg.server.listen;
-    cfg->server.threads = m_cfg.server.threads;
-    cfg->server.tx_spread = m_cfg.server.tx_spread;
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
+    cfg->daemon.user = m_cfg.daemon.user;
+    cfg->daemon.rtc = m_cfg.daemon.rtc;
+    cfg->daemon.max_step_s = m_cfg.daemon.max_step_s;
+    cfg->daemon.max_startup_step_s = m_cfg.daemon.max_startup_step_s;
+    cfg->daemon.control_socket = m_cfg.daemon.control_socket;
+    cfg->daemon.control_socket_set = m_cfg.daemon.control_socket_set;
+    cfg->daemon.control_socket_mode = m_cfg.daemon.control_socket_mode;
+    cfg->daemon.admin_group = m_cfg.daemon.admin_group;
+    cfg->daemon.monitor_group = m_cfg.daemon.monitor_group;
+    cfg->metrics.listen = m_cfg.metrics.listen;
+    cfg->server.threads = m_cfg.server.threads;
+    cfg->server.tx_spread = m_cfg.server.tx_spread;
+    cfg->server.busy_poll_us = m_cfg.server.busy_poll_us;
   }
-  if (!m_pool->set_policy(make_policy(cfg->server))) {
-    log_warn("reload: a server thread did not take the new policy in time; it will between two batches");
+  if (cfg->sources.sources != m_cfg.sources.sources || cfg->discipline.drift_file != m_cfg.discipline.drift_file) {
+    log_warn("reload: source and drift_file changes take effect at the next restart");
+    cfg->sources.sources = m_cfg.sources.sources;
+    cfg->discipline.drift_file = m_cfg.discipline.drift_file;
   }
+  if (m_client) {
+    m_client->apply(*cfg);
+  }
+  std::vector<std::string> before = config_summary(m_cfg);
+  apply_policy(make_policy(cfg->server));
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
-  m_reference.publish(current_reference());
-  log_info("configuration reloaded from %s", m_opt.config_path.c_str());
+  publish_reference();
+  std::vector<std::string> after = config_summary(m_cfg);
+  for (const auto& l : before) {
+    if (std::find(after.begin(), after.end(), l) == after.end()) {
+      out.removed.push_back(l);
+    }
+  }
+  for (const auto& l : after) {
+    if (std::find(before.begin(), before.end(), l) == before.end()) {
+      out.added.push_back(l);
+    }
+  }
+  out.ok = true;
+  log_info("configuration reloaded from %s (%zu setting(s) removed, %zu added)", m_opt.config_path.c_str(),
+           out.removed.size(), out.added.size());
+  return out;
 }
 
 void Worker::log_stats() const {
-  ServerPoolStats ps = m_pool->stats();
+  ServerPoolStats ps = server_stats();
   const core::ServerStats& s = ps.server;
   std::string drops;
   for (size_t i = 0; i < core::k_drop_reasons; ++i) {
@@ -139,20 +338,66 @@ void Worker::log_stats() const {
     per_thread += (per_thread.empty() ? "" : ",") + std::to_string(r);
   }
   log_info("server stats: received=%llu answered=%llu kod_rate=%llu kod_deny=%llu leaked=%llu dropped=%llu%s "
-           "send_errors=%llu clients=%llu threads=%u received_per_thread=%s steering_misses=%llu",
+           "send_errors=%llu clients=%llu threads=%zu received_per_thread=%s steering_misses=%llu",
            static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.answered),
            static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
            static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
            static_cast<unsigned long long>(ps.listener.send_errors), static_cast<unsigned long long>(ps.clients),
-           m_pool->threads(), per_thread.c_str(), static_cast<unsigned long long>(ps.listener.steering_misses));
+           ps.received_per_thread.size(), per_thread.c_str(),
+           static_cast<unsigned long long>(ps.listener.steering_misses));
+  if (m_client) {
+    m_client->log_state();
+  }
+}
+
+void Worker::add_listener(sys::Fd fd) {
+  core::SockAddr local = sys::local_address(fd.get());
+  sys::UdpOptions opt;
+  opt.pktinfo = local.ip.bytes == std::array<uint8_t, 16>{};  // only a wildcard socket needs it
+  sys::configure_udp(fd.get(), local.ip.is_v4() ? AF_INET : AF_INET6, opt);
+  // One socket, one thread of its own (a socket opened elsewhere is not part of a
+  // steered group), with the same policy and its own client table.
+  ServerPoolConfig pc;
+  pc.listen = {local};
+  pc.threads = 1;
+  pc.policy = m_pool->policy();
+  pc.precision = m_precision;
+  pc.spread_tx = m_cfg.server.tx_spread;
+  pc.busy_poll_us = m_cfg.server.busy_poll_us;
+  std::vector<std::vector<sys::Fd>> fds(1);
+  fds[0].push_back(std::move(fd));
+  auto pool = std::make_unique<ServerPool>(std::move(pc), std::move(fds), core::SteerKey{}, m_clock, m_reference);
+  if (m_running) {
+    pool->start();
+  }
+  m_extra_pools.push_back(std::move(pool));
+}
+
+void Worker::stop(int exit_status) {
+  m_exit_status = exit_status;
+  event_base_loopbreak(m_base.get());
 }
 
 int Worker::run() {
   m_pool->start();
+  for (auto& p : m_extra_pools) {
+    p->start();
+  }
+  m_running = true;
   event_base_dispatch(m_base.get());
+  m_running = false;
   m_pool->stop();
+  for (auto& p : m_extra_pools) {
+    p->stop();
+  }
   log_stats();
-  return 0;
+  if (m_client) {
+    m_client->save_drift();
+  }
+  if (m_keeper->save_if_synced()) {
+    log_info("clock saved in %s/%s", m_state_dir.path().c_str(), k_saved_clock_file);
+  }
+  return m_exit_status;
 }
 
 }  // namespace tr7::daemon

@@ -1,23 +1,44 @@
-// The worker: owns the event loop and everything on it (NTP listeners now; the NTP client,
-// command socket and metrics as they arrive). Signals: SIGTERM/SIGINT stop, SIGHUP
-// reloads the configuration (a bad file is refused whole and the old one kept), SIGUSR1
-// logs the server statistics.
+// The worker: owns the event loop and everything on it (NTP listeners, the control
+// service with its socket, audit trail and metrics; the NTP client).
+// Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration (a bad file is refused
+// whole and the old one kept; audited), SIGUSR1 logs the server statistics.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/client_service.h"
+#include "daemon/client_status.h"
+#include "daemon/clock_keeper.h"
 #include "daemon/config.h"
+#include "daemon/ctl_service.h"
 #include "daemon/reference_publisher.h"
 #include "daemon/server_pool.h"
+#include "daemon/state_dir.h"
 #include "daemon/system_clock.h"
 #include "sys/event.h"
 
 namespace tr7::daemon {
 
+class HelperClient;
+
 struct WorkerOptions {
   std::string config_path;
+  // Reads the configuration again (SIGHUP). Empty: load_config_file(config_path). Under
+  // privilege separation the helper opens the file (the worker's chroot cannot see it).
+  std::function<ConfigResult()> load_config;
+  // clock = kernel: where corrections go (the helper under privilege separation).
+  // nullptr: no clock control in this process.
+  core::ClockControl* clock_control = nullptr;
+  // Writes the RTC from the system clock (through the helper). Empty: no RTC to keep.
+  std::function<Result<void, std::string>()> write_rtc;
+  // The privileged helper (privilege separation only; nullptr in one process): sockets in
+  // network namespaces or on ports below 1024 (HelperClient::open_udp), the RTC.
+  HelperClient* helper = nullptr;
 };
 
 class Worker {
@@ -29,28 +50,65 @@ class Worker {
   int run();
   // Called after the sockets are open, before run() (daemon readiness).
   void log_started() const;
+  // Serves NTP on an already bound UDP socket too (e.g. one the helper opened inside a
+  // network namespace); sets the receive options it needs. Throws std::system_error.
+  void add_listener(sys::Fd fd);
+  // Ends run() at the next turn of the loop, which then returns `exit_status`.
+  void stop(int exit_status);
+  event_base* base() const { return m_base.get(); }
+  // The state directory, opened at construction (before any chroot); invalid if missing.
+  const StateDir& state_dir() const { return m_state_dir; }
 
-  // The NTP server threads: aggregated statistics (stats()), client tables (visit()).
+  // The NTP server threads of the configured listen addresses (client tables: visit()).
   const ServerPool& server_pool() const { return *m_pool; }
   ServerPool& server_pool() { return *m_pool; }
-  // Where the server threads get the reference state from: publish() on every change.
-  ReferencePublisher& reference_publisher() { return m_reference; }
+  // Server statistics summed over every server thread (also add_listener's).
+  ServerPoolStats server_stats() const;
+  // How often the reference state is compared with what the server threads serve.
+  static constexpr double k_reference_check_s = 0.25;
 
  private:
-  // The reference state to publish now (local_stratum, or unsynchronised).
-  core::ReferenceState current_reference() const;
+  // The reference state to serve at `now` (the NTP client's, local_stratum, or
+  // unsynchronised); the server threads get it through publish_reference().
+  core::ReferenceState reference_at(core::Timestamp now) const;
+  // Publishes reference_at(now) to the server threads when it differs from what they
+  // serve (at start, on reload and every k_reference_check_s).
+  void publish_reference();
+  // A new policy (reload, access rule change) for every server thread.
+  void apply_policy(const core::ServerPolicy& policy);
+  // The NTP client, if sources are configured (read-only access for the command
+  // protocol: tracking(), sources()).
+  ClientService* client() { return m_client.get(); }
   void reload();
+  // Re-reads the configuration (SIGHUP and the `reload` command); not audited here.
+  ReloadOutcome reload_config();
   void log_stats() const;
   core::ServerPolicy make_policy(const ServerSettings& s) const;
+  class View;
+  friend class View;
 
   Config m_cfg;
   WorkerOptions m_opt;
+  StateDir m_state_dir;
+  int m_exit_status = 0;
   sys::EventBase m_base;
   SystemClock m_clock;
   int8_t m_precision;
   ReferencePublisher m_reference;
+  core::ReferenceState m_published;  // the last state published
+  bool m_reference_published = false;
   std::unique_ptr<ServerPool> m_pool;
+  // Sockets handed over later (add_listener), one server thread each.
+  std::vector<std::unique_ptr<ServerPool>> m_extra_pools;
+  std::unique_ptr<sys::Callback> m_reference_timer;
+  bool m_running = false;
+  std::unique_ptr<ClientService> m_client;  // when [sources] has any
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
+  std::unique_ptr<ClockKeeper> m_keeper;
+  // The NTP client's status for the control socket (NoClientProvider until it lands).
+  std::unique_ptr<ClientStatusProvider> m_provider;
+  std::unique_ptr<View> m_view;
+  std::unique_ptr<CtlService> m_ctl;
 };
 
 }  // namespace tr7::daemon

@@ -9,7 +9,9 @@ set -u
 TR7NTPD=${TR7NTPD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/daemon/tr7ntpd}
 TR7_SRCDIR=${TR7_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TR7_BUILDDIR=${TR7_BUILDDIR:-$TR7_SRCDIR}
-NTPPROBE="python3 $TR7_SRCDIR/test/system/ntpprobe.py"
+# /usr/bin/python3 first: a python3 shim on PATH (pyenv) can take seconds to start.
+PYTHON3=$(command -v /usr/bin/python3 || command -v python3)
+NTPPROBE="$PYTHON3 $TR7_SRCDIR/test/system/ntpprobe.py"
 NOCLOCK=(setpriv --bounding-set -sys_time --inh-caps -sys_time --)
 # Sanitizer builds: leak reports at exit are not what these tests check.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
@@ -89,7 +91,7 @@ require_cmd() {
 
 # A free UDP port on loopback (racy in theory; the tests use distinct ranges anyway).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  $PYTHON3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # wait_for TIMEOUT_S COMMAND...: polls every 0.1 s until the command succeeds.
@@ -104,14 +106,62 @@ wait_for() {
   return 0
 }
 
+# Privilege separation: with TR7_PRIVSEP=1 every tr7ntpd a test starts runs as it does in
+# production when started as root: a privileged helper and a sandboxed worker (chroot,
+# no capabilities, seccomp), in the foreground with the log on stderr (-n -e) instead of
+# -d. The worker runs as TR7_TEST_USER (created with useradd --system if missing) in the
+# state directory $T_DIR/NAME.state, unless the configuration names one. TR7_PID is the
+# helper (it forwards SIGTERM/SIGINT/SIGHUP/SIGUSR1 to the worker);
+# worker_pid_of HELPER prints the worker's pid.
+TR7_PRIVSEP=${TR7_PRIVSEP:-0}
+TR7_TEST_USER=${TR7_TEST_USER:-_tr7ntp}
+
+# ensure_test_user: the worker's user exists (creates a system user if not).
+ensure_test_user() {
+  getent passwd "$TR7_TEST_USER" >/dev/null && return 0
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TR7_TEST_USER" ||
+    die "cannot create user $TR7_TEST_USER (set TR7_TEST_USER to an existing unprivileged user)"
+}
+
+# privsep_conf NAME CONF_TEXT: prints CONF_TEXT with user and state_dir added to [daemon]
+# (when missing), and makes the state directory (owned by the test user).
+privsep_conf() {
+  local name=$1 conf=$2 state
+  state=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*\([^;#[:space:]]*\).*/\1/p' <<<"$conf" | tail -n 1)
+  local extra=""
+  if [ -z "$state" ]; then
+    state="$T_DIR/$name.state"
+    extra="state_dir = $state"$'\n'
+  fi
+  grep -q '^[[:space:]]*user[[:space:]]*=' <<<"$conf" || extra+="user = $TR7_TEST_USER"$'\n'
+  mkdir -p "$state"
+  chown "$TR7_TEST_USER:" "$state"
+  chmod 750 "$state"
+  if grep -q '^[[:space:]]*\[daemon\]' <<<"$conf"; then
+    awk -v extra="$extra" '{ print } /^[[:space:]]*\[daemon\]/ && !done { printf "%s", extra; done = 1 }' <<<"$conf"
+  else
+    printf '[daemon]\n%s\n%s\n' "$extra" "$conf"
+  fi
+}
+
+# worker_pid_of HELPER_PID: the worker (the helper's only child).
+worker_pid_of() { pgrep -P "$1" | head -n 1; }
+
 # start_tr7ntpd NAME CONF_TEXT [EXTRA_PREFIX...]: writes $T_DIR/NAME.conf, starts
 # tr7ntpd -d in the background (log $T_DIR/NAME.log), waits until it serves.
-# Sets TR7_PID. With a prefix (e.g. "ip netns exec ns"), runs inside it.
+# Sets TR7_PID. With a prefix (e.g. "ip netns exec ns"), runs inside it. With
+# TR7_PRIVSEP=1, privilege-separated instead of -d (see above).
 start_tr7ntpd() {
   local name=$1 conf=$2
   shift 2
+  local mode=(-d)
+  if [ "$TR7_PRIVSEP" = 1 ]; then
+    ensure_test_user
+    conf=$(privsep_conf "$name" "$conf")
+    mode=(-n -e)
+  fi
   printf '%s\n' "$conf" >"$T_DIR/$name.conf"
-  "$@" "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/$name.conf" >"$T_DIR/$name.log" 2>&1 &
+  "$@" "${NOCLOCK[@]}" "$TR7NTPD" "${mode[@]}" -f "$T_DIR/$name.conf" >"$T_DIR/$name.log" 2>&1 &
   TR7_PID=$!
   T_PIDS+=("$TR7_PID")
   if ! wait_for 10 grep -q "started:" "$T_DIR/$name.log"; then
@@ -119,6 +169,12 @@ start_tr7ntpd() {
     die "tr7ntpd ($name) did not start"
   fi
   kill -0 "$TR7_PID" 2>/dev/null || die "tr7ntpd ($name) exited"
+  if [ "$TR7_PRIVSEP" = 1 ]; then
+    local w
+    w=$(worker_pid_of "$TR7_PID")
+    grep -q '^Seccomp:[[:space:]]*2' "/proc/$w/status" 2>/dev/null || die "tr7ntpd ($name): worker not sandboxed"
+    log "tr7ntpd ($name): helper $TR7_PID, sandboxed worker $w"
+  fi
 }
 
 # stats_of PID LOG: asks the daemon for its statistics (SIGUSR1) and prints the newest
@@ -161,3 +217,24 @@ add_netns() {
   T_NETNS+=("$ns")
   ip -n "$ns" link set lo up
 }
+
+# --- control socket (tr7ntpc) ---
+TR7NTPC=${TR7NTPC:-$TR7_BUILDDIR/src/tools/tr7ntpc/tr7ntpc}
+CTLPROBE="python3 $TR7_SRCDIR/test/system/ctlprobe.py"
+
+# free_tcp_port: a free TCP port on loopback.
+free_tcp_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ctl_daemon_conf PORT [EXTRA_DAEMON_LINES] [EXTRA_SERVER_LINES]: a config with a control
+# socket at $T_DIR/ctl.sock, state in $T_DIR/state, serving local stratum 10 on PORT.
+ctl_daemon_conf() {
+  printf '[daemon]\nclock = none\nstate_dir = %s/state\ncontrol_socket = %s/ctl.sock\n%s\n[server]\nlisten = 127.0.0.1:%s\nlocal_stratum = 10\nallow = 127.0.0.0/8\n%s\n' \
+    "$T_DIR" "$T_DIR" "${2:-}" "$1" "${3:-}"
+}
+
+# ctlc ARGS...: tr7ntpc on the test's control socket.
+ctlc() { "$TR7NTPC" -s "$T_DIR/ctl.sock" "$@"; }
+# as_nobody CMD...: runs a command as nobody:nogroup with no supplementary groups.
+as_nobody() { setpriv --reuid nobody --regid nogroup --clear-groups -- "$@"; }

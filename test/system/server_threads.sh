@@ -14,16 +14,19 @@ require_cmd python3 setpriv
 port=$(free_port)
 start_tr7ntpd mt "[daemon]
 clock = none
-state_dir = $T_DIR
 [server]
 listen = 127.0.0.1:$port
 local_stratum = 10
 threads = 4"
 pid=$TR7_PID
+# The process with the server threads: the worker under privilege separation.
+srv=$pid
+[ "$TR7_PRIVSEP" = 1 ] && srv=$(worker_pid_of "$pid")
 grep -q "(4 threads)" "$T_DIR/mt.log" || fail "start-up line does not say 4 threads"
-n_tasks=$(ls "/proc/$pid/task" | wc -l)
-check "1 main + 4 server threads ($n_tasks tasks)" test "$n_tasks" -eq 5
-check "server threads are named" grep -q "tr7ntpd-srv3" /proc/"$pid"/task/*/comm
+tasks() { ls "/proc/$srv/task" | wc -l; }
+wait_for 5 test "$(tasks)" -eq 5
+check "1 main + 4 server threads ($(tasks) tasks)" test "$(tasks)" -eq 5
+check "server threads are named" grep -q "tr7ntpd-srv3" /proc/"$srv"/task/*/comm
 
 # SO_REUSEPORT must not let a second daemon (same user) join the group silently.
 if "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/mt.conf" >"$T_DIR/second.log" 2>&1; then
@@ -55,7 +58,6 @@ for threads in 2 3; do
   port=$(free_port)
   start_tr7ntpd "rl$threads" "[daemon]
 clock = none
-state_dir = $T_DIR
 [server]
 listen = 127.0.0.1:$port
 local_stratum = 10

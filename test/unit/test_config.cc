@@ -198,12 +198,196 @@ static void test_file_errors(void**) {
   assert_true(r.error()[0].find("cannot open") != std::string::npos);
 }
 
+static void test_control_and_metrics_keys(void**) {
+  Config c = accepted(
+      "[daemon]\n"
+      "control_socket = /run/tr7ntp/ctl.sock\n"
+      "control_socket_mode = 0660\n"
+      "admin_group = tr7ntp-admin\n"
+      "monitor_group = tr7ntp_mon\n"
+      "timezone = Europe/Istanbul\n"
+      "[metrics]\n"
+      "listen = 127.0.0.1:9123\n");
+  assert_string_equal(c.daemon.control_socket.c_str(), "/run/tr7ntp/ctl.sock");
+  assert_true(c.daemon.control_socket_set);
+  assert_int_equal(c.daemon.control_socket_mode, 0660);
+  assert_string_equal(c.daemon.admin_group.c_str(), "tr7ntp-admin");
+  assert_string_equal(c.daemon.monitor_group.c_str(), "tr7ntp_mon");
+  assert_string_equal(c.daemon.timezone.c_str(), "Europe/Istanbul");
+  assert_true(c.metrics.listen.has_value() && c.metrics.listen->port == 9123);
+  assert_true(c.warnings.empty());
+  Config d = accepted("");
+  assert_string_equal(d.daemon.control_socket.c_str(), k_default_control_socket);
+  assert_false(d.daemon.control_socket_set);
+  assert_string_equal(d.daemon.timezone.c_str(), "UTC");
+  assert_false(d.metrics.listen.has_value());
+  assert_string_equal(accepted("[daemon]\ncontrol_socket = none\n").daemon.control_socket.c_str(), "none");
+  assert_int_equal(accepted("[daemon]\ncontrol_socket_mode = 0666\n").warnings.size(), 1);
+  assert_int_equal(accepted("[metrics]\nlisten = 0.0.0.0:9123\n").warnings.size(), 1);
+
+  refused("[daemon]\ncontrol_socket = relative.sock\n", 2, "absolute path");
+  refused("[daemon]\ncontrol_socket = /" + std::string(120, 'a') + "\n", 2, "too long");
+  refused("[daemon]\ncontrol_socket = /run/../etc/x\n", 2, "'..'");
+  refused("[daemon]\ncontrol_socket = /run/tr7ntp/\n", 2, "name a file");
+  for (const char* m : {"0777", "0661", "4660", "660x", "0460", "99", "06600"}) {
+    refused(std::string("[daemon]\ncontrol_socket_mode = ") + m + "\n", 2, "control_socket_mode:");
+  }
+  refused("[daemon]\nadmin_group = -root\n", 2, "invalid group name");
+  refused("[daemon]\nmonitor_group = a b\n", 2, "invalid group name");
+  refused("[daemon]\nmonitor_group = " + std::string(40, 'g') + "\n", 2, "invalid group name");
+  refused("[daemon]\ntimezone = ../../etc/passwd\n", 2, "invalid time zone");
+  refused("[daemon]\ntimezone = Europe/\n", 2, "invalid time zone");
+  refused("[metrics]\nlisten = 127.0.0.1\n", 2, "ADDRESS:PORT");
+  refused("[metrics]\nlisten = 127.0.0.1:9123\nlisten = 127.0.0.1:9124\n", 3, "duplicate key");
+  refused("[metrics]\nport = 1\n", 2, "unknown key 'port'");
+}
+
+static void test_summary(void**) {
+  Config c = accepted("[server]\nallow = 10.0.0.0/8\ndeny = 10.9.0.0/16\n");
+  auto s = config_summary(c);
+  bool allow = false, deny = false;
+  for (const auto& l : s) {
+    allow = allow || l == "server.allow = 10.0.0.0/8";
+    deny = deny || l == "server.deny = 10.9.0.0/16";
+  }
+  assert_true(allow && deny);
+  Config d = accepted("[server]\nallow = 10.0.0.0/8\n");
+  assert_int_equal(config_summary(d).size(), s.size() - 1);
+}
+
+static void test_privsep_keys(void**) {
+  Config d = accepted("[daemon]\nclock = none\n");
+  assert_string_equal(d.daemon.user.c_str(), "_tr7ntp");
+  assert_true(d.daemon.rtc.empty());
+  assert_near(d.daemon.max_step_s, 366.0 * 86400.0, 1e-9);
+  assert_near(d.daemon.max_startup_step_s, 0.0, 0.0);
+  Config c = accepted(
+      "[daemon]\n"
+      "user = ntp-worker.1\n"
+      "rtc = /dev/rtc1\n"
+      "max_step = 3600\n"
+      "max_startup_step = 86400\n");
+  assert_string_equal(c.daemon.user.c_str(), "ntp-worker.1");
+  assert_string_equal(c.daemon.rtc.c_str(), "/dev/rtc1");
+  assert_near(c.daemon.max_step_s, 3600.0, 1e-9);
+  assert_near(c.daemon.max_startup_step_s, 86400.0, 1e-9);
+  c = accepted("[daemon]\nrtc = none\nmax_startup_step = unlimited\n");
+  assert_true(c.daemon.rtc.empty());
+  assert_near(c.daemon.max_startup_step_s, 0.0, 0.0);
+  refused("[daemon]\nuser = root\n", 2, "must not run as root");
+  refused("[daemon]\nuser = a b\n", 2, "user name");
+  refused("[daemon]\nuser = -x\n", 2, "user name");
+  refused("[daemon]\nuser = ../../x\n", 2, "user name");
+  refused("[daemon]\nuser = " + std::string(33, 'a') + "\n", 2, "user name");
+  refused("[daemon]\nrtc = rtc0\n", 2, "device path");
+  refused("[daemon]\nrtc = /etc/passwd\n", 2, "device path");
+  refused("[daemon]\nrtc = /dev/../etc/shadow\n", 2, "device path");
+  refused("[daemon]\nmax_step = 0\n", 2, "max_step");
+  refused("[daemon]\nmax_step = nan\n", 2, "max_step");
+  refused("[daemon]\nmax_step = inf\n", 2, "max_step");
+  refused("[daemon]\nmax_step = -1\n", 2, "max_step");
+  refused("[daemon]\nmax_startup_step = 1e309\n", 2, "max_startup_step");
+  refused("[daemon]\nmax_startup_step = forever\n", 2, "max_startup_step");
+}
+
+static void test_sources_and_discipline(void**) {
+  Config c = accepted(
+      "[sources]\n"
+      "server = 192.0.2.1 iburst\n"
+      "server = ntp1.example.net minpoll 4 maxpoll 8 port 10123\n"
+      "server = [2001:db8::1] minpoll -2 maxpoll 0 burst_interval 0.25\n"
+      "pool = pool.example.org maxsources 3 iburst\n"
+      "min_sources = 2\n"
+      "[discipline]\n"
+      "makestep = 0.5 2\n"
+      "max_slew_ppm = 1000\n"
+      "offset_tolerance = 2.5\n"
+      "max_distance = 3\n"
+      "drift_file = drift-test\n"
+      "drift_interval = 600\n");
+  assert_int_equal(c.sources.sources.size(), 4);
+  const auto& a = c.sources.sources[0];
+  assert_true(a.kind == SourceConfig::Kind::Server && a.iburst && a.port == 123);
+  assert_int_equal(a.minpoll, 6);
+  assert_int_equal(a.maxpoll, 10);
+  assert_near(a.min_interval_s(), 2.0, 0);
+  const auto& b = c.sources.sources[1];
+  assert_string_equal(b.host.c_str(), "ntp1.example.net");
+  assert_int_equal(b.port, 10123);
+  assert_int_equal(b.minpoll, 4);
+  assert_int_equal(b.maxpoll, 8);
+  const auto& l = c.sources.sources[2];
+  assert_string_equal(l.host.c_str(), "2001:db8::1");
+  assert_int_equal(l.minpoll, -2);
+  assert_near(l.min_interval_s(), 0.25, 0);
+  const auto& p = c.sources.sources[3];
+  assert_true(p.kind == SourceConfig::Kind::Pool);
+  assert_int_equal(p.maxsources, 3);
+  assert_int_equal(c.sources.min_sources, 2);
+  assert_near(c.discipline.makestep_threshold_s, 0.5, 0);
+  assert_int_equal(c.discipline.makestep_limit, 2);
+  assert_near(c.discipline.max_slew_ppm, 1000, 0);
+  assert_near(c.discipline.offset_tolerance_s, 2.5, 0);
+  assert_near(c.discipline.max_distance_s, 3, 0);
+  assert_string_equal(c.discipline.drift_name().c_str(), "drift-test");
+  assert_near(c.discipline.drift_interval_s, 600, 0);
+  // Defaults.
+  Config d = accepted("[sources]\nserver = 192.0.2.1 minpoll 0 maxpoll 4\n");
+  assert_int_equal(d.sources.min_sources, 1);
+  assert_near(d.sources.sources[0].min_interval_s(), 1.0, 0);  // minpoll 0 asks for 1 s
+  assert_near(d.discipline.makestep_threshold_s, 0.128, 0);
+  assert_int_equal(d.discipline.makestep_limit, 3);
+  assert_near(d.discipline.offset_tolerance_s, 1.0, 0);
+  assert_string_equal(d.discipline.drift_name().c_str(), "drift");
+  Config n = accepted("[discipline]\ndrift_file = none\noffset_tolerance = 0\n");
+  assert_string_equal(n.discipline.drift_name().c_str(), "");
+  assert_near(n.discipline.offset_tolerance_s, 0, 0);
+}
+
+static void test_sources_errors(void**) {
+  refused("[sources]\nserver =\n", 2, "missing value");
+  refused("[sources]\nserver = bad/host\n", 2, "not a host name");
+  refused("[sources]\nserver = -bad.example\n", 2, "not a host name");
+  refused("[sources]\nserver = a..b\n", 2, "not a host name");
+  refused("[sources]\nserver = 192.0.2.1 minpoll 8 maxpoll 4\n", 2, "above maxpoll");
+  refused("[sources]\nserver = 192.0.2.1 minpoll -7\n", 2, "minpoll");
+  refused("[sources]\nserver = 192.0.2.1 maxpoll 18\n", 2, "maxpoll");
+  refused("[sources]\nserver = 192.0.2.1 minpoll\n", 2, "needs a value");
+  refused("[sources]\nserver = 192.0.2.1 port 0\n", 2, "port");
+  refused("[sources]\nserver = 192.0.2.1 port 65536\n", 2, "port");
+  refused("[sources]\nserver = 192.0.2.1 iburst iburst\n", 2, "twice");
+  refused("[sources]\nserver = 192.0.2.1 fast\n", 2, "unknown option");
+  refused("[sources]\nserver = 192.0.2.1 maxsources 3\n", 2, "unknown option");
+  refused("[sources]\nserver = 192.0.2.1 burst_interval 0\n", 2, "burst_interval");
+  refused("[sources]\nserver = 192.0.2.1 burst_interval nan\n", 2, "burst_interval");
+  refused("[sources]\npool = p.example maxsources 17\n", 2, "maxsources");
+  refused("[sources]\nserver = 192.0.2.1\nserver = 192.0.2.1\n", 3, "already configured");
+  refused("[sources]\nmin_sources = 0\n", 2, "min_sources");
+  refused("[sources]\nmin_sources = 17\n", 2, "min_sources");
+  refused("[sources]\nmin_sources = 3\nserver = 192.0.2.1\nserver = 192.0.2.2\n", 2, "more than the 2");
+  refused("[discipline]\nmakestep = 0.1\n", 2, "THRESHOLD");
+  refused("[discipline]\nmakestep = -1 3\n", 2, "threshold");
+  refused("[discipline]\nmakestep = 0.1 1e3\n", 2, "limit");
+  refused("[discipline]\nmax_slew_ppm = 0\n", 2, "max_slew_ppm");
+  refused("[discipline]\nmax_slew_ppm = inf\n", 2, "max_slew_ppm");
+  refused("[discipline]\noffset_tolerance = 0.0001\n", 2, "0 turns it off");
+  refused("[discipline]\nmax_distance = 100\n", 2, "max_distance");
+  refused("[discipline]\ndrift_file = relative/drift\n", 2, "file name in state_dir");
+  refused("[discipline]\ndrift_file = /var/lib/tr7ntp/drift\n", 2, "file name in state_dir");
+  refused("[discipline]\ndrift_file = ..\n", 2, "file name in state_dir");
+  refused("[discipline]\ndrift_interval = 1\n", 2, "drift_interval");
+  refused("[discipline]\nmakestep = 0.1 3\nmakestep = 0.2 3\n", 3, "duplicate key");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_file),      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_sources_and_discipline), cmocka_unit_test(test_sources_errors),
       cmocka_unit_test(test_structure_errors), cmocka_unit_test(test_line_errors),
       cmocka_unit_test(test_value_errors),   cmocka_unit_test(test_all_errors_reported_nothing_applied),
       cmocka_unit_test(test_warnings),       cmocka_unit_test(test_file_errors),
+      cmocka_unit_test(test_control_and_metrics_keys), cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_privsep_keys),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

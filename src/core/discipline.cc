@@ -1,0 +1,161 @@
+// Step/slew policy and the correction model (see discipline.h).
+#include "core/discipline.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tr7::core {
+
+const char* to_string(UpdateAction a) {
+  switch (a) {
+    case UpdateAction::Stepped:
+      return "stepped";
+    case UpdateAction::Slewed:
+      return "slewed";
+    case UpdateAction::Pending:
+      return "over_tolerance";
+    case UpdateAction::Held:
+      return "held";
+    case UpdateAction::Failed:
+      return "failed";
+  }
+  return "?";
+}
+
+Discipline::Discipline(const DisciplineOptions& opt, ClockControl& control, Timestamp now, double freq_ppm)
+    : m_opt(opt), m_control(control), m_epoch(now), m_k_time(now) {
+  double f = std::isfinite(freq_ppm) ? freq_ppm * 1e-6 : 0.0;
+  f = clamp_freq(f);
+  m_base_freq = f;
+  if (!set_freq(f, now)) {
+    m_base_freq = m_freq;
+  }
+}
+
+double Discipline::clamp_freq(double f) const {
+  double lim = m_opt.max_freq_ppm * 1e-6;
+  return std::clamp(f, -lim, lim);
+}
+
+double Discipline::correction_at(Timestamp t) const {
+  return m_k + m_freq / (1 + m_freq) * diff_s(t, m_k_time);
+}
+
+bool Discipline::set_freq(double f, Timestamp now) {
+  if (!std::isfinite(f)) {
+    return false;
+  }
+  auto r = m_control.set_frequency(f * 1e6);
+  if (!r) {
+    ++m_clock_errors;
+    return false;
+  }
+  m_k = correction_at(now);
+  m_k_time = now;
+  m_freq = f;
+  return true;
+}
+
+bool Discipline::step(double delta, Timestamp now) {
+  auto r = m_control.step(delta);
+  if (!r) {
+    ++m_clock_errors;
+    return false;
+  }
+  // The served clock jumped by delta at `now`: keep the model on the new time scale.
+  m_k = correction_at(now) + delta;
+  m_k_time = add_s(now, delta);
+  ++m_steps;
+  return true;
+}
+
+void Discipline::leap_applied(double delta_s, Timestamp at) {
+  m_k = correction_at(at) + delta_s;
+  m_k_time = add_s(at, delta_s);
+}
+
+bool Discipline::approve() {
+  if (!m_held && m_over_tolerance == 0) {
+    return false;
+  }
+  m_approved = true;
+  return true;
+}
+
+std::optional<Timestamp> Discipline::next_tick() const { return m_slew_end; }
+
+void Discipline::tick(Timestamp now) {
+  if (m_slew_end && now >= *m_slew_end) {
+    // End the slew at its planned end: the model follows the actual time of this call.
+    if (set_freq(m_base_freq, now)) {
+      m_slew_end.reset();
+    }
+  }
+}
+
+UpdateResult Discipline::update(double offset_s, double freq, Timestamp now) {
+  UpdateResult res;
+  tick(now);
+  if (!std::isfinite(offset_s) || !std::isfinite(freq)) {
+    res.action = UpdateAction::Failed;
+    return res;
+  }
+  ++m_updates;
+  m_last_offset = offset_s;
+  double mag = std::fabs(offset_s);
+
+  // Offset tolerance: only once synchronised (the first synchronisation may need a
+  // large step) and unless an admin approved this correction.
+  if (m_synchronised && m_opt.offset_tolerance_s > 0 && mag > m_opt.offset_tolerance_s && !m_approved) {
+    ++m_over_tolerance;
+    m_held_offset = offset_s;
+    if (m_over_tolerance >= m_opt.tolerance_updates) {
+      m_held = true;
+    }
+    // Keep running on the last good frequency; end any slew.
+    if (m_slew_end && set_freq(m_base_freq, now)) {
+      m_slew_end.reset();
+    }
+    res.action = m_held ? UpdateAction::Held : UpdateAction::Pending;
+    return res;
+  }
+  bool approved = m_approved;
+  m_over_tolerance = 0;
+  m_held = false;
+  m_approved = false;
+  m_held_offset = 0;
+
+  double base = clamp_freq(freq);
+  bool may_step = m_opt.makestep_limit > 0 && m_updates <= m_opt.makestep_limit;
+  bool want_step = mag > m_opt.makestep_threshold_s && (may_step || (approved && offset_s > 0));
+  m_base_freq = base;
+  if (want_step) {
+    if (!step(offset_s, now)) {
+      res.action = UpdateAction::Failed;
+      return res;
+    }
+    m_synchronised = true;
+    res.action = UpdateAction::Stepped;
+    res.applied_s = offset_s;
+    now = add_s(now, offset_s);
+    if (set_freq(base, now)) {
+      m_slew_end.reset();
+    }
+    return res;
+  }
+  // Slew: frequency = base + offset / tau, the rate bounded by max_slew_ppm.
+  double max_rate = std::max(m_opt.max_slew_ppm, 1e-3) * 1e-6;
+  double tau = std::max(m_opt.min_slew_s, mag / max_rate);
+  double f = base + offset_s / tau;
+  if (!set_freq(f, now)) {
+    res.action = UpdateAction::Failed;
+    return res;
+  }
+  m_slew_end = add_s(now, tau);
+  m_synchronised = true;
+  res.action = UpdateAction::Slewed;
+  res.applied_s = offset_s;
+  return res;
+}
+
+}  // namespace tr7::core

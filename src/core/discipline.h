@@ -1,0 +1,122 @@
+// Clock discipline: turns the selected estimate into clock commands, under the step/slew
+// policy and the offset tolerance, and keeps an exact model of what it has done.
+//
+// No I/O: commands go through core::ClockControl (virtual clock, kernel, simulator).
+// Sign conventions: offset_s = server - local (positive: local clock behind, so the clock
+// is moved forward by offset_s); frequencies are corrections in s/s (positive: the clock
+// runs faster), as in clock.h.
+//
+// The correction model K(t): the sum of every correction applied, so that
+// raw(t) = served(t) - K(t) is the clock as it would be without this daemon. Steps
+// add to K at once; a frequency correction f makes K grow at f per raw second. The
+// discipline only ever steps and sets frequencies (a slew is a temporary frequency
+// offset for a computed time), so K is known exactly, and the sources' filters work on
+// the raw time line, unaffected by our own corrections.
+//
+// Policy:
+//  * steps: only while updates <= makestep_limit and |offset| > makestep_threshold;
+//    afterwards slew only, so the served time never jumps (backward or forward) while
+//    running;
+//  * slews: frequency = base + offset / tau for tau seconds, |offset / tau| <=
+//    max_slew_ppm; base frequency bounded by max_freq_ppm;
+//  * offset tolerance (after the first synchronisation): a correction above it is not
+//    applied; after tolerance_updates in a row it is "held" (flagged) until the
+//    sources come back within tolerance or approve() is called; approve applies it by
+//    a forward step or a slew backwards (never a backward step).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/clock.h"
+#include "core/time.h"
+
+namespace tr7::core {
+
+struct DisciplineOptions {
+  double makestep_threshold_s = 0.128;
+  int makestep_limit = 3;  // steps allowed in the first N updates (0: never)
+  double max_slew_ppm = 500;
+  double max_freq_ppm = 500;
+  double offset_tolerance_s = 0;  // 0: off
+  int tolerance_updates = 3;
+  double min_slew_s = 1.0;  // shortest slew
+};
+
+enum class UpdateAction : uint8_t {
+  Stepped,
+  Slewed,
+  Pending,  // over the tolerance, not (yet) held
+  Held,     // over the tolerance, held
+  Failed,   // the clock refused the command
+};
+const char* to_string(UpdateAction a);
+
+struct UpdateResult {
+  UpdateAction action = UpdateAction::Slewed;
+  double applied_s = 0;  // the step or slew amount
+};
+
+class Discipline {
+ public:
+  // `freq_ppm`: the frequency correction to start with (drift file, or the clock's own).
+  Discipline(const DisciplineOptions& opt, ClockControl& control, Timestamp now, double freq_ppm);
+
+  const DisciplineOptions& options() const { return m_opt; }
+  void set_options(const DisciplineOptions& opt) { m_opt = opt; }
+
+  // K(t): total correction applied up to served time t (seconds).
+  double correction_at(Timestamp t) const;
+  // Raw time of a served timestamp, seconds since the epoch (for filters).
+  double raw_s(Timestamp t) const { return diff_s(t, m_epoch) - correction_at(t); }
+  Timestamp epoch() const { return m_epoch; }
+
+  // One update from the selection at served time `now`: offset (server - served clock)
+  // and frequency (server - raw clock, s/s).
+  UpdateResult update(double offset_s, double freq, Timestamp now);
+  // Ends a slew that is due; call at next_tick() (or any time).
+  void tick(Timestamp now);
+  std::optional<Timestamp> next_tick() const;
+  // A leap second the clock applied at served time `at`: K jumps by delta_s (-1 insert,
+  // +1 delete) so that raw time stays continuous.
+  void leap_applied(double delta_s, Timestamp at);
+  // Admin approval of a held correction: applied at the next update.
+  bool approve();
+
+  bool synchronised() const { return m_synchronised; }
+  int updates() const { return m_updates; }
+  bool held() const { return m_held; }
+  double held_offset_s() const { return m_held_offset; }
+  double frequency_ppm() const { return m_base_freq * 1e6; }  // the base (drift) frequency
+  double current_freq_ppm() const { return m_freq * 1e6; }    // including a slew
+  bool slewing() const { return m_slew_end.has_value(); }
+  double last_offset_s() const { return m_last_offset; }
+  uint64_t steps() const { return m_steps; }
+  uint64_t clock_errors() const { return m_clock_errors; }
+
+ private:
+  bool set_freq(double f, Timestamp now);
+  bool step(double delta, Timestamp now);
+  double clamp_freq(double f) const;
+
+  DisciplineOptions m_opt;
+  ClockControl& m_control;
+  Timestamp m_epoch;
+  // K(t) = m_k + m_freq / (1 + m_freq) * (t - m_k_time)
+  double m_k = 0;
+  Timestamp m_k_time;
+  double m_freq = 0;       // current frequency correction (s/s), slew included
+  double m_base_freq = 0;  // without the slew
+  std::optional<Timestamp> m_slew_end;
+  bool m_synchronised = false;
+  int m_updates = 0;
+  int m_over_tolerance = 0;
+  bool m_held = false;
+  bool m_approved = false;
+  double m_held_offset = 0;
+  double m_last_offset = 0;
+  uint64_t m_steps = 0;
+  uint64_t m_clock_errors = 0;
+};
+
+}  // namespace tr7::core

@@ -1,0 +1,400 @@
+// The client orchestration (see ntp_client.h).
+#include "core/ntp_client.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/leap.h"
+
+namespace tr7::core {
+
+namespace {
+constexpr double k_far_s = 3600.0;
+// Poll adaptation: raise the poll when waiting twice as long would add less than this
+// fraction of the current offset uncertainty; lower it when one interval adds more than
+// the upper fraction.
+constexpr double k_poll_up = 0.05;
+constexpr double k_poll_down = 2.0;
+constexpr double k_poll_up_jitter = 0.1;
+constexpr double k_leap_margin_s = 1.0;
+}  // namespace
+
+NtpClient::NtpClient(const ClientOptions& opt, ClockControl& control, Timestamp now, double mono, uint64_t seed)
+    : m_opt(opt),
+      m_control(control),
+      m_discipline(opt.discipline, control, now, opt.drift_ppm.value_or(control.frequency())),
+      m_rng(seed),
+      m_start_mono(mono) {}
+
+SourceId NtpClient::add_source(const SourceOptions& opt, uint32_t refid, double mono) {
+  SourceId id = m_next_id++;
+  SourceOptions o = opt;
+  o.precision = m_opt.precision;
+  // The frequency prior: the drift file's value is good to a few ppm; without it, the
+  // raw clock may be anywhere within the hardware tolerance.
+  double f0 = m_discipline.frequency_ppm() * 1e-6;
+  double sd = m_opt.drift_ppm ? 2e-6 : 500e-6;
+  m_sources.emplace(id, Entry{id, NtpSource(o, mono), SourceFilter(f0, sd, log2_to_s(m_opt.precision)), refid});
+  return id;
+}
+
+void NtpClient::remove_source(SourceId id) { m_sources.erase(id); }
+
+const NtpSource* NtpClient::source(SourceId id) const {
+  auto it = m_sources.find(id);
+  return it == m_sources.end() ? nullptr : &it->second.src;
+}
+
+std::vector<SourceId> NtpClient::source_ids() const {
+  std::vector<SourceId> v;
+  for (const auto& [id, e] : m_sources) {
+    v.push_back(id);
+  }
+  return v;
+}
+
+std::vector<SourceId> NtpClient::due(double mono) const {
+  std::vector<SourceId> v;
+  for (const auto& [id, e] : m_sources) {
+    if (e.src.due(mono)) {
+      v.push_back(id);
+    }
+  }
+  return v;
+}
+
+std::array<uint8_t, k_header_len> NtpClient::make_request(SourceId id, double mono) {
+  auto it = m_sources.find(id);
+  if (it == m_sources.end()) {
+    return {};
+  }
+  return it->second.src.make_request(mono, m_rng);
+}
+
+void NtpClient::request_sent(SourceId id, Timestamp t1) {
+  auto it = m_sources.find(id);
+  if (it != m_sources.end()) {
+    it->second.src.request_sent(t1);
+  }
+}
+
+void NtpClient::burst(double mono) {
+  for (auto& [id, e] : m_sources) {
+    e.src.start_burst(mono);
+  }
+}
+
+double NtpClient::distance(const Entry& e, Timestamp now) const {
+  const auto& s = *e.src.last_sample();
+  double age = std::max(0.0, diff_s(now, s.time));
+  FilterEstimate est = e.filt.estimate_at(m_discipline.raw_s(now));
+  return (s.root_delay_s + s.delay_s) / 2 + s.root_dispersion_s + s.dispersion_s + k_phi * age + est.jitter_s;
+}
+
+std::optional<Candidate> NtpClient::candidate(const Entry& e, Timestamp now) const {
+  if (e.src.retired() || !e.src.reachable() || !e.filt.ready() || !e.src.last_sample()) {
+    return std::nullopt;
+  }
+  Candidate c;
+  c.id = e.id;
+  FilterEstimate est = e.filt.estimate_at(m_discipline.raw_s(now));
+  c.offset_s = est.offset_s - m_discipline.correction_at(now);
+  c.distance_s = distance(e, now);
+  if (!(c.distance_s <= e.src.options().max_distance_s) || !std::isfinite(c.offset_s)) {
+    return std::nullopt;
+  }
+  c.offset_var = est.offset_var;
+  c.freq = est.freq;
+  c.freq_var = est.freq_var;
+  c.jitter_s = est.jitter_s;
+  c.stratum = e.src.last_sample()->stratum;
+  return c;
+}
+
+void NtpClient::adapt_poll(Entry& e, Timestamp now) {
+  if (!m_discipline.synchronised() || e.src.in_burst() || e.filt.samples() < 4) {
+    return;
+  }
+  FilterEstimate est = e.filt.estimate_at(m_discipline.raw_s(now));
+  double sd = std::max(std::sqrt(est.offset_var), log2_to_s(m_opt.precision));
+  double q = e.filt.process_noise();
+  auto growth = [&](double t) { return std::sqrt(est.freq_var) * t + std::sqrt(q * t * t * t / 3); };
+  double interval = e.src.poll_interval_s();
+  // Waiting longer must cost little against both the current uncertainty and the
+  // noise of a single measurement: otherwise the filter loses samples it needs.
+  double g2 = growth(2 * interval);
+  double g1 = growth(interval);
+  if (g2 < k_poll_up * sd && g2 < k_poll_up_jitter * est.jitter_s) {
+    e.src.set_poll(static_cast<int8_t>(e.src.poll() + 1));
+  } else if (g1 > k_poll_down * sd || g1 > est.jitter_s) {
+    e.src.set_poll(static_cast<int8_t>(e.src.poll() - 1));
+  }
+}
+
+ResponseResult NtpClient::on_response(SourceId id, std::span<const uint8_t> data, Timestamp t4, double mono) {
+  check_leap(mono, t4);
+  auto it = m_sources.find(id);
+  if (it == m_sources.end()) {
+    return {};
+  }
+  Entry& e = it->second;
+  ResponseResult res = e.src.on_response(data, t4, mono);
+  if (e.src.retired() && !e.retire_reported) {
+    e.retire_reported = true;
+    event(Event::Retired, 0, id);
+  }
+  if (!res.sample) {
+    return res;
+  }
+  if (m_leap != Leap::None && mono > m_leap_mono - k_leap_margin_s) {
+    return res;  // samples around a leap second are not trusted (either side may be off)
+  }
+  const Sample& s = *res.sample;
+  double t = m_discipline.raw_s(s.time);
+  double z = s.offset_s + m_discipline.correction_at(s.time);
+  FilterVerdict v = e.filt.add(t, z, s.delay_s);
+  if (v == FilterVerdict::Outlier) {
+    return res;
+  }
+  adapt_poll(e, t4);
+  select_and_update(t4, mono, &e);
+  return res;
+}
+
+void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from) {
+  std::vector<Candidate> cands;
+  for (const auto& [id, e] : m_sources) {
+    if (auto c = candidate(e, now)) {
+      cands.push_back(*c);
+    }
+  }
+  m_candidates = cands.size();
+  Selection sel = select_sources(cands, m_opt.min_sources);
+  for (auto& [id, e] : m_sources) {
+    e.truechimer = std::find(sel.truechimers.begin(), sel.truechimers.end(), id) != sel.truechimers.end();
+    e.survivor = std::find(sel.survivors.begin(), sel.survivors.end(), id) != sel.survivors.end();
+  }
+  m_last_sel = sel;
+  if (sel.status != SelectStatus::Ok) {
+    if (!m_alarm && (m_ever_synced || sel.status == SelectStatus::NoMajority)) {
+      event(Event::NoMajority, static_cast<double>(cands.size()));
+    }
+    m_alarm = true;
+    return;
+  }
+  m_alarm = false;
+  if (!m_ever_synced) {
+    // Fast start: wait for every source's first answer, or the startup wait.
+    bool all = true;
+    for (const auto& [id, e] : m_sources) {
+      all = all && (e.src.retired() || e.filt.ready());
+    }
+    if (!all && mono - m_start_mono < m_opt.startup_wait_s) {
+      return;
+    }
+  } else if (from != nullptr && !from->survivor) {
+    return;  // only the selected sources' samples move the clock
+  }
+  m_system_offset = sel.offset_s;
+  bool was_held = m_discipline.held();
+  UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now);
+  switch (r.action) {
+    case UpdateAction::Stepped:
+      for (auto& [id, e] : m_sources) {
+        e.src.clock_stepped(r.applied_s);
+      }
+      now = add_s(now, r.applied_s);
+      event(Event::Stepped, r.applied_s);
+      break;
+    case UpdateAction::Held:
+      if (!was_held) {
+        event(Event::Held, m_discipline.held_offset_s());
+      }
+      vote_leap(mono, now);
+      return;
+    case UpdateAction::Pending:
+    case UpdateAction::Failed:
+      return;
+    case UpdateAction::Slewed:
+      if (was_held) {
+        event(Event::Released, r.applied_s);
+      }
+      break;
+  }
+  const Entry& best = m_sources.at(static_cast<SourceId>(sel.best));
+  const Sample& s = *best.src.last_sample();
+  FilterEstimate est = best.filt.estimate_at(m_discipline.raw_s(now));
+  m_ref.synchronised = true;
+  m_ref.local = false;
+  m_ref.stratum = static_cast<uint8_t>(std::min<int>(s.stratum + 1, 15));
+  m_ref.refid = best.refid;
+  m_ref.reference_time = now;
+  m_lost = false;
+  m_ref.root_delay_s = s.root_delay_s + s.delay_s;
+  double age = std::max(0.0, diff_s(now, s.time));
+  m_ref.root_dispersion_s = s.root_dispersion_s + s.dispersion_s + k_phi * age +
+                            std::sqrt(sel.jitter_s * sel.jitter_s + est.offset_var + est.jitter_s * est.jitter_s);
+  if (!m_ever_synced) {
+    m_ever_synced = true;
+    m_startup_done = true;
+    event(Event::Synchronised, sel.offset_s);
+  }
+  vote_leap(mono, now);
+}
+
+void NtpClient::vote_leap(double mono, Timestamp now) {
+  Leap v = Leap::None;
+  if (is_leap_day(now)) {
+    std::vector<Leap> votes;
+    for (const auto& [id, e] : m_sources) {
+      if (e.truechimer && e.src.last_sample()) {
+        votes.push_back(e.src.last_sample()->leap);
+      }
+    }
+    v = majority_leap(votes);
+  }
+  if (v != Leap::None) {
+    Timestamp at = next_midnight(now);
+    double until = diff_s(at, now);
+    if (m_leap != v) {
+      if (m_control.set_leap(v)) {
+        m_leap = v;
+        event(Event::LeapArmed, v == Leap::Insert ? 1 : -1);
+      }
+    }
+    if (m_leap == v && until > 2.0) {
+      // Re-estimated at every update: mono and served time drift apart slowly.
+      m_leap_at = at;
+      m_leap_mono = mono + until;
+    }
+  } else if (m_leap != Leap::None && diff_s(m_leap_at, now) > 2.0) {
+    if (m_control.set_leap(Leap::None)) {
+      m_leap = Leap::None;
+    }
+  }
+}
+
+void NtpClient::check_leap(double mono, Timestamp now) {
+  (void)now;
+  // Applied to the model a little after the predicted moment, when the clock has
+  // certainly done it (mono and served time are only approximately in step).
+  if (m_leap == Leap::None || mono < m_leap_mono + k_leap_margin_s) {
+    return;
+  }
+  double delta = m_leap == Leap::Insert ? -1.0 : 1.0;
+  // The clock applied it at m_leap_at (served); raw time stays continuous, and the
+  // servers' time scale moved with ours.
+  m_discipline.leap_applied(delta, m_leap_at);
+  for (auto& [id, e] : m_sources) {
+    e.filt.shift(delta);
+    e.src.clock_stepped(delta);
+  }
+  (void)m_control.set_leap(Leap::None);
+  m_leap = Leap::None;
+  event(Event::LeapApplied, delta);
+}
+
+void NtpClient::tick(double mono, Timestamp now) {
+  check_leap(mono, now);
+  m_discipline.tick(now);
+  if (m_ever_synced) {
+    bool usable = reference(now).synchronised;
+    if (!usable && !m_lost) {
+      event(Event::Lost);
+    }
+    m_lost = !usable;
+  }
+  if (!m_ever_synced && !m_startup_done && mono - m_start_mono >= m_opt.startup_wait_s) {
+    m_startup_done = true;
+    select_and_update(now, mono, nullptr);
+  }
+}
+
+double NtpClient::next_event(double mono, Timestamp now) const {
+  double next = mono + k_far_s;
+  for (const auto& [id, e] : m_sources) {
+    if (!e.src.retired()) {
+      next = std::min(next, e.src.next_poll_s());
+    }
+  }
+  if (auto t = m_discipline.next_tick()) {
+    next = std::min(next, mono + std::max(0.0, diff_s(*t, now)));
+  }
+  if (!m_startup_done) {
+    next = std::min(next, m_start_mono + m_opt.startup_wait_s);
+  }
+  if (m_leap != Leap::None) {
+    next = std::min(next, m_leap_mono + k_leap_margin_s);
+  }
+  return next;
+}
+
+ReferenceState NtpClient::reference(Timestamp now) const {
+  if (!m_ever_synced) {
+    return unsynchronised_reference();
+  }
+  ReferenceState r = m_ref;
+  if (!(r.root_delay_s / 2 + r.root_dispersion_at(now) <= m_opt.holdover_max_distance_s)) {
+    return unsynchronised_reference();
+  }
+  if (m_discipline.held()) {
+    // Honest: the sources disagree with our clock by this much, and we do not follow
+    // them. Not counted against the holdover bound: our own clock is still disciplined.
+    r.root_dispersion_s += std::fabs(m_discipline.held_offset_s());
+  }
+  r.leap = (m_leap != Leap::None && now < m_leap_at) ? m_leap : Leap::None;
+  return r;
+}
+
+TrackingSnapshot NtpClient::tracking(Timestamp now) const {
+  TrackingSnapshot t;
+  t.reference = reference(now);
+  t.synchronised = t.reference.synchronised;
+  t.ever_synchronised = m_ever_synced;
+  t.selection = m_last_sel.status;
+  t.candidates = m_candidates;
+  t.falsetickers = m_last_sel.falsetickers;
+  t.last_offset_s = m_discipline.last_offset_s();
+  t.system_offset_s = m_system_offset;
+  t.frequency_ppm = m_discipline.frequency_ppm();
+  t.current_freq_ppm = m_discipline.current_freq_ppm();
+  t.held = m_discipline.held();
+  t.held_offset_s = m_discipline.held_offset_s();
+  t.updates = m_discipline.updates();
+  t.steps = m_discipline.steps();
+  t.leap_armed = m_leap;
+  t.leap_at = m_leap_at;
+  return t;
+}
+
+std::vector<SourceSnapshot> NtpClient::sources(Timestamp now) const {
+  std::vector<SourceSnapshot> v;
+  for (const auto& [id, e] : m_sources) {
+    SourceSnapshot s;
+    s.id = id;
+    s.refid = e.refid;
+    s.poll = e.src.poll();
+    s.reach = e.src.reach();
+    s.retired = e.src.retired();
+    s.truechimer = e.truechimer;
+    s.survivor = e.survivor;
+    s.best = m_last_sel.status == SelectStatus::Ok && m_last_sel.best == id;
+    s.filter_samples = e.filt.samples();
+    s.last = e.src.last_sample();
+    s.stats = e.src.stats();
+    if (e.filt.ready() && s.last) {
+      FilterEstimate est = e.filt.estimate_at(m_discipline.raw_s(now));
+      s.offset_s = est.offset_s - m_discipline.correction_at(now);
+      s.offset_sd_s = std::sqrt(est.offset_var);
+      s.freq_ppm = est.freq * 1e6;
+      s.jitter_s = est.jitter_s;
+      s.distance_s = distance(e, now);
+      s.wander = e.filt.process_noise();
+      s.noise_scale = e.filt.noise_scale();
+    }
+    v.push_back(s);
+  }
+  return v;
+}
+
+}  // namespace tr7::core

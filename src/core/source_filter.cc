@@ -1,0 +1,216 @@
+// Kalman filter of one source (see source_filter.h for the model).
+#include "core/source_filter.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tr7::core {
+
+namespace {
+
+constexpr double k_outlier_sigma2 = 25.0;  // 5 sigma
+constexpr double k_q_min = 1e-24;
+constexpr double k_q_max = 1e-12;
+constexpr double k_phase_noise = 1e-15;   // s^2 per s: a white-frequency floor
+constexpr double k_adapt = 1.0 / 32;      // averaging weight of the noise statistics
+constexpr size_t k_adapt_after = 12;      // samples before the noise estimates adapt
+constexpr double k_prior_weight = 2.0;    // pseudo-samples of the measurement noise prior
+// How far above the true minimum the observed minimum delay may be, in delay spreads.
+constexpr double k_floor_uncertainty = 1.0;
+constexpr size_t k_weight_after = 16;  // delays needed before weighting by delay
+
+}  // namespace
+
+SourceFilter::SourceFilter(double freq0, double freq0_sd, double precision_s)
+    : m_freq0(freq0), m_freq0_sd(freq0_sd), m_precision_s(precision_s) {}
+
+void SourceFilter::reset() {
+  m_count = 0;
+  m_outliers = 0;
+  m_nis = 1.0;
+  m_corr = 0.0;
+  m_prev_nu = 0.0;
+}
+
+double SourceFilter::min_delay_s() const {
+  if (m_delay_n == 0) {
+    return 0;
+  }
+  double m = m_delays[0];
+  for (size_t i = 1; i < m_delay_n; ++i) {
+    m = std::min(m, m_delays[i]);
+  }
+  return m;
+}
+
+void SourceFilter::push_delay(double d) {
+  m_delays[m_delay_pos] = d;
+  m_delay_pos = (m_delay_pos + 1) % k_delays;
+  m_delay_n = std::min(m_delay_n + 1, k_delays);
+  size_t n = m_delay_n;
+  if (n < 2) {
+    m_delay_sd = 0;
+    return;
+  }
+  std::array<double, k_delays> v{};
+  std::copy_n(m_delays.begin(), n, v.begin());
+  if (n < 8) {
+    // Few samples: the plain standard deviation (a median of 3 deviations says little).
+    double mean = 0;
+    for (size_t i = 0; i < n; ++i) {
+      mean += v[i];
+    }
+    mean /= static_cast<double>(n);
+    double ss = 0;
+    for (size_t i = 0; i < n; ++i) {
+      ss += (v[i] - mean) * (v[i] - mean);
+    }
+    m_delay_sd = std::sqrt(ss / static_cast<double>(n - 1));
+    return;
+  }
+  // Robust spread: the median absolute deviation from the median, scaled to a standard
+  // deviation (one popcorn spike must not inflate it).
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(n / 2), v.begin() + static_cast<long>(n));
+  double med = v[n / 2];
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = std::fabs(v[i] - med);
+  }
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(n / 2), v.begin() + static_cast<long>(n));
+  m_delay_sd = 1.4826 * v[n / 2];
+}
+
+double SourceFilter::base_var() const {
+  // The delay spread says how noisy offsets are (a quarter of the delay variance for
+  // independent jitter on both legs); until there are enough delays, it is blended with
+  // a cautious prior: an eighth of the round trip as standard deviation.
+  double prior = std::pow(min_delay_s() / 8, 2);
+  double n = static_cast<double>(m_delay_n < 2 ? 0 : m_delay_n);
+  double from_delays = m_delay_sd * m_delay_sd / 4;
+  double v = (k_prior_weight * prior + n * from_delays) / (k_prior_weight + n);
+  return std::max(v, m_precision_s * m_precision_s);
+}
+
+double SourceFilter::measurement_var(double delay_s) const {
+  double base = base_var() * m_r_scale;
+  if (m_delay_n < k_weight_after) {
+    return base;
+  }
+  // The asymmetry of one exchange is at most its delay above the path's minimum: a
+  // sample near the minimum delay is far better than the average one (the reason for
+  // NTP's minimum-delay clock filter). Variance of an error spread evenly over
+  // +-excess/2: excess^2 / 12, never below a floor (the minimum itself is estimated).
+  double d_min = min_delay_s();
+  double x = std::max(0.0, delay_s - d_min) + k_floor_uncertainty * m_delay_sd;
+  double v = std::min(base, x * x / 12 + m_precision_s * m_precision_s);
+  // A delay far above the usual spread (one leg queued): its offset may be off by up to
+  // half of the excess.
+  double excess = delay_s - (d_min + 2 * m_delay_sd);
+  if (excess > 0) {
+    v += excess * excess / 4;
+  }
+  return v;
+}
+
+void SourceFilter::restart(double t, double z, double delay_s) {
+  m_count = 1;
+  m_t = t;
+  m_x = {z, m_count == 1 && m_freq0_sd > 0 ? m_freq0 : 0.0};
+  double r = measurement_var(delay_s);
+  m_p = {r, 0.0, 0.0, m_freq0_sd * m_freq0_sd};
+  m_outliers = 0;
+  m_nis = 1.0;
+  m_corr = 0.0;
+  m_prev_nu = 0.0;
+}
+
+FilterEstimate SourceFilter::estimate_at(double t) const {
+  FilterEstimate e;
+  double dt = t - m_t;
+  e.offset_s = m_x[0] + m_x[1] * dt;
+  e.freq = m_x[1];
+  double adt = std::fabs(dt);
+  e.offset_var = m_p[0] + 2 * m_p[1] * dt + m_p[3] * dt * dt + k_phase_noise * adt + m_q_freq * adt * adt * adt / 3;
+  e.freq_var = m_p[3] + m_q_freq * adt;
+  e.jitter_s = std::sqrt(base_var() * m_r_scale);
+  return e;
+}
+
+FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
+  if (!std::isfinite(t) || !std::isfinite(z) || !std::isfinite(delay_s)) {
+    return FilterVerdict::Outlier;
+  }
+  if (m_count == 0) {
+    push_delay(delay_s);
+    restart(t, z, delay_s);
+    return FilterVerdict::First;
+  }
+  if (t < m_t) {
+    return FilterVerdict::Outlier;
+  }
+  double dt = t - m_t;
+  // Predict.
+  double x0 = m_x[0] + m_x[1] * dt;
+  double x1 = m_x[1];
+  double p00 = m_p[0] + 2 * m_p[1] * dt + m_p[3] * dt * dt + k_phase_noise * dt + m_q_freq * dt * dt * dt / 3;
+  double p01 = m_p[1] + m_p[3] * dt + m_q_freq * dt * dt / 2;
+  double p11 = m_p[3] + m_q_freq * dt;
+  double r = measurement_var(delay_s);
+  double nu = z - x0;
+  double s = p00 + r;
+  if (nu * nu > k_outlier_sigma2 * s) {
+    // Keep it aside: several in a row that agree among themselves (within their own
+    // noise) mean the server's time really moved.
+    bool agrees = m_outliers > 0 && std::fabs((z - m_out_z) - x1 * (t - m_out_t)) <
+                                        5 * std::sqrt(r + measurement_var(m_out_delay)) + 1e-3 * std::fabs(nu);
+    m_outliers = agrees || m_outliers == 0 ? m_outliers + 1 : 1;
+    m_out_t = t;
+    m_out_z = z;
+    m_out_delay = delay_s;
+    if (m_outliers >= k_reset_after) {
+      double keep_freq = m_x[1];
+      double keep_sd = std::sqrt(m_p[3]);
+      push_delay(delay_s);
+      restart(t, z, delay_s);
+      m_x[1] = keep_freq;
+      m_p[3] = std::max(keep_sd * keep_sd, 1e-12);
+      return FilterVerdict::Reset;
+    }
+    return FilterVerdict::Outlier;
+  }
+  m_outliers = 0;
+  push_delay(delay_s);
+  // Update.
+  double k0 = p00 / s;
+  double k1 = p01 / s;
+  m_x[0] = x0 + k0 * nu;
+  m_x[1] = x1 + k1 * nu;
+  m_p[0] = (1 - k0) * p00;
+  m_p[1] = (1 - k0) * p01;
+  m_p[2] = m_p[1];
+  m_p[3] = p11 - k1 * p01;
+  m_t = t;
+  ++m_count;
+
+  // Noise adaptation.
+  double nn = nu / std::sqrt(s);
+  if (m_count > 2) {
+    m_nis += k_adapt * (nn * nn - m_nis);
+    m_corr += k_adapt * (nn * m_prev_nu - m_corr);
+  }
+  m_prev_nu = nn;
+  if (m_count > k_adapt_after) {
+    if (m_corr > 0.15) {
+      m_q_freq = std::min(m_q_freq * 1.3, k_q_max);
+    } else if (m_corr < 0.0) {
+      m_q_freq = std::max(m_q_freq / 1.15, k_q_min);
+    }
+    if (m_nis > 1.6) {
+      m_r_scale = std::min(m_r_scale * 1.05, 100.0);
+    } else if (m_nis < 0.6) {
+      m_r_scale = std::max(m_r_scale / 1.05, 0.05);
+    }
+  }
+  return FilterVerdict::Used;
+}
+
+}  // namespace tr7::core

@@ -1,0 +1,97 @@
+// Per-source sample filter: a two-state Kalman filter (offset, frequency) over the
+// source's measurements, with adaptive noise estimates and outlier handling.
+//
+// No I/O. Everything here is on the client's *raw* time line: `t` is seconds since the
+// client's epoch on the uncorrected clock, `z` the offset server - raw clock. The client
+// converts served-clock samples to raw by adding back the corrections it applied, so the
+// filter never sees the daemon's own steps and slews (no sample re-writing needed).
+//
+// Model: offset(t) = offset(t0) + freq * (t - t0) + phase noise; freq is a random walk.
+//  * Measurement noise: from the spread of the source's round-trip delays (for
+//    independent jitter on both legs the offset error variance is a quarter of the
+//    delay variance), scaled by an adaptive factor that keeps the normalised
+//    innovations at 1. Once enough delays are known, a sample is weighted by its delay
+//    above the path's minimum (its asymmetry can be no larger: the reason for NTP's
+//    minimum-delay filter), and a delay far above the usual spread (one leg queued) is
+//    penalised by half its excess.
+//  * Process noise (frequency wander): adapted from the lag-1 correlation of the
+//    innovations: a lagging filter leaves correlated innovations, an over-eager one
+//    anti-correlated ones.
+//  * Outliers (|innovation| > 5 sigma) are dropped; k_reset_after in a row that agree
+//    with each other mean the server really moved: the filter restarts from them.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace tr7::core {
+
+struct FilterEstimate {
+  double offset_s = 0;    // server - raw clock at the requested time
+  double freq = 0;        // d(offset)/dt, s/s (positive: raw clock slow)
+  double offset_var = 0;  // s^2
+  double freq_var = 0;    // (s/s)^2
+  double jitter_s = 0;    // measurement noise (standard deviation), s
+};
+
+enum class FilterVerdict : uint8_t { Used, First, Outlier, Reset };
+
+class SourceFilter {
+ public:
+  // Prior for the frequency at the first sample: freq0 with standard deviation freq0_sd.
+  explicit SourceFilter(double freq0 = 0.0, double freq0_sd = 500e-6, double precision_s = 1e-6);
+
+  // One measurement at raw time t (must not go backwards; older samples are ignored as
+  // outliers). delay_s >= 0.
+  FilterVerdict add(double t, double z, double delay_s);
+
+  bool ready() const { return m_count > 0; }
+  size_t samples() const { return m_count; }  // samples used since the last reset
+  double last_time() const { return m_t; }
+  FilterEstimate estimate_at(double t) const;
+
+  // The server's time scale moved by delta_s relative to ours in a known way (a leap
+  // second applied at both ends is not a jump): shift the state.
+  void shift(double delta_s) { m_x[0] += delta_s; }
+  void reset();
+
+  // Diagnostics.
+  double process_noise() const { return m_q_freq; }
+  double noise_scale() const { return m_r_scale; }
+  double min_delay_s() const;
+  double delay_sd_s() const { return m_delay_sd; }
+
+  static constexpr int k_reset_after = 4;
+  static constexpr size_t k_delays = 32;
+
+ private:
+  double base_var() const;
+  double measurement_var(double delay_s) const;
+  void push_delay(double d);
+  void restart(double t, double z, double delay_s);
+
+  double m_freq0;
+  double m_freq0_sd;
+  double m_precision_s;
+  size_t m_count = 0;
+  double m_t = 0;
+  std::array<double, 2> m_x{};                 // offset, freq
+  std::array<double, 4> m_p{};                 // covariance, row major
+  double m_q_freq = 1e-20;                     // (s/s)^2 per second: frequency random walk
+  double m_r_scale = 1.0;
+  double m_nis = 1.0;                          // average normalised innovation squared
+  double m_corr = 0.0;                         // average lag-1 innovation correlation
+  double m_prev_nu = 0.0;                      // previous normalised innovation
+  std::array<double, k_delays> m_delays{};
+  size_t m_delay_n = 0;
+  size_t m_delay_pos = 0;
+  double m_delay_sd = 0;
+  // Pending outliers (candidates for a reset).
+  int m_outliers = 0;
+  double m_out_t = 0;
+  double m_out_z = 0;
+  double m_out_delay = 0;
+};
+
+}  // namespace tr7::core

@@ -1,0 +1,481 @@
+// The NTP client's I/O (see client_service.h).
+#include "daemon/client_service.h"
+
+#include <event2/util.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "core/leap.h"
+#include "daemon/drift_file.h"
+#include "daemon/log.h"
+#include "sys/clock.h"
+
+namespace tr7::daemon {
+
+namespace {
+
+constexpr size_t k_rx_buf = 1072;  // > core::k_max_packet_len: longer replies are dropped
+constexpr double k_resolve_max_backoff_s = 3600;
+constexpr double k_ban_s = 3600;  // a dead pool address stays out this long
+
+const char* refid_text(uint32_t refid, char (&buf)[16]) {
+  std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", refid >> 24, (refid >> 16) & 255, (refid >> 8) & 255, refid & 255);
+  return buf;
+}
+
+}  // namespace
+
+double ClientService::mono_now() { return static_cast<double>(sys::monotonic_ns()) / 1e9; }
+
+ClientService::ClientService(event_base* base, SystemClock& clock, const Config& cfg, int8_t precision,
+                             const StateDir& state)
+    : m_base(base),
+      m_clock(clock),
+      m_cfg(cfg),
+      m_precision(precision),
+      m_state(state),
+      m_rx(4, k_rx_buf),
+      m_timer(base, -1, 0, [this](evutil_socket_t, short) { on_timer(); }),
+      m_drift_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { save_drift(); }) {
+  m_drift_name = cfg.discipline.drift_name();
+  core::ClientOptions o;
+  o.min_sources = cfg.sources.min_sources;
+  o.discipline.makestep_threshold_s = cfg.discipline.makestep_threshold_s;
+  o.discipline.makestep_limit = cfg.discipline.makestep_limit;
+  o.discipline.max_slew_ppm = cfg.discipline.max_slew_ppm;
+  o.discipline.offset_tolerance_s = cfg.discipline.offset_tolerance_s;
+  o.holdover_max_distance_s = cfg.discipline.max_distance_s;
+  o.precision = precision;
+  if (!m_drift_name.empty()) {
+    std::string warning;
+    o.drift_ppm = read_drift_file(m_state, m_drift_name, warning);
+    if (!warning.empty()) {
+      log_warn("drift file %s/%s", m_state.path().c_str(), warning.c_str());
+    } else if (o.drift_ppm) {
+      log_info("drift file %s/%s: %.3f ppm", m_state.path().c_str(), m_drift_name.c_str(), *o.drift_ppm);
+    }
+  }
+  m_client = std::make_unique<core::NtpClient>(o, clock.control(), clock.now(), mono_now(), sys::random_u64());
+
+  bool need_dns = false;
+  for (const auto& sc : cfg.sources.sources) {
+    auto ep = std::make_unique<Endpoint>();
+    ep->cfg = sc;
+    ep->owner = this;
+    need_dns = need_dns || !core::parse_ip(sc.host);
+    m_endpoints.push_back(std::move(ep));
+  }
+  if (need_dns) {
+    m_dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (m_dns == nullptr) {
+      // No resolv.conf: still usable for names in /etc/hosts and for addresses.
+      m_dns = evdns_base_new(base, 0);
+      if (m_dns != nullptr) {
+        evdns_base_load_hosts(m_dns, nullptr);
+      }
+      log_warn("DNS: no name servers configured; only /etc/hosts names resolve");
+    }
+  }
+  // Fast start: every source's first request goes out at once.
+  double mono = mono_now();
+  for (auto& ep : m_endpoints) {
+    if (auto ip = core::parse_ip(ep->cfg.host)) {
+      add_member(*ep, core::SockAddr{*ip, ep->cfg.port});
+    } else {
+      start_resolve(*ep);
+    }
+  }
+  housekeeping(mono);
+  on_timer();
+  m_drift_timer.add(m_cfg.discipline.drift_interval_s);
+}
+
+ClientService::~ClientService() {
+  save_drift();
+  for (auto& ep : m_endpoints) {
+    if (ep->pending != nullptr) {
+      evdns_getaddrinfo_cancel(ep->pending);  // calls back with EVUTIL_EAI_CANCEL
+      ep->pending = nullptr;
+    }
+  }
+  if (m_dns != nullptr) {
+    evdns_base_free(m_dns, 0);
+  }
+}
+
+core::SourceOptions ClientService::source_options(const SourceConfig& c) const {
+  core::SourceOptions so;
+  so.minpoll = c.minpoll;
+  so.maxpoll = c.maxpoll;
+  so.iburst = c.iburst;
+  so.min_interval_s = c.min_interval_s();
+  so.precision = m_precision;
+  return so;
+}
+
+uint32_t ClientService::refid_of(const core::SockAddr& a) const {
+  if (a.ip.is_v4()) {
+    return a.ip.v4_host_order();
+  }
+  // RFC 5905: the first 32 bits of the MD5 of the IPv6 address; we have no MD5 in the
+  // core, and the refid of an IPv6 reference only has to be a stable, loop-detecting
+  // identity: a fold of the address does that.
+  uint32_t h = 2166136261u;
+  for (uint8_t b : a.ip.bytes) {
+    h = (h ^ b) * 16777619u;
+  }
+  return h;
+}
+
+void ClientService::start_resolve(Endpoint& ep) {
+  if (m_dns == nullptr || ep.pending != nullptr) {
+    return;
+  }
+  evutil_addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_protocol = IPPROTO_UDP;
+  std::string port = std::to_string(ep.cfg.port);
+  ep.next_resolve_mono = mono_now() + ep.resolve_backoff_s;
+  ep.resolve_backoff_s = std::min(ep.resolve_backoff_s * 2, k_resolve_max_backoff_s);
+  // The callback may run before evdns_getaddrinfo returns (hosts file, literals): it
+  // clears `pending` itself, so only keep a request that is still outstanding.
+  ep.pending = reinterpret_cast<evdns_getaddrinfo_request*>(1);
+  evdns_getaddrinfo_request* req = evdns_getaddrinfo(m_dns, ep.cfg.host.c_str(), port.c_str(), &hints, &on_resolved, &ep);
+  if (ep.pending != nullptr) {
+    ep.pending = req;
+  }
+}
+
+void ClientService::on_resolved(int err, evutil_addrinfo* res, void* arg) {
+  auto* ep = static_cast<Endpoint*>(arg);
+  ep->pending = nullptr;
+  if (err == EVUTIL_EAI_CANCEL) {
+    if (res != nullptr) {
+      evutil_freeaddrinfo(res);
+    }
+    return;
+  }
+  try {
+    ep->owner->resolved(*ep, err, res);
+  } catch (const std::exception& e) {
+    log_err("DNS callback: %s", e.what());
+  }
+  if (res != nullptr) {
+    evutil_freeaddrinfo(res);
+  }
+}
+
+void ClientService::resolved(Endpoint& ep, int err, evutil_addrinfo* res) {
+  if (err != 0 || res == nullptr) {
+    ++m_stats.dns_failures;
+    log_warn("cannot resolve %s: %s (retry in %.0f s)", ep.cfg.host.c_str(), evutil_gai_strerror(err),
+             ep.next_resolve_mono - mono_now());
+    schedule();
+    return;
+  }
+  double mono = mono_now();
+  ep.banned.erase(std::remove_if(ep.banned.begin(), ep.banned.end(), [&](const auto& b) { return b.second < mono; }),
+                  ep.banned.end());
+  std::vector<core::SockAddr> found;
+  for (evutil_addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    auto a = core::SockAddr::from_sockaddr(ai->ai_addr, static_cast<unsigned>(ai->ai_addrlen));
+    if (a && !a->ip.is_bad_source() && std::find(found.begin(), found.end(), *a) == found.end()) {
+      found.push_back(*a);
+    }
+  }
+  size_t want = ep.cfg.kind == SourceConfig::Kind::Pool ? ep.cfg.maxsources : 1;
+  if (ep.cfg.kind == SourceConfig::Kind::Server && !ep.members.empty() && !found.empty() &&
+      std::find(found.begin(), found.end(), ep.members[0]->addr) == found.end()) {
+    log_info("%s now resolves to %s: replacing %s", ep.cfg.host.c_str(), found[0].to_string().c_str(),
+             ep.members[0]->addr.to_string().c_str());
+    remove_member(ep, 0);
+  }
+  for (const auto& a : found) {
+    if (ep.members.size() >= want) {
+      break;
+    }
+    bool used = false;
+    for (const auto& m : ep.members) {
+      used = used || m->addr == a;
+    }
+    for (const auto& b : ep.banned) {
+      used = used || b.first == a;
+    }
+    if (!used) {
+      add_member(ep, a);
+    }
+  }
+  if (ep.members.size() >= want) {
+    ep.resolve_backoff_s = 2;
+  }
+  on_timer();
+}
+
+void ClientService::add_member(Endpoint& ep, const core::SockAddr& addr) {
+  auto m = std::make_unique<Member>();
+  m->addr = addr;
+  m->id = m_client->add_source(source_options(ep.cfg), refid_of(addr), mono_now());
+  log_info("source %s%s%s added", addr.to_string().c_str(), ep.cfg.host == addr.ip.to_string() ? "" : " from ",
+           ep.cfg.host == addr.ip.to_string() ? "" : ep.cfg.host.c_str());
+  ep.members.push_back(std::move(m));
+}
+
+void ClientService::remove_member(Endpoint& ep, size_t i) {
+  m_client->remove_source(ep.members[i]->id);
+  ep.members.erase(ep.members.begin() + static_cast<long>(i));
+}
+
+void ClientService::housekeeping(double mono) {
+  for (auto& ep : m_endpoints) {
+    bool is_name = !core::parse_ip(ep->cfg.host);
+    // Dead members: unreachable for k_dead_polls polls, or retired by a KoD.
+    for (size_t i = 0; i < ep->members.size();) {
+      const core::NtpSource* s = m_client->source(ep->members[i]->id);
+      bool dead = s != nullptr && (s->retired() || s->unanswered() >= k_dead_polls);
+      if (dead && is_name) {
+        log_warn("source %s (%s) %s: replacing it", ep->members[i]->addr.to_string().c_str(), ep->cfg.host.c_str(),
+                 s->retired() ? "refused us (KoD)" : "unreachable");
+        if (ep->cfg.kind == SourceConfig::Kind::Pool || s->retired()) {
+          ep->banned.emplace_back(ep->members[i]->addr, mono + k_ban_s);
+        }
+        remove_member(*ep, i);
+        continue;
+      }
+      ++i;
+    }
+    size_t want = ep->cfg.kind == SourceConfig::Kind::Pool ? ep->cfg.maxsources : 1;
+    if (is_name && ep->members.size() < want && ep->pending == nullptr && mono >= ep->next_resolve_mono) {
+      start_resolve(*ep);
+    }
+  }
+}
+
+void ClientService::send_request(Member& m, double mono) {
+  // A fresh socket for every request: a new random source port (RFC 9109), and a late
+  // reply to an earlier request cannot arrive any more.
+  m.ev.reset();
+  m.fd.reset();
+  int family = m.addr.ip.is_v6() ? AF_INET6 : AF_INET;
+  sys::Fd fd(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  auto req = m_client->make_request(m.id, mono);
+  if (!fd.valid()) {
+    ++m_stats.send_errors;
+    return;
+  }
+  try {
+    sys::UdpOptions uo;
+    uo.pktinfo = false;
+    sys::configure_udp(fd.get(), family, uo);
+  } catch (const std::exception& e) {
+    log_debug("client socket: %s", e.what());
+  }
+  // Bind now (a random ephemeral port) so the send below does not pay for it after T1.
+  sockaddr_storage any{};
+  core::SockAddr wildcard;
+  wildcard.ip.family = m.addr.ip.family;
+  unsigned any_len = wildcard.to_sockaddr(any);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&any), any_len) < 0) {
+    log_debug("bind: %s", std::strerror(errno));
+  }
+  sockaddr_storage ss{};
+  unsigned len = m.addr.to_sockaddr(ss);
+  // T1 as late as possible, just before the send.
+  core::Timestamp t1 = m_clock.now();
+  if (sendto(fd.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) !=
+      static_cast<ssize_t>(req.size())) {
+    ++m_stats.send_errors;
+    log_debug("send to %s: %s", m.addr.to_string().c_str(), std::strerror(errno));
+    return;
+  }
+  m_client->request_sent(m.id, t1);
+  m.fd = std::move(fd);
+  Member* mp = &m;
+  m.ev = std::make_unique<sys::Callback>(m_base, m.fd.get(), EV_READ | EV_PERSIST,
+                                         [this, mp](evutil_socket_t, short) { on_readable(*mp); });
+  m.ev->add();
+}
+
+void ClientService::on_readable(Member& m) {
+  auto batch = m_rx.receive(m.fd.get());
+  double mono = mono_now();
+  for (auto& d : batch) {
+    if (!(d.peer == m.addr)) {
+      ++m_stats.wrong_peer;  // not from the server this socket asked
+      continue;
+    }
+    core::Timestamp t4;
+    if (!d.kernel_rx.is_zero()) {
+      t4 = m_clock.cook(d.kernel_rx);
+    } else {
+      ++m_stats.no_kernel_timestamp;
+      t4 = m_clock.now();
+    }
+    size_t len = d.truncated ? k_rx_buf : d.len;
+    auto r = m_client->on_response(m.id, std::span<const uint8_t>(d.data, len), t4, mono);
+    if (r.reject) {
+      log_debug("reply from %s refused: %s", m.addr.to_string().c_str(), core::to_string(*r.reject));
+    }
+  }
+  log_events();
+  schedule();
+}
+
+void ClientService::on_timer() {
+  double mono = mono_now();
+  m_client->tick(mono, m_clock.now());
+  housekeeping(mono);
+  auto due = m_client->due(mono);
+  for (auto& ep : m_endpoints) {
+    for (auto& m : ep->members) {
+      if (std::find(due.begin(), due.end(), m->id) != due.end()) {
+        send_request(*m, mono);
+      }
+    }
+  }
+  log_events();
+  schedule();
+}
+
+void ClientService::schedule() {
+  double mono = mono_now();
+  double next = m_client->next_event(mono, m_clock.now());
+  for (const auto& ep : m_endpoints) {
+    size_t want = ep->cfg.kind == SourceConfig::Kind::Pool ? ep->cfg.maxsources : 1;
+    if (m_dns != nullptr && !core::parse_ip(ep->cfg.host) && ep->members.size() < want && ep->pending == nullptr) {
+      next = std::min(next, ep->next_resolve_mono);
+    }
+  }
+  m_timer.del();
+  m_timer.add(std::max(0.0, next - mono));
+}
+
+void ClientService::log_events() {
+  for (const auto& e : m_client->take_events()) {
+    using K = core::NtpClient::Event;
+    switch (e.kind) {
+      case K::Synchronised:
+        log_info("synchronised (offset %+.6f s)", e.value);
+        break;
+      case K::Stepped:
+        log_warn("clock stepped by %+.6f s", e.value);
+        break;
+      case K::Held:
+        log_warn("offset tolerance: a correction of %+.6f s is held (over offset_tolerance %.3f s); serving on with "
+                 "the growing dispersion until the sources agree again or an admin approves",
+                 e.value, m_cfg.discipline.offset_tolerance_s);
+        break;
+      case K::Released:
+        log_info("offset tolerance: sources back within tolerance, correcting again");
+        break;
+      case K::NoMajority:
+        log_warn("no majority of agreeing sources (%.0f candidates, min_sources %zu): not following any", e.value,
+                 m_cfg.sources.min_sources);
+        break;
+      case K::Lost:
+        log_warn("holdover bound passed: serving as unsynchronised");
+        break;
+      case K::LeapArmed:
+        log_info("leap second %s armed for the end of the day", e.value > 0 ? "insertion" : "deletion");
+        break;
+      case K::LeapApplied:
+        log_info("leap second applied (%+.0f s)", e.value);
+        break;
+      case K::Retired:
+        for (const auto& ep : m_endpoints) {
+          for (const auto& m : ep->members) {
+            if (m->id == e.source) {
+              log_warn("source %s refused us with a KoD (DENY/RSTR): no more requests", m->addr.to_string().c_str());
+            }
+          }
+        }
+        break;
+    }
+  }
+}
+
+void ClientService::save_drift() {
+  if (m_drift_name.empty() || !m_client->tracking(m_clock.now()).ever_synchronised) {
+    return;
+  }
+  auto r = write_drift_file(m_state, m_drift_name, m_client->frequency_ppm());
+  if (!r && !m_drift_warned) {
+    log_warn("drift file: %s", r.error().c_str());
+    m_drift_warned = true;
+  } else if (r) {
+    m_drift_warned = false;
+  }
+}
+
+void ClientService::burst() {
+  m_client->burst(mono_now());
+  schedule();
+}
+
+void ClientService::apply(const Config& cfg) {
+  core::DisciplineOptions d = m_client->discipline().options();
+  d.makestep_threshold_s = cfg.discipline.makestep_threshold_s;
+  d.makestep_limit = cfg.discipline.makestep_limit;
+  d.max_slew_ppm = cfg.discipline.max_slew_ppm;
+  d.offset_tolerance_s = cfg.discipline.offset_tolerance_s;
+  m_client->set_discipline_options(d);
+  m_client->set_min_sources(cfg.sources.min_sources);
+  m_cfg.discipline = cfg.discipline;
+  m_cfg.sources.min_sources = cfg.sources.min_sources;
+}
+
+core::TrackingSnapshot ClientService::tracking() const { return m_client->tracking(m_clock.now()); }
+
+std::vector<SourceView> ClientService::sources() const {
+  std::vector<SourceView> v;
+  auto snaps = m_client->sources(m_clock.now());
+  for (const auto& ep : m_endpoints) {
+    for (const auto& m : ep->members) {
+      for (const auto& s : snaps) {
+        if (s.id == m->id) {
+          v.push_back(SourceView{ep->cfg.host, m->addr, ep->cfg.kind == SourceConfig::Kind::Pool, s});
+        }
+      }
+    }
+  }
+  return v;
+}
+
+void ClientService::log_state() const {
+  core::TrackingSnapshot t = tracking();
+  char ref[16];
+  log_info("tracking: %s stratum=%d refid=%s offset=%+.9f freq_ppm=%+.4f selection=%s candidates=%zu falsetickers=%zu "
+           "held=%s updates=%d steps=%llu root_delay=%.6f root_dispersion=%.6f leap=%d",
+           t.synchronised ? "synchronised" : "unsynchronised", t.reference.stratum, refid_text(t.reference.refid, ref),
+           t.system_offset_s, t.frequency_ppm, core::to_string(t.selection), t.candidates, t.falsetickers,
+           t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), t.reference.root_delay_s,
+           t.reference.root_dispersion_s, static_cast<int>(t.reference.leap));
+  for (const auto& s : sources()) {
+    const auto& st = s.state.stats;
+    std::string rej;
+    for (size_t i = 0; i < core::k_reject_reasons; ++i) {
+      if (st.rejected[i] != 0) {
+        rej += std::string(" ") + core::to_string(static_cast<core::Reject>(i)) + "=" + std::to_string(st.rejected[i]);
+      }
+    }
+    log_info("source %s name=%s state=%s reach=%03o poll=%d offset=%+.9f sd=%.9f jitter=%.9f sent=%llu accepted=%llu "
+             "timeouts=%llu%s",
+             s.address.to_string().c_str(), s.name.c_str(),
+             s.state.retired     ? "retired"
+             : s.state.best      ? "best"
+             : s.state.survivor  ? "selected"
+             : s.state.truechimer ? "truechimer"
+             : s.state.reach     ? "falseticker_or_unusable"
+                                 : "unreachable",
+             s.state.reach, s.state.poll, s.state.offset_s, s.state.offset_sd_s, s.state.jitter_s,
+             static_cast<unsigned long long>(st.sent), static_cast<unsigned long long>(st.accepted),
+             static_cast<unsigned long long>(st.timeouts), rej.c_str());
+  }
+}
+
+}  // namespace tr7::daemon

@@ -1,0 +1,175 @@
+// The privileged helper's request handler (see helper.h).
+#include "daemon/helper.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <system_error>
+
+#include "daemon/log.h"
+#include "sys/netns.h"
+#include "sys/seqpacket.h"
+
+namespace tr7::daemon {
+
+namespace ps = core::privsep;
+
+namespace {
+// Refusals logged one by one; after that, one line per k_refusal_log_every (a hostile
+// worker must not flood the log).
+constexpr uint64_t k_refusals_logged = 20;
+constexpr uint64_t k_refusal_log_every = 1000;
+}  // namespace
+
+HelperService::HelperService(ps::Policy policy, HelperDeps deps)
+    : m_policy(std::move(policy)), m_deps(std::move(deps)), m_steps(ps::k_step_burst, ps::k_step_refill_s) {
+  // The policy never permits what no backend could do.
+  m_policy.clock_control = m_policy.clock_control && m_deps.clock != nullptr;
+  m_policy.rtc = m_policy.rtc && m_deps.rtc != nullptr;
+}
+
+void HelperService::refuse_log(uint32_t op, ps::Refusal why) {
+  ++m_stats.refused;
+  ++m_stats.refused_by[static_cast<size_t>(why)];
+  if (m_stats.refused <= k_refusals_logged || m_stats.refused % k_refusal_log_every == 0) {
+    const char* name = op >= ps::k_op_min && op <= ps::k_op_max ? ps::to_string(static_cast<ps::Op>(op)) : "?";
+    log_warn("helper: refused request op=%u (%s): %s (%llu refused so far)", op, name, ps::to_string(why),
+             static_cast<unsigned long long>(m_stats.refused));
+  }
+}
+
+HelperService::Reply HelperService::handle(std::span<const uint8_t> msg, bool had_fds) {
+  ++m_stats.requests;
+  uint32_t op = 0;
+  uint32_t seq = 0;
+  ps::peek_ids(msg, op, seq);
+  if (had_fds) {
+    refuse_log(op, ps::Refusal::NotCanonical);
+    return Reply{ps::make_refusal(op, seq, ps::Refusal::NotCanonical), {}};
+  }
+  auto v = ps::validate(msg, m_policy, m_deps.now());
+  if (!v) {
+    refuse_log(op, v.error());
+    return Reply{ps::make_refusal(op, seq, v.error()), {}};
+  }
+  if (v->op == ps::Op::Step && !m_steps.take(m_deps.mono_ns())) {
+    refuse_log(op, ps::Refusal::RateLimited);
+    return Reply{ps::make_refusal(op, seq, ps::Refusal::RateLimited), {}};
+  }
+  Reply r = apply(*v);
+  if (r.resp.status == 0) {
+    ++m_stats.applied;
+  } else {
+    ++m_stats.failed;
+  }
+  return r;
+}
+
+void HelperService::write_rtc_after_step() {
+  if (m_deps.rtc == nullptr || !m_policy.clock_control) {
+    return;
+  }
+  auto w = m_deps.rtc->write(m_deps.now());
+  if (!w) {
+    log_warn("helper: writing the RTC after the step failed: %s", std::strerror(w.error()));
+  }
+}
+
+HelperService::Reply HelperService::apply(const ps::Valid& v) {
+  uint32_t op = static_cast<uint32_t>(v.op);
+  Reply r{ps::make_response(op, v.seq, 0), {}};
+  auto clock_result = [&](const Result<void>& res, const char* what) {
+    if (!res) {
+      log_err("helper: %s failed: %s", what, res.error().c_str());
+      r.resp.status = EIO;
+    }
+  };
+  switch (v.op) {
+    case ps::Op::Query:
+      r.resp.value = m_deps.clock != nullptr ? m_deps.clock->frequency() : 0.0;
+      break;
+    case ps::Op::Slew:
+      log_debug("helper: slew %+.9f s", v.value);
+      clock_result(m_deps.clock->slew(v.value), "slew");
+      break;
+    case ps::Op::SetFreq:
+      log_debug("helper: frequency %+.6f ppm", v.value);
+      clock_result(m_deps.clock->set_frequency(v.value), "set frequency");
+      break;
+    case ps::Op::Step: {
+      log_info("helper: stepping the clock by %+.9f s", v.value);
+      auto res = m_deps.clock->step(v.value);
+      clock_result(res, "step");
+      if (res) {
+        write_rtc_after_step();
+      }
+      break;
+    }
+    case ps::Op::SetLeap:
+      log_info("helper: leap second %s", v.leap == core::Leap::Insert   ? "insertion armed"
+                                         : v.leap == core::Leap::Delete ? "deletion armed"
+                                                                        : "cleared");
+      clock_result(m_deps.clock->set_leap(v.leap), "set leap");
+      break;
+    case ps::Op::ReadRtc: {
+      auto t = m_deps.rtc->read();
+      if (!t) {
+        r.resp.status = t.error();
+      } else {
+        r.resp.time_ns = t->ns;
+      }
+      break;
+    }
+    case ps::Op::WriteRtc: {
+      auto w = m_deps.rtc->write(m_deps.now());
+      if (!w) {
+        log_warn("helper: writing the RTC failed: %s", std::strerror(w.error()));
+        r.resp.status = w.error();
+      }
+      break;
+    }
+    case ps::Op::OpenUdp:
+    case ps::Op::OpenConfig:
+      try {
+        r.fd = v.op == ps::Op::OpenUdp ? m_deps.open_udp(v.target) : m_deps.open_config();
+        r.resp.has_fd = 1;
+        if (v.op == ps::Op::OpenUdp) {
+          log_info("helper: opened UDP socket %s%s%s for the worker", v.target.addr.to_string().c_str(),
+                   v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
+        }
+      } catch (const std::system_error& e) {
+        log_warn("helper: %s failed: %s", ps::to_string(v.op), e.what());
+        r.resp.status = e.code().value() > 0 ? e.code().value() : EIO;
+      }
+      break;
+  }
+  return r;
+}
+
+bool HelperService::serve_one(int chan) {
+  // One byte more than a request: a longer message shows up as MSG_TRUNC or a longer read.
+  uint8_t buf[sizeof(ps::Request) + 1];
+  sys::Message m;
+  int err = sys::receive_message(chan, std::span<uint8_t>(buf, sizeof buf), m);
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    return true;
+  }
+  if (err != 0) {
+    log_err("helper: receive from the worker failed: %s", std::strerror(err));
+    return false;
+  }
+  if (m.eof) {
+    return false;
+  }
+  size_t len = m.truncated ? sizeof buf : m.len;  // a truncated message is too long: refused
+  Reply r = handle(std::span<const uint8_t>(buf, len), !m.fds.empty() || m.ctrunc);
+  m.fds.clear();  // anything the worker sent along is closed, never used
+  err = sys::send_message(chan, ps::as_bytes(r.resp), r.fd.valid() ? r.fd.get() : -1);
+  if (err != 0) {
+    log_err("helper: reply to the worker failed: %s", std::strerror(err));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace tr7::daemon

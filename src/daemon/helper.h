@@ -1,0 +1,72 @@
+// The privileged helper: answers the worker's requests (core/privsep.h) and nothing else.
+//
+// HelperService is the request handler: it validates every message (core::privsep::
+// validate, plus the step rate limit), applies what passes through the backends it was
+// given, and refuses, logs and counts everything else. It does no network I/O: the only
+// sockets it creates are the ones it hands over (OpenUdp), unused. Backends are injected
+// (HelperDeps) so unit tests drive it with fakes; the process around it (capabilities,
+// seccomp, signals, reaping the worker) is run_helper() in privsep.cc.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "core/clock.h"
+#include "core/privsep.h"
+#include "core/rtc.h"
+#include "sys/fd.h"
+
+namespace tr7::daemon {
+
+struct HelperDeps {
+  core::ClockControl* clock = nullptr;   // the kernel clock; nullptr with clock = none
+  core::Rtc* rtc = nullptr;              // nullptr without rtc
+  std::function<core::Timestamp()> now;  // CLOCK_REALTIME (step window, RTC writes)
+  std::function<int64_t()> mono_ns;      // CLOCK_MONOTONIC (step rate limit)
+  // Opens a socket for a validated target; throws std::system_error (or sys::NetnsStuck,
+  // which the helper does not catch: it must exit).
+  std::function<sys::Fd(const core::privsep::BindTarget&)> open_udp;
+  // Opens the configuration file read-only; throws std::system_error.
+  std::function<sys::Fd()> open_config;
+};
+
+struct HelperStats {
+  uint64_t requests = 0;
+  uint64_t applied = 0;  // valid and done
+  uint64_t failed = 0;   // valid, but the operation failed (an errno went back)
+  uint64_t refused = 0;  // invalid: nothing applied
+  std::array<uint64_t, core::privsep::k_refusals + 1> refused_by{};  // index: Refusal value
+};
+
+class HelperService {
+ public:
+  HelperService(core::privsep::Policy policy, HelperDeps deps);
+
+  struct Reply {
+    core::privsep::Response resp;
+    sys::Fd fd;  // to attach (OpenUdp, OpenConfig)
+  };
+  // Handles one received message. `had_fds`: descriptors came with it (always refused).
+  Reply handle(std::span<const uint8_t> msg, bool had_fds);
+
+  // Receives one message on `chan`, handles it and sends the reply. Returns false when
+  // the worker has closed its end (or the channel failed): the helper must then exit.
+  bool serve_one(int chan);
+
+  const HelperStats& stats() const { return m_stats; }
+  const core::privsep::Policy& policy() const { return m_policy; }
+
+ private:
+  Reply apply(const core::privsep::Valid& v);
+  void refuse_log(uint32_t op, core::privsep::Refusal why);
+  void write_rtc_after_step();
+
+  core::privsep::Policy m_policy;
+  HelperDeps m_deps;
+  core::privsep::StepBudget m_steps;
+  HelperStats m_stats;
+};
+
+}  // namespace tr7::daemon

@@ -1,0 +1,41 @@
+// ClockControl over the kernel clock (mode `kernel`): clock_adjtime(2) on CLOCK_REALTIME.
+//
+// Frequency corrections use ADJ_FREQUENCY (fine part, +-500 ppm in the kernel) plus
+// ADJ_TICK (coarse, 100 ppm per tick unit at USER_HZ 100) for larger slew rates; steps
+// use ADJ_SETOFFSET; leap seconds STA_INS/STA_DEL. Every value is checked (finite,
+// bounded) before any system call. In the privilege-separated daemon the same
+// operations are carried out by the helper (issue 4): this class is the single place
+// that knows the kernel interface.
+//
+// Tests never call the writing functions (they would change the real clock): only
+// read_frequency_ppm() and read_status(), which use modes = 0 and need no privilege.
+#pragma once
+
+#include <string>
+
+#include "core/clock.h"
+
+namespace tr7::daemon {
+
+class KernelClock final : public core::ClockControl {
+ public:
+  KernelClock();  // reads the current frequency (read-only)
+
+  tr7::Result<void> step(double delta_s) override;
+  tr7::Result<void> slew(double delta_s) override;
+  tr7::Result<void> set_frequency(double ppm) override;
+  double frequency() const override { return m_freq_ppm; }
+  tr7::Result<void> set_leap(core::Leap leap) override;
+
+  // Read-only queries (modes = 0).
+  static tr7::Result<double> read_frequency_ppm();
+  static tr7::Result<int> read_status();  // the kernel's STA_* bits
+
+  static constexpr double k_max_ppm = 5000;        // frequency + slew, via ADJ_TICK
+  static constexpr double k_max_step_s = 1e9;
+
+ private:
+  double m_freq_ppm = 0;
+};
+
+}  // namespace tr7::daemon

@@ -1,0 +1,437 @@
+// Privilege separation (see privsep.h).
+#include "daemon/privsep.h"
+#include "daemon/readiness.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "autoconfig.h"
+#include "daemon/clock_keeper.h"
+#include "daemon/helper.h"
+#include "daemon/helper_client.h"
+#include "daemon/kernel_clock.h"
+#include "daemon/log.h"
+#include "daemon/sandbox.h"
+#include "sys/clock.h"
+#include "sys/netns.h"
+#include "sys/rtc.h"
+#include "sys/seqpacket.h"
+
+namespace tr7::daemon {
+
+static_assert(core::privsep::k_max_freq_ppm == KernelClock::k_max_ppm,
+              "the helper must accept what the kernel clock can do, and no more");
+
+namespace ps = core::privsep;
+
+namespace {
+
+// How long the helper waits for the worker to exit after forwarding SIGTERM (or after
+// the channel closed) before it sends SIGKILL.
+constexpr int k_stop_grace_s = 10;
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) {
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = strsignal(sig);
+    return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")" +
+           (sig == SIGSYS ? ": a forbidden system call (seccomp)" : "");
+  }
+  return "ended with status " + std::to_string(status);
+}
+
+// The helper's process loop: requests from the worker, signals, the worker's end.
+int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc, bool clock_control) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) {
+    sigaddset(&set, s);
+  }
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) < 0) {
+    throw std::system_error(errno, std::generic_category(), "sigprocmask");
+  }
+  sys::Fd sigfd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd.valid()) {
+    throw std::system_error(errno, std::generic_category(), "signalfd");
+  }
+  uint64_t eff = enter_helper_sandbox(clock_control, worker, worker_uid);
+  std::string names;
+  for (auto [bit, name] : {std::pair{CAP_NET_BIND_SERVICE, "net_bind_service"}, std::pair{CAP_SYS_ADMIN, "sys_admin"},
+                           std::pair{CAP_SYS_TIME, "sys_time"}}) {
+    if (eff & (1ULL << bit)) {
+      names += names.empty() ? name : std::string(", ") + name;
+    }
+  }
+  log_info("helper: pid %d serving worker %d (capabilities: %s)", static_cast<int>(getpid()), static_cast<int>(worker),
+           names.empty() ? "none" : names.c_str());
+  if (clock_control && !(eff & (1ULL << CAP_SYS_TIME))) {
+    log_warn("helper: clock = kernel, but CAP_SYS_TIME is not available: clock corrections will fail");
+  }
+
+  bool worker_done = false;
+  int worker_status = 0;
+  bool channel_open = true;
+  time_t kill_at = 0;  // when to send SIGKILL (0: not stopping)
+  bool killed = false;
+  auto reap = [&](int flags) {
+    if (worker_done) {
+      return;
+    }
+    int st = 0;
+    pid_t r;
+    do {
+      r = waitpid(worker, &st, flags);
+    } while (r < 0 && errno == EINTR);
+    if (r == worker) {
+      worker_done = true;
+      worker_status = st;
+    } else if (r < 0 && errno == ECHILD) {
+      worker_done = true;
+      worker_status = 0;
+    }
+  };
+  while (!worker_done) {
+    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {channel_open ? chan.get() : -1, POLLIN, 0}};
+    int n = poll(p, 2, 1000);
+    if (n < 0 && errno != EINTR) {
+      throw std::system_error(errno, std::generic_category(), "poll");
+    }
+    if (n > 0 && (p[0].revents & POLLIN)) {
+      signalfd_siginfo si;
+      while (read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD) {
+          reap(WNOHANG);
+          continue;
+        }
+        if ((sig == SIGTERM || sig == SIGINT) && kill_at == 0) {
+          log_info("helper: signal %d: stopping the worker", sig);
+          kill_at = time(nullptr) + k_stop_grace_s;
+        }
+        if (sig != SIGUSR2) {  // SIGUSR2 means nothing to the daemon: dropped, not forwarded
+          kill(worker, sig);   // SIGHUP, SIGUSR1 and the stop signals: the worker acts
+        }
+      }
+    }
+    if (n > 0 && channel_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (!svc.serve_one(chan.get())) {
+        channel_open = false;  // the worker is gone or going: reap it
+        chan.reset();
+        if (kill_at == 0) {
+          kill_at = time(nullptr) + k_stop_grace_s;
+        }
+      }
+    }
+    if (!channel_open) {
+      reap(WNOHANG);
+    }
+    if (!worker_done && kill_at != 0 && time(nullptr) >= kill_at) {
+      if (killed || kill(worker, SIGKILL) < 0) {
+        log_err("helper: cannot end the worker (pid %d): giving up", static_cast<int>(worker));
+        return 1;
+      }
+      log_err("helper: the worker did not exit in %d s: killed it", k_stop_grace_s);
+      killed = true;
+      kill_at = time(nullptr) + k_stop_grace_s;
+    }
+  }
+  bool clean = WIFEXITED(worker_status) && WEXITSTATUS(worker_status) == 0;
+  const HelperStats& s = svc.stats();
+  (clean ? log_info : log_err)(
+      "helper: worker (pid %d) %s; requests=%llu applied=%llu failed=%llu refused=%llu; "
+      "helper exits",
+      static_cast<int>(worker), describe_exit(worker_status).c_str(), static_cast<unsigned long long>(s.requests),
+      static_cast<unsigned long long>(s.applied), static_cast<unsigned long long>(s.failed),
+      static_cast<unsigned long long>(s.refused));
+  return clean ? 0 : 1;
+}
+
+#ifdef TR7_TEST_HOOKS
+// TR7_TEST_BROKER="NETNS ADDR:PORT" (test builds only): one more socket the helper may
+// open, and the worker asks for on SIGUSR2.
+std::optional<ps::BindTarget> test_broker_target() {
+  const char* e = std::getenv("TR7_TEST_BROKER");
+  if (e == nullptr) {
+    return std::nullopt;
+  }
+  std::string s(e);
+  size_t sp = s.find(' ');
+  if (sp == std::string::npos) {
+    return std::nullopt;
+  }
+  auto a = core::parse_sockaddr(s.substr(sp + 1));
+  if (!a) {
+    return std::nullopt;
+  }
+  return ps::BindTarget{s.substr(0, sp), *a};
+}
+#endif
+
+// The worker watches its end of the channel: the helper never speaks unasked, so
+// anything readable outside a call is the helper's exit (EOF) or a protocol error.
+void watch_helper(Worker& worker, HelperClient& client, std::unique_ptr<sys::Callback>& ev) {
+  ev = std::make_unique<sys::Callback>(worker.base(), client.fd(), EV_READ | EV_PERSIST,
+                                       [&worker, &client](evutil_socket_t fd, short) {
+                                         uint8_t b;
+                                         ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+                                         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                                           return;
+                                         }
+                                         if (n == 0 || client.broken()) {
+                                           log_err("the privileged helper has exited: stopping");
+                                         } else {
+                                           log_err("unexpected message from the privileged helper: stopping");
+                                         }
+                                         worker.stop(1);
+                                       });
+  ev->add();
+}
+
+int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, sys::Fd chan, pid_t helper,
+                int& ready_fd) {
+  auto client = std::make_unique<HelperClient>(std::move(chan));
+  opt.helper = client.get();
+  std::unique_ptr<HelperClockControl> control;
+  if (cfg.daemon.clock == ClockMode::Kernel) {
+    control = std::make_unique<HelperClockControl>(*client);
+    opt.clock_control = control.get();
+    if (st.rtc) {
+      opt.write_rtc = [c = client.get()]() { return c->write_rtc(); };
+    }
+  }
+  std::string path = opt.config_path;
+  opt.load_config = [c = client.get(), path]() -> ConfigResult {
+    auto fd = c->open_config();
+    if (!fd) {
+      return unexpected(std::vector<std::string>{path + ": " + fd.error()});
+    }
+    return load_config_fd(fd->get(), path);
+  };
+  // Nothing of the start-up state is the worker's: the helper keeps the RTC and the clock.
+  st.rtc.reset();
+  st.kernel.reset();
+  st.self_netns.reset();
+  st.state = StateDir();
+
+  Worker worker(std::move(cfg), std::move(opt));  // as root: sockets, state directory fd
+  tzset();                                        // the chroot has no tzdata: load the zone now
+  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper});
+  std::unique_ptr<sys::Callback> watch;
+  watch_helper(worker, *client, watch);
+#ifdef TR7_TEST_HOOKS
+  // Test builds only, on SIGUSR2: TR7_TEST_FORBIDDEN_CALL=NAME makes the worker attempt
+  // that forbidden call (the seccomp filter must kill it); TR7_TEST_BROKER="NETNS
+  // ADDR:PORT" makes it ask the helper for that socket and serve NTP on it.
+  auto hook = std::make_unique<sys::Callback>(
+      worker.base(), SIGUSR2, EV_SIGNAL | EV_PERSIST, [&worker, c = client.get()](evutil_socket_t, short) {
+        if (const char* forbidden = std::getenv("TR7_TEST_FORBIDDEN_CALL")) {
+          log_warn("test hook: attempting forbidden call '%s'", forbidden);
+          int r = attempt_forbidden_call(forbidden);
+          log_err("test hook: forbidden call '%s' was NOT blocked (%d)", forbidden, r);
+        }
+        if (auto t = test_broker_target()) {
+          auto fd = c->open_udp(t->netns, t->addr);
+          if (!fd) {
+            log_err("test hook: open-udp %s in netns %s: %s", t->addr.to_string().c_str(), t->netns.c_str(),
+                    fd.error().c_str());
+            return;
+          }
+          worker.add_listener(std::move(*fd));
+          log_info("test hook: serving on %s in netns %s (socket from the helper)", t->addr.to_string().c_str(),
+                   t->netns.c_str());
+        }
+      });
+  hook->add();
+#endif
+  worker.log_started();
+  log_info("privilege separation: worker pid %d (user %s, uid %d, root %s), helper pid %d", static_cast<int>(getpid()),
+           plan.user.c_str(), static_cast<int>(plan.uid), plan.state_dir.c_str(), static_cast<int>(helper));
+  notify_ready(ready_fd);
+  return worker.run();
+}
+
+}  // namespace
+
+PrivsepPlan prepare_privsep(const Config& cfg) {
+  PrivsepPlan p;
+  p.user = cfg.daemon.user;
+  p.state_dir = cfg.daemon.state_dir;
+  errno = 0;
+  passwd* pw = getpwnam(p.user.c_str());
+  if (pw == nullptr) {
+    throw std::runtime_error("user '" + p.user +
+                             "' does not exist: create it (systemd-sysusers with tr7ntpd.sysusers, or useradd "
+                             "--system), or set 'user' in [daemon]");
+  }
+  p.uid = pw->pw_uid;
+  p.gid = pw->pw_gid;
+  if (p.uid == 0 || p.gid == 0) {
+    throw std::runtime_error("user '" + p.user + "' has uid or gid 0: the worker must not run as root");
+  }
+  struct stat st {};
+  if (stat(p.state_dir.c_str(), &st) < 0) {
+    if (errno != ENOENT) {
+      throw std::system_error(errno, std::generic_category(), "state_dir " + p.state_dir);
+    }
+    if (mkdir(p.state_dir.c_str(), 0750) < 0) {
+      throw std::system_error(errno, std::generic_category(), "cannot create state_dir " + p.state_dir);
+    }
+    if (chown(p.state_dir.c_str(), p.uid, p.gid) < 0) {
+      throw std::system_error(errno, std::generic_category(), "chown state_dir " + p.state_dir);
+    }
+    log_info("created state_dir %s for user %s", p.state_dir.c_str(), p.user.c_str());
+    if (stat(p.state_dir.c_str(), &st) < 0) {
+      throw std::system_error(errno, std::generic_category(), "state_dir " + p.state_dir);
+    }
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    throw std::runtime_error("state_dir " + p.state_dir + " is not a directory");
+  }
+  if (st.st_uid != p.uid) {
+    throw std::runtime_error("state_dir " + p.state_dir + " is owned by uid " + std::to_string(st.st_uid) +
+                             ", not by " + p.user + " (uid " + std::to_string(p.uid) +
+                             "): chown it, or let tmpfiles.d create it");
+  }
+  if (st.st_mode & S_IWOTH) {
+    throw std::runtime_error("state_dir " + p.state_dir + " is writable by everyone: chmod o-w it");
+  }
+  return p;
+}
+
+Startup open_startup(const Config& cfg, bool privsep) {
+  Startup st;
+  auto dir = StateDir::open(cfg.daemon.state_dir);
+  if (dir) {
+    st.state = std::move(*dir);
+  } else if (privsep) {
+    throw std::system_error(dir.error(), std::generic_category(), "state_dir " + cfg.daemon.state_dir);
+  } else {
+    log_debug("state_dir %s: %s (nothing saved)", cfg.daemon.state_dir.c_str(), std::strerror(dir.error()));
+  }
+  if (!cfg.daemon.rtc.empty()) {
+    auto rtc = sys::DeviceRtc::open(cfg.daemon.rtc);
+    if (rtc) {
+      st.rtc = std::move(*rtc);
+    } else {
+      log_err("rtc %s: %s: running without an RTC", cfg.daemon.rtc.c_str(), std::strerror(rtc.error()));
+    }
+  }
+  if (privsep && cfg.daemon.clock == ClockMode::Kernel) {
+    st.kernel = std::make_unique<KernelClock>();
+  }
+  if (privsep) {
+    st.self_netns.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (!st.self_netns.valid()) {
+      throw std::system_error(errno, std::generic_category(), "open /proc/self/ns/net");
+    }
+  }
+  st.plan = startup_clock_check(sys::realtime_now(), build_time(), st.rtc.get(), st.state,
+                                cfg.daemon.max_startup_step_s, st.kernel.get());
+  return st;
+}
+
+std::vector<ps::BindTarget> make_bind_targets(const Config& cfg) {
+  std::vector<ps::BindTarget> t;
+  for (const auto& a : cfg.server.listen) {
+    t.push_back(ps::BindTarget{"", a});
+  }
+  return t;
+}
+
+ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
+  ps::Policy p;
+  p.clock_control = cfg.daemon.clock == ClockMode::Kernel && st.kernel != nullptr;
+  p.rtc = st.rtc != nullptr;
+  p.max_step_s = cfg.daemon.max_step_s;
+  p.floor = st.plan.floor;
+  p.ceiling = st.plan.ceiling;
+  p.bind_targets = make_bind_targets(cfg);
+  return p;
+}
+
+int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, int ready_fd) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    throw std::system_error(errno, std::generic_category(), "socketpair");
+  }
+  sys::Fd helper_end(sv[0]);
+  sys::Fd worker_end(sv[1]);
+  pid_t helper = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    throw std::system_error(errno, std::generic_category(), "fork");
+  }
+  if (pid == 0) {
+    helper_end.reset();
+    int rc = 1;
+    try {
+      rc = worker_main(std::move(cfg), std::move(opt), plan, st, std::move(worker_end), helper, ready_fd);
+    } catch (const std::exception& e) {
+      log_err("worker: fatal: %s", e.what());
+      notify_failure(ready_fd, e.what());
+      rc = 1;
+    }
+    // _exit: no atexit handlers (a sanitizer's leak check would clone() under the filter).
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  }
+  worker_end.reset();
+  if (ready_fd >= 0) {
+    close(ready_fd);  // the worker reports readiness; the helper's copy must not keep it open
+  }
+  bool clock_control = cfg.daemon.clock == ClockMode::Kernel && st.kernel != nullptr;
+  HelperDeps deps;
+  deps.clock = st.kernel.get();
+  deps.rtc = st.rtc.get();
+  deps.now = [] { return sys::realtime_now(); };
+  deps.mono_ns = [] { return sys::monotonic_ns(); };
+  int self_ns = st.self_netns.get();
+  deps.open_udp = [self_ns](const ps::BindTarget& t) { return sys::open_udp_in_netns(t.netns, t.addr, self_ns); };
+  std::string path = opt.config_path;
+  deps.open_config = [path]() {
+    sys::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+      throw std::system_error(errno, std::generic_category(), "open " + path);
+    }
+    return fd;
+  };
+  ps::Policy policy = make_helper_policy(cfg, st);
+#ifdef TR7_TEST_HOOKS
+  if (auto t = test_broker_target()) {
+    policy.bind_targets.push_back(*t);
+  }
+#endif
+  HelperService svc(std::move(policy), std::move(deps));
+  int rc = 1;
+  try {
+    rc = helper_loop(std::move(helper_end), pid, plan.uid, svc, clock_control);
+  } catch (const std::exception& e) {
+    log_err("helper: fatal: %s", e.what());
+    kill(pid, SIGTERM);
+  }
+  // _Exit, as the worker: under the filter, no atexit handler may need a forbidden call.
+  std::fflush(nullptr);
+  std::_Exit(rc);
+}
+
+}  // namespace tr7::daemon
