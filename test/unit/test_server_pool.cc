@@ -256,6 +256,40 @@ static void test_publisher_concurrent(void**) {
   assert_int_equal(pub.snapshot()->stratum, 250);
 }
 
+static void test_clock_read_while_corrected(void**) {
+  // mode none: the event loop steps the virtual clock while other threads read it; they
+  // must only ever see whole corrections (forward steps: never a time going back).
+  SystemClock clock(ClockMode::None);
+  std::atomic<bool> stop{false};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      int64_t last = 0;
+      while (!stop.load()) {
+        int64_t now = clock.now().ns;
+        if (now < last) {
+          ++errors;
+        }
+        last = now;
+      }
+    });
+  }
+  core::Timestamp before = clock.now();
+  for (int i = 0; i < 200; ++i) {
+    assert_true(clock.control().step(1.0).has_value());
+    if (i % 20 == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  stop = true;
+  for (auto& t : readers) {
+    t.join();
+  }
+  assert_int_equal(errors.load(), 0);
+  assert_true(clock.now().ns - before.ns >= 200LL * 1'000'000'000);
+}
+
 static void test_served_reference(void**) {
   core::Timestamp t0{1'800'000'000LL * 1'000'000'000};
   core::Timestamp later{t0.ns + 86400LL * 1'000'000'000};
@@ -278,6 +312,7 @@ int main() {
       cmocka_unit_test(test_policy_and_reference),
       cmocka_unit_test(test_client_table_split),
       cmocka_unit_test(test_publisher_concurrent),
+      cmocka_unit_test(test_clock_read_while_corrected),
       cmocka_unit_test(test_served_reference),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
