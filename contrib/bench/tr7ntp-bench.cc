@@ -34,10 +34,10 @@
 //
 // Only for loopback benchmarks: every socket is bound to the loopback device.
 #include <arpa/inet.h>
-#include <linux/errqueue.h>
-#include <linux/net_tstamp.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -52,10 +52,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdarg>
 #include <cinttypes>
 #include <cmath>
 #include <csignal>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -167,8 +167,8 @@ void bind_to_loopback(int fd) {
 
 struct ProcCpu {
   bool ok = false;
-  int64_t total_ticks = 0;                   // utime + stime, all threads
-  std::map<int, int64_t> thread_ticks;       // tid -> utime + stime
+  int64_t total_ticks = 0;              // utime + stime, all threads
+  std::map<int, int64_t> thread_ticks;  // tid -> utime + stime
 };
 
 bool read_stat_ticks(const std::string& path, int64_t& ticks) {
@@ -250,8 +250,8 @@ struct Options {
   std::string server = "127.0.0.1:123";
   std::string listen;
   std::string src = "127.1.0.1";
-  double rate = 0;       // requests/s (open loop); 0 = closed loop
-  int inflight = 64;     // closed loop
+  double rate = 0;    // requests/s (open loop); 0 = closed loop
+  int inflight = 64;  // closed loop
   double duration_s = 5;
   double warmup_s = 1;
   int sockets = 16;
@@ -426,7 +426,7 @@ int run_reflect(const Options& o) {
     die("reflect needs --listen ADDR:PORT");
   }
   sockaddr_in a = parse_v4(o.listen, true);
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
@@ -472,7 +472,7 @@ int run_reflect(const Options& o) {
 
 struct Slot {
   uint64_t seq = UINT64_MAX;
-  int64_t t1_ns = 0;     // realtime
+  int64_t t1_ns = 0;      // realtime
   bool measured = false;  // sent inside the measured window
   bool done = true;
 };
@@ -602,8 +602,8 @@ class Loader {
   bool m_in_window = false;
 
   // Counters over requests sent in the measured window.
-  uint64_t m_sent = 0, m_sent_total = 0, m_valid = 0, m_lost = 0, m_late = 0, m_invalid = 0, m_kod = 0,
-           m_unsync = 0, m_dup = 0, m_send_fail = 0, m_tx_stamped = 0;
+  uint64_t m_sent = 0, m_sent_total = 0, m_valid = 0, m_lost = 0, m_late = 0, m_invalid = 0, m_kod = 0, m_unsync = 0,
+           m_dup = 0, m_send_fail = 0, m_tx_stamped = 0;
   std::vector<int64_t> m_rtt, m_srv, m_off, m_lag;
 
   std::vector<uint8_t> m_tx_pkts;
@@ -937,9 +937,9 @@ int Loader::run() {
   }
   Percentiles aoff = percentiles(m_off);
   double replies_per_s = static_cast<double>(m_valid) / m_o.duration_s;
-  double loss = m_sent ? static_cast<double>(m_sent - std::min(m_sent, m_valid + m_kod + m_unsync)) /
-                             static_cast<double>(m_sent)
-                       : 1.0;
+  double loss =
+      m_sent ? static_cast<double>(m_sent - std::min(m_sent, m_valid + m_kod + m_unsync)) / static_cast<double>(m_sent)
+             : 1.0;
   double cpu_us_per_reply = (cpu_s >= 0 && m_valid) ? cpu_s * 1e6 / static_cast<double>(m_valid) : -1;
 
   std::printf(
@@ -953,14 +953,15 @@ int Loader::run() {
       "server_cpu_s=%.3f cpu_us_per_reply=%.3f thread_cpu_s=%s rss_kb=%ld loader_cpu_s=%.3f elapsed_s=%.3f "
       "txstamp=%d tx_stamped=%" PRIu64 " spin=%d\n",
       m_o.label.empty() ? "-" : m_o.label.c_str(), open_loop ? "open" : "closed", m_o.rate,
-      open_loop ? 0 : m_o.inflight, m_o.duration_s, m_o.sockets, m_o.addrs, m_o.batch, m_sent, m_valid, m_lost,
-      m_late, m_invalid, m_kod, m_unsync, m_dup, m_send_fail, static_cast<double>(m_sent) / m_o.duration_s,
-      replies_per_s, loss, rtt.p50, rtt.p90, rtt.p99, rtt.max, srv.p50, srv.p90, srv.p99, srv.max, srv.mean, off.p50,
-      aoff.p50, aoff.p99, lag.p50, lag.p99, cpu_s, cpu_us_per_reply, per_thread.empty() ? "-" : per_thread.c_str(), rss, loader_cpu_s,
+      open_loop ? 0 : m_o.inflight, m_o.duration_s, m_o.sockets, m_o.addrs, m_o.batch, m_sent, m_valid, m_lost, m_late,
+      m_invalid, m_kod, m_unsync, m_dup, m_send_fail, static_cast<double>(m_sent) / m_o.duration_s, replies_per_s, loss,
+      rtt.p50, rtt.p90, rtt.p99, rtt.max, srv.p50, srv.p90, srv.p99, srv.max, srv.mean, off.p50, aoff.p50, aoff.p99,
+      lag.p50, lag.p99, cpu_s, cpu_us_per_reply, per_thread.empty() ? "-" : per_thread.c_str(), rss, loader_cpu_s,
       elapsed_s, m_o.txstamp ? 1 : 0, m_tx_stamped, m_o.spin ? 1 : 0);
   std::fflush(stdout);
   std::fprintf(stderr,
-               "%s: %s sent %" PRIu64 " valid %" PRIu64 " (%.0f/s) loss %.4f%% | rtt p50 %.1f p99 %.1f us | "
+               "%s: %s sent %" PRIu64 " valid %" PRIu64
+               " (%.0f/s) loss %.4f%% | rtt p50 %.1f p99 %.1f us | "
                "T3-T2 p50 %.2f p99 %.2f us | cpu/reply %.3f us | rss %ld kB\n",
                m_o.label.empty() ? "load" : m_o.label.c_str(),
                open_loop ? ("open " + std::to_string(static_cast<long>(m_o.rate)) + "/s").c_str()

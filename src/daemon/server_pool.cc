@@ -28,7 +28,6 @@ constexpr int k_server_rcvbuf = 1 << 19;
 
 bool is_wildcard(const core::SockAddr& a) { return a.ip.bytes == std::array<uint8_t, 16>{}; }
 
-
 // Published counters: written by the shard thread only (relaxed stores), read by anyone.
 enum Counter : unsigned {
   c_received,
@@ -147,8 +146,7 @@ void ServerPool::build(std::vector<std::vector<sys::Fd>> fds, const core::SteerK
     lo.steer = key;
     lo.spread_tx = m_cfg.spread_tx;
     for (auto& group : fds) {
-      s->listeners.push_back(
-          std::make_unique<NtpListener>(std::move(group[t]), *s->server, clock, reference, lo));
+      s->listeners.push_back(std::make_unique<NtpListener>(std::move(group[t]), *s->server, clock, reference, lo));
     }
     m_shards.push_back(std::move(s));
   }

@@ -24,7 +24,7 @@ std::vector<sock_filter> steering_program(int family, const core::SteerKey& key,
       BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),  // h ^= h >> 15
   };
   if (family == AF_INET6) {
-    p.push_back(BPF_STMT(BPF_MISC | BPF_TAX, 0));                        // X = h
+    p.push_back(BPF_STMT(BPF_MISC | BPF_TAX, 0));                       // X = h
     p.push_back(BPF_STMT(BPF_LD | BPF_W | BPF_ABS, net_off(src + 4)));  // A = w1
     p.push_back(BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0));                // h ^= w1
   }

@@ -1,7 +1,6 @@
 // The adaptive busy-poll window (core/busy_poll): grows for dense requests, never past
 // the maximum, shrinks to nothing when requests are sparse or come in bursts far apart.
 #include "core/busy_poll.h"
-
 #include "core/random.h"
 #include "testutil.h"
 

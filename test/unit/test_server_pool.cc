@@ -3,8 +3,6 @@
 // steering), statistics add up over the threads, visit() and set_policy() reach every
 // thread, and a new reference snapshot is served. Also ReferencePublisher under
 // concurrent readers. Loopback only, a second or so.
-#include "daemon/server_pool.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -20,6 +18,7 @@
 #include "core/ntp_packet.h"
 #include "core/random.h"
 #include "daemon/reference_publisher.h"
+#include "daemon/server_pool.h"
 #include "daemon/system_clock.h"
 #include "testutil.h"
 

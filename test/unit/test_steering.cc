@@ -1,8 +1,6 @@
 // Steering of clients to server threads (core/steering, sys/reuseport): one client
 // address, one thread, whatever its port; an even spread; and the kernel's classic BPF
 // program computes exactly core::shard_of() (checked with a small cBPF interpreter).
-#include "core/steering.h"
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -10,6 +8,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "core/steering.h"
 #include "sys/reuseport.h"
 #include "testutil.h"
 
