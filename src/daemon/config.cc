@@ -429,6 +429,36 @@ void Parser::define_server() {
                         m_cfg.server.max_clients = static_cast<size_t>(*n);
                         return std::nullopt;
                       }};
+  s["threads"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                    if (v == "auto") {
+                      m_cfg.server.threads = 0;
+                      return std::nullopt;
+                    }
+                    auto n = parse_int(v, 1, k_max_server_threads);
+                    if (!n) {
+                      return n.error() + " (or 'auto')";
+                    }
+                    m_cfg.server.threads = static_cast<unsigned>(*n);
+                    return std::nullopt;
+                  }};
+  s["tx_timestamp"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                         if (v == "spread") {
+                           m_cfg.server.tx_spread = true;
+                         } else if (v == "batch") {
+                           m_cfg.server.tx_spread = false;
+                         } else {
+                           return "expected 'spread' or 'batch', not '" + v + "'";
+                         }
+                         return std::nullopt;
+                       }};
+  s["busy_poll"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                      auto n = parse_int(v, 0, 1000);
+                      if (!n) {
+                        return n.error() + " (microseconds, 0 = off)";
+                      }
+                      m_cfg.server.busy_poll_us = static_cast<unsigned>(*n);
+                      return std::nullopt;
+                    }};
   s["deny_kod"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                      auto b = parse_bool(v);
                      if (!b) {

@@ -60,6 +60,14 @@ struct ServerSettings {
   bool deny_kod = false;
   size_t max_clients = 65536;
   std::optional<uint8_t> local_stratum;  // 1..15
+  // Server threads per listen address (SO_REUSEPORT, clients steered to a thread by
+  // their address); 0 = auto: the number of CPUs this process may run on.
+  unsigned threads = 0;
+  // Transmit timestamps of batched replies: true = `spread` (each reply when it leaves),
+  // false = `batch` (one clock read per batch).
+  bool tx_spread = true;
+  // Most microseconds a server thread busy-polls its socket before sleeping; 0 = never.
+  unsigned busy_poll_us = 0;
 };
 
 // One `server` or `pool` line of [sources].
@@ -98,6 +106,9 @@ struct DisciplineSettings {
   // The drift file's name in the state directory; empty for none.
   std::string drift_name() const { return drift_file == "none" ? std::string() : drift_file; }
 };
+
+// Most server threads accepted by `threads`.
+inline constexpr unsigned k_max_server_threads = 256;
 
 struct Config {
   std::string path;
