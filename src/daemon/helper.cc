@@ -128,6 +128,17 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
       }
       break;
     }
+    case ps::Op::NetnsId:
+      if (!m_deps.netns_id) {
+        r.resp.status = ENOSYS;
+        break;
+      }
+      try {
+        r.resp.time_ns = static_cast<int64_t>(m_deps.netns_id(v.target.netns));
+      } catch (const std::system_error& e) {
+        r.resp.status = e.code().value() > 0 ? e.code().value() : EIO;
+      }
+      break;
     case ps::Op::OpenUdp:
     case ps::Op::OpenConfig:
       try {

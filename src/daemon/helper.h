@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 
 #include "core/clock.h"
 #include "core/privsep.h"
@@ -30,6 +31,9 @@ struct HelperDeps {
   std::function<sys::Fd(const core::privsep::BindTarget&)> open_udp;
   // Opens the configuration file read-only; throws std::system_error.
   std::function<sys::Fd()> open_config;
+  // The inode of /run/netns/NAME (name validated); throws std::system_error (ENOENT
+  // when it does not exist). Empty: NetnsId fails with ENOSYS.
+  std::function<uint64_t(const std::string&)> netns_id;
 };
 
 struct HelperStats {

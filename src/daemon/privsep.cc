@@ -355,6 +355,11 @@ std::vector<ps::BindTarget> make_bind_targets(const Config& cfg) {
   for (const auto& a : cfg.server.listen) {
     t.push_back(ps::BindTarget{"", a});
   }
+  for (const auto& tenant : cfg.tenants.tenants) {
+    for (const auto& a : tenant.spec.listen) {
+      t.push_back(ps::BindTarget{tenant.spec.netns, a});
+    }
+  }
   return t;
 }
 
@@ -366,6 +371,7 @@ ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   p.floor = st.plan.floor;
   p.ceiling = st.plan.ceiling;
   p.bind_targets = make_bind_targets(cfg);
+  p.runtime_rules = cfg.tenants.runtime;
   return p;
 }
 
@@ -407,6 +413,7 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   deps.mono_ns = [] { return sys::monotonic_ns(); };
   int self_ns = st.self_netns.get();
   deps.open_udp = [self_ns](const ps::BindTarget& t) { return sys::open_udp_in_netns(t.netns, t.addr, self_ns); };
+  deps.netns_id = [](const std::string& name) { return sys::netns_inode(name); };
   std::string path = opt.config_path;
   deps.open_config = [path]() {
     sys::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));

@@ -17,12 +17,14 @@ example() {
     PREFIX) echo 192.0.2.0/24 ;; ADDR) echo 127.0.0.1 ;; HOST) echo ntp1.example.net ;;
     ZONE) echo Europe/Istanbul ;; N | '[N]') echo 5 ;; ID | '[ID]') echo 1 ;;
     FORMAT | '[FORMAT]') echo prometheus ;; 'OPTION...' | '[OPTION...]') echo iburst ;;
+    TENANT) echo tx ;; '[TENANT]') echo default ;; 'SETTING...') echo netns nope listen 192.0.2.1:123 ;;
   esac
 }
 # The exit status each command must have on a daemon without an NTP client.
 expected_rc() {
   case $1 in
     "source add" | "source delete" | burst | makestep | approve | ntpdata) echo 1 ;;
+    "tenant add" | "tenant delete") echo 1 ;;  # not allowed for runtime tenants; no such tenant
     quit) echo 3 ;;  # closes without a reply... handled below
     *) echo 0 ;;
   esac
