@@ -35,8 +35,8 @@
 #include "core/discipline.h"
 #include "core/ntp_source.h"
 #include "core/random.h"
-#include "core/result.h"
 #include "core/reference.h"
+#include "core/result.h"
 #include "core/selection.h"
 #include "core/source_filter.h"
 
@@ -86,9 +86,9 @@ struct SourceSnapshot {
   double noise_scale = 0;      // filter's measurement noise scale
   SourceStats stats;
   Usability usability = Usability::NoSamples;  // as a candidate now
-  double max_distance_s = 0;   // the source's bound on distance_s
+  double max_distance_s = 0;                   // the source's bound on distance_s
   bool in_burst = false;
-  double span_s = 0;           // raw time from the filter's first to its last sample
+  double span_s = 0;  // raw time from the filter's first to its last sample
 };
 
 struct TrackingSnapshot {
@@ -117,8 +117,8 @@ struct TrackingSnapshot {
   // The selection at `now` (the last one may be old when sources went silent):
   // current_selection != Ok means nothing to follow (holdover, or not yet).
   SelectStatus current_selection = SelectStatus::NoCandidates;
-  double current_offset_s = 0;  // its combined offset (the last known one when not Ok)
-  double skew_ppm = 0;          // standard deviation of the combined frequency
+  double current_offset_s = 0;   // its combined offset (the last known one when not Ok)
+  double skew_ppm = 0;           // standard deviation of the combined frequency
   double residual_freq_ppm = 0;  // combined source frequency minus the one applied
   SourceId ref_source = 0;       // the system peer of the last update (0: none)
   Timestamp last_update;         // served time of the last clock update (zero: none)
@@ -245,7 +245,7 @@ class NtpClient {
   Timestamp m_last_update;
   double m_update_interval_s = 0;
   SourceId m_ref_source = 0;
-  int64_t m_held_id = 0;       // the current (or last) held correction
+  int64_t m_held_id = 0;  // the current (or last) held correction
   Timestamp m_held_since;
   bool m_alarm = false;
   bool m_lost = false;  // past the holdover bound (reported once)

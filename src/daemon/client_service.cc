@@ -458,9 +458,10 @@ void ClientService::log_events() {
         }
         break;
       case K::Held:
-        log_warn("offset tolerance: a correction of %+.6f s is held (id %lld, over offset_tolerance %.3f s); "
-                 "serving on with the growing dispersion until the sources agree again or an admin approves",
-                 e.value, static_cast<long long>(e.id), m_cfg.discipline.offset_tolerance_s);
+        log_warn(
+            "offset tolerance: a correction of %+.6f s is held (id %lld, over offset_tolerance %.3f s); "
+            "serving on with the growing dispersion until the sources agree again or an admin approves",
+            e.value, static_cast<long long>(e.id), m_cfg.discipline.offset_tolerance_s);
         if (m_audit.held) {
           m_audit.held(e.id, e.value, m_cfg.discipline.offset_tolerance_s);
         }
@@ -590,8 +591,9 @@ size_t ClientService::member_count() const {
 CommandResult ClientService::add_source(const SourceConfig& sc) {
   for (const auto& ep : m_endpoints) {
     if (ep->cfg.host == sc.host && ep->cfg.port == sc.port) {
-      return unexpected(ctl::Error{ctl::ErrCode::Exists, sc.host + (sc.port == 123 ? "" : " port " + std::to_string(sc.port)) +
-                                                            " is a source already"});
+      return unexpected(
+          ctl::Error{ctl::ErrCode::Exists,
+                     sc.host + (sc.port == 123 ? "" : " port " + std::to_string(sc.port)) + " is a source already"});
     }
   }
   start_client();
@@ -656,8 +658,8 @@ CommandResult ClientService::burst() {
   }
   m_client->burst(mono_now());
   on_timer();
-  return "burst of " + std::to_string(core::k_burst_count) + " requests started on " + std::to_string(n) +
-         " source" + (n == 1 ? "" : "s");
+  return "burst of " + std::to_string(core::k_burst_count) + " requests started on " + std::to_string(n) + " source" +
+         (n == 1 ? "" : "s");
 }
 
 CommandResult ClientService::make_step() {
@@ -701,13 +703,13 @@ CommandResult ClientService::approve(std::optional<int64_t> id) {
   if (!t.held) {
     if (id || !m_client) {
       return unexpected(ctl::Error{ctl::ErrCode::NotFound,
-                                  id ? "correction " + std::to_string(*id) + " is not held (no correction is held)"
-                                     : std::string("no correction is held")});
+                                   id ? "correction " + std::to_string(*id) + " is not held (no correction is held)"
+                                      : std::string("no correction is held")});
     }
   } else if (id && *id != t.held_id) {
-    return unexpected(ctl::Error{ctl::ErrCode::NotFound, "correction " + std::to_string(*id) +
-                                                             " is not held (the held one is " +
-                                                             std::to_string(t.held_id) + ")"});
+    return unexpected(ctl::Error{
+        ctl::ErrCode::NotFound,
+        "correction " + std::to_string(*id) + " is not held (the held one is " + std::to_string(t.held_id) + ")"});
   }
   if (!m_client->approve(mono_now(), m_clock.now())) {
     return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no correction is held"});

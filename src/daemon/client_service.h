@@ -48,8 +48,8 @@ struct SourceView {
   std::string name;  // configured host name (or address)
   core::SockAddr address;
   bool pool = false;
-  bool resolving = false;   // no address yet: `address` and `state` are empty
-  std::string dns_error;    // the last resolution's failure, if any
+  bool resolving = false;  // no address yet: `address` and `state` are empty
+  std::string dns_error;   // the last resolution's failure, if any
   core::SourceSnapshot state;
 };
 

@@ -81,8 +81,8 @@ core::TrackingSnapshot synced(core::SourceId ref) {
   return t;
 }
 
-const std::set<std::string> k_states = {"selected",     "combined",    "candidate",   "falseticker", "jittery",
-                                        "unselectable", "unreachable", "resolving",   "kod"};
+const std::set<std::string> k_states = {"selected",     "combined",    "candidate", "falseticker", "jittery",
+                                        "unselectable", "unreachable", "resolving", "kod"};
 
 }  // namespace
 
@@ -94,7 +94,8 @@ static void test_state_names(void**) {
     const char* state;
     const char* reasons;
   } cases[] = {
-      {"best", [](SourceView& v, core::TrackingSnapshot&) { v.state.best = v.state.survivor = v.state.truechimer = true; },
+      {"best",
+       [](SourceView& v, core::TrackingSnapshot&) { v.state.best = v.state.survivor = v.state.truechimer = true; },
        "selected", ""},
       {"survivor", [](SourceView& v, core::TrackingSnapshot&) { v.state.survivor = v.state.truechimer = true; },
        "combined", "combined"},
@@ -119,10 +120,9 @@ static void test_state_names(void**) {
        "unselectable", "no_samples"},
       {"distance", [](SourceView& v, core::TrackingSnapshot&) { v.state.usability = core::Usability::Distance; },
        "unselectable", "distance"},
-      {"jitter", [](SourceView& v, core::TrackingSnapshot&) { v.state.usability = core::Usability::Jitter; },
-       "jittery", "jitter"},
-      {"unreachable", [](SourceView& v, core::TrackingSnapshot&) { v.state.reach = 0; }, "unreachable",
-       "unreachable"},
+      {"jitter", [](SourceView& v, core::TrackingSnapshot&) { v.state.usability = core::Usability::Jitter; }, "jittery",
+       "jitter"},
+      {"unreachable", [](SourceView& v, core::TrackingSnapshot&) { v.state.reach = 0; }, "unreachable", "unreachable"},
       {"KoD DENY", [](SourceView& v, core::TrackingSnapshot&) { v.state.retired = true; }, "kod", "kod"},
       {"resolving", [](SourceView& v, core::TrackingSnapshot&) { v.resolving = true; }, "resolving", "resolving"},
       {"DNS failed",
@@ -139,8 +139,7 @@ static void test_state_names(void**) {
     std::string st = source_state(v, tt);
     std::string rs = select_reasons(v, tt);
     if (st != c.state || rs != c.reasons) {
-      fail_msg("%s: state '%s' reasons '%s', expected '%s' / '%s'", c.what, st.c_str(), rs.c_str(), c.state,
-               c.reasons);
+      fail_msg("%s: state '%s' reasons '%s', expected '%s' / '%s'", c.what, st.c_str(), rs.c_str(), c.state, c.reasons);
     }
     assert_true(k_states.count(st) == 1);
     ctl::SelectStatus sel = map_select(v, tt);

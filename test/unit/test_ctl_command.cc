@@ -84,8 +84,7 @@ static void test_every_command_parses(void**) {
     assert_string_equal(m->to_line().c_str(), minimal.c_str());
     // A required argument missing is InvalidArgument, an extra one too.
     if (ci.shape != Shape::Local) {
-      auto extra =
-          parse_command(line + " extra junk words here and more and more and more and more and more and more");
+      auto extra = parse_command(line + " extra junk words here and more and more and more and more and more and more");
       assert_false(extra.has_value());
       assert_int_equal(static_cast<int>(extra.error().code), static_cast<int>(ErrCode::InvalidArgument));
     }
@@ -94,7 +93,8 @@ static void test_every_command_parses(void**) {
 
 // `source add` takes a whole [sources] line: the longest one has 12 option words.
 static void test_source_add_whole_line(void**) {
-  auto p = parse_command("source add pool.example pool maxsources 2 port 1234 minpoll -2 maxpoll 0 burst_interval 0.25 iburst");
+  auto p = parse_command(
+      "source add pool.example pool maxsources 2 port 1234 minpoll -2 maxpoll 0 burst_interval 0.25 iburst");
   if (!p) {
     fail_msg("%s", p.error().text.c_str());
   }
