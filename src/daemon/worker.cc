@@ -20,6 +20,24 @@ namespace tr7::daemon {
 class Worker::View final : public DaemonView {
  public:
   explicit View(Worker& w) : m_w(w) {}
+  RtcReport rtc_report() const override {
+    RtcReport r;
+    r.device = m_w.m_cfg.daemon.rtc;
+    if (const ClockKeeper* k = m_w.m_keeper.get()) {
+      double mono = static_cast<double>(sys::monotonic_ns()) / 1e9;
+      r.writing = k->writes_rtc();
+      r.writes = k->rtc_writes();
+      r.failures = k->rtc_failures();
+      r.saves = k->saves();
+      if (auto t = k->last_rtc_write_s()) {
+        r.last_write_age_s = mono - *t;
+      }
+      if (auto t = k->last_save_s()) {
+        r.last_save_age_s = mono - *t;
+      }
+    }
+    return r;
+  }
   const Config& config() const override { return m_w.m_cfg; }
   core::Timestamp now() const override { return m_w.m_clock.now(); }
   // The server's numbers are summed over all server threads (published by them after

@@ -62,6 +62,7 @@ done <<<"$cmds"
 # Specific answers.
 check "tracking: local stratum 10" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json tracking | jq -e '.state == \"local\" and .stratum == 10 and .synchronised == \"yes\"'"
 check "sources: none configured" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json sources | jq -e 'length == 0'"
+check "rtc: none configured, not managed, saved-clock counters" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json rtc | jq -e '.device == \"none\" and .managed == \"no\" and .writes == 0 and .saved_clock_saves >= 0 and (.mode | test(\"saved clock\"))'"
 check "activity: zero sources" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json activity | jq -e '.online == 0 and .offline == 0'"
 ctlc --json burst >"$T_DIR/b.json"
 check "burst without sources: not_found, says why" jq -e '.error.code == 2 and (.error.message | test("no NTP source"))' "$T_DIR/b.json"
