@@ -354,7 +354,7 @@ CtlOutcome CtlService::cmd_rtc() const {
     present = stat(r.device.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
   }
   auto age = [](double a) { return a < 0 ? std::string("never") : std::to_string(static_cast<int64_t>(a)); };
-  const char* mode = r.writing ? "written every 11 min while synchronised"
+  const char* mode = r.writing          ? "written every 11 min while synchronised"
                      : r.device.empty() ? "none configured (the saved clock is the fallback)"
                                         : "not written (not opened, or no privileged helper)";
   return one({{"device", r.device.empty() ? "none" : r.device},

@@ -47,12 +47,12 @@ struct ReloadOutcome {
 // What the `rtc` command reports: the device, whether the daemon writes it, and the
 // saved clock (the fallback where there is no RTC). Ages in seconds, negative: never.
 struct RtcReport {
-  std::string device;         // configured device; empty: none configured
-  bool writing = false;       // the privileged side opened it and the worker writes it
-  uint64_t writes = 0;        // successful writes since start
-  uint64_t failures = 0;      // failed writes since start
+  std::string device;     // configured device; empty: none configured
+  bool writing = false;   // the privileged side opened it and the worker writes it
+  uint64_t writes = 0;    // successful writes since start
+  uint64_t failures = 0;  // failed writes since start
   double last_write_age_s = -1;
-  uint64_t saves = 0;         // saved-clock writes since start
+  uint64_t saves = 0;  // saved-clock writes since start
   double last_save_age_s = -1;
 };
 
@@ -137,8 +137,8 @@ class CtlService {
   ClientStatusProvider& m_provider;
   TimezoneDb m_tz;
   std::string m_zone;
-  StateDir m_own_dir;       // only when the worker had none
-  const StateDir* m_dir;     // the one in use (may be invalid: no persistence, no audit)
+  StateDir m_own_dir;     // only when the worker had none
+  const StateDir* m_dir;  // the one in use (may be invalid: no persistence, no audit)
   RuntimeState m_state;
   AuditLog m_audit;
   std::unique_ptr<CtlServer> m_server;
