@@ -49,6 +49,7 @@ class SourceFilter {
   bool ready() const { return m_count > 0; }
   size_t samples() const { return m_count; }  // samples used since the last reset
   double last_time() const { return m_t; }
+  double first_time() const { return m_t0; }  // of the first sample since the last reset
   FilterEstimate estimate_at(double t) const;
 
   // The server's time scale moved by delta_s relative to ours in a known way (a leap
@@ -76,6 +77,7 @@ class SourceFilter {
   double m_precision_s;
   size_t m_count = 0;
   double m_t = 0;
+  double m_t0 = 0;
   std::array<double, 2> m_x{};                 // offset, freq
   std::array<double, 4> m_p{};                 // covariance, row major
   double m_q_freq = 1e-20;                     // (s/s)^2 per second: frequency random walk

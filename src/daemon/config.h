@@ -139,6 +139,13 @@ struct Config {
 
 using ConfigResult = Result<Config, std::vector<std::string>>;
 
+// One [sources] `server` or `pool` value ("HOST [OPTION...]"), checked as the
+// configuration file checks it; also the grammar of `source add` (tr7ntp-control(7)).
+// `note`, when given, receives a remark worth a warning ("pool ADDR is an address").
+// Duplicates are the caller's business.
+Result<SourceConfig, std::string> parse_source_line(std::string_view value, SourceConfig::Kind kind,
+                                                    std::string* note = nullptr);
+
 // Parses `text` as if read from file `name` (used in messages).
 ConfigResult parse_config_text(std::string_view text, const std::string& name);
 // Reads and parses a file; an unreadable file is one error.

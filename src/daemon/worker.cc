@@ -20,6 +20,24 @@ namespace tr7::daemon {
 class Worker::View final : public DaemonView {
  public:
   explicit View(Worker& w) : m_w(w) {}
+  RtcReport rtc_report() const override {
+    RtcReport r;
+    r.device = m_w.m_cfg.daemon.rtc;
+    if (const ClockKeeper* k = m_w.m_keeper.get()) {
+      double mono = static_cast<double>(sys::monotonic_ns()) / 1e9;
+      r.writing = k->writes_rtc();
+      r.writes = k->rtc_writes();
+      r.failures = k->rtc_failures();
+      r.saves = k->saves();
+      if (auto t = k->last_rtc_write_s()) {
+        r.last_write_age_s = mono - *t;
+      }
+      if (auto t = k->last_save_s()) {
+        r.last_save_age_s = mono - *t;
+      }
+    }
+    return r;
+  }
   const Config& config() const override { return m_w.m_cfg; }
   core::Timestamp now() const override { return m_w.m_clock.now(); }
   // The server's numbers are summed over all server threads (published by them after
@@ -97,13 +115,34 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   } else {
     log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
   }
-  // The control service first: it reads the tzdata and the runtime state, opens the
+  // The NTP client always runs (sources can be added at run time); with no source it
+  // does nothing at all. Its DNS resolver is set up now, before any chroot.
+  m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
+  m_provider = std::make_unique<ClientProvider>(
+      *m_client, [this](core::Timestamp now) { return reference_at(now); }, to_string(m_cfg.daemon.clock));
+  // The control service next: it reads the tzdata and the runtime state, opens the
   // audit log and binds the control socket, all before any privilege drop; the server's
   // policy below already includes the runtime rule changes.
-  m_provider = std::make_unique<NoClientProvider>([this](core::Timestamp now) { return reference_at(now); },
-                                                  to_string(m_cfg.daemon.clock));
   m_view = std::make_unique<View>(*this);
   m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir);
+  // Clock steps, held corrections and their release go to the audit trail.
+  ClockAuditHooks hooks;
+  hooks.step = [this](double step_s, const std::string& reason) {
+    if (auto r = m_ctl->audit().clock_step(step_s, reason, sys::realtime_now()); !r) {
+      log_err("audit (clock step): %s", r.error().c_str());
+    }
+  };
+  hooks.held = [this](int64_t id, double offset_s, double tolerance_s) {
+    if (auto r = m_ctl->audit().correction_held(id, offset_s, tolerance_s, sys::realtime_now()); !r) {
+      log_err("audit (correction held): %s", r.error().c_str());
+    }
+  };
+  hooks.released = [this](int64_t id, double offset_s, const std::string& how) {
+    if (auto r = m_ctl->audit().correction_released(id, offset_s, how, sys::realtime_now()); !r) {
+      log_err("audit (correction released): %s", r.error().c_str());
+    }
+  };
+  m_client->set_audit_hooks(std::move(hooks));
   // The server threads start in run(), after any fork and after the sandbox: here, as
   // root under privilege separation, only their sockets are opened.
   ServerPoolConfig pc;
@@ -115,9 +154,6 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   pc.busy_poll_us = m_cfg.server.busy_poll_us;
   m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
 
-  if (!m_cfg.sources.sources.empty()) {
-    m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
-  }
   publish_reference();
   // The NTP client changes its reference state on the event loop; the server threads
   // read it from a snapshot, replaced when it changed.

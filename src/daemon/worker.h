@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/client_provider.h"
 #include "daemon/client_service.h"
 #include "daemon/client_status.h"
 #include "daemon/clock_keeper.h"
@@ -79,8 +80,7 @@ class Worker {
   void publish_reference();
   // A new policy (reload, access rule change) for every server thread.
   void apply_policy(const core::ServerPolicy& policy);
-  // The NTP client, if sources are configured (read-only access for the command
-  // protocol: tracking(), sources()).
+  // The NTP client (always there; idle without sources).
   ClientService* client() { return m_client.get(); }
   void reload();
   // Re-reads the configuration (SIGHUP and the `reload` command); not audited here.
@@ -105,10 +105,10 @@ class Worker {
   std::vector<std::unique_ptr<ServerPool>> m_extra_pools;
   std::unique_ptr<sys::Callback> m_reference_timer;
   bool m_running = false;
-  std::unique_ptr<ClientService> m_client;  // when [sources] has any
+  std::unique_ptr<ClientService> m_client;  // always (sources can be added at run time)
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
   std::unique_ptr<ClockKeeper> m_keeper;
-  // The NTP client's status for the control socket (NoClientProvider until it lands).
+  // The NTP client's status and commands for the control socket.
   std::unique_ptr<ClientStatusProvider> m_provider;
   std::unique_ptr<View> m_view;
   std::unique_ptr<CtlService> m_ctl;
