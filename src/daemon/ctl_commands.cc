@@ -385,7 +385,7 @@ CtlOutcome CtlService::cmd_tenant_add(const Peer& peer, const ctl::ParsedCommand
   const auto& rules = m_daemon.config().tenants.runtime;
   for (const auto& a : spec->listen) {
     if (!core::runtime_bind_allowed(rules, spec->netns, a)) {
-      return refuse(peer, pc, ctl::ErrCode::InvalidArgument,
+      return refuse(peer, pc, ctl::ErrCode::Unsupported,
                     "netns " + spec->netns + " address " + a.to_string() +
                         " is not allowed for runtime tenants (see [tenants] runtime in tr7ntpd.conf(5))");
     }

@@ -15,6 +15,8 @@
 require_root
 require_cmd ip setpriv jq tshark
 
+check "etc/tr7ntpd-tenants.conf is valid" "$TR7NTPD" --check-config -f "$TR7_SRCDIR/etc/tr7ntpd-tenants.conf"
+
 A="tr7tA$$" B="tr7tB$$" C="tr7tC$$"
 # veth_tenant NS CLIENT_NS NET: NS holds NET.1/24, CLIENT_NS NET.2 (and more added later).
 veth_tenant() {
