@@ -147,6 +147,8 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
         if (v.op == ps::Op::OpenUdp) {
           log_info("helper: opened UDP socket %s%s%s for the worker", v.target.addr.to_string().c_str(),
                    v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
+        } else if (m_deps.refresh_policy) {
+          m_deps.refresh_policy(m_policy);  // a reload: tenants of the file as it is now
         }
       } catch (const std::system_error& e) {
         log_warn("helper: %s failed: %s", ps::to_string(v.op), e.what());

@@ -422,6 +422,35 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
     }
     return fd;
   };
+  // On a reload the helper reads the file itself and admits the tenants it has now; the
+  // [server] addresses stay those of the start (the worker opens them only at start).
+  std::vector<ps::BindTarget> server_targets;
+  for (const auto& a : cfg.server.listen) {
+    server_targets.push_back(ps::BindTarget{"", a});
+  }
+#ifdef TR7_TEST_HOOKS
+  if (auto t = test_broker_target()) {
+    server_targets.push_back(*t);
+  }
+#endif
+  deps.refresh_policy = [path, server_targets](ps::Policy& p) {
+    auto c = load_config_file(path);
+    if (!c) {
+      return;  // the worker refuses it too; the helper keeps what it had
+    }
+    std::vector<ps::BindTarget> t = server_targets;
+    for (const auto& tenant : c->tenants.tenants) {
+      for (const auto& a : tenant.spec.listen) {
+        t.push_back(ps::BindTarget{tenant.spec.netns, a});
+      }
+    }
+    if (t != p.bind_targets || c->tenants.runtime != p.runtime_rules) {
+      log_info("helper: configuration re-read: %zu tenant(s), %zu runtime rule(s)", c->tenants.tenants.size(),
+               c->tenants.runtime.size());
+    }
+    p.bind_targets = std::move(t);
+    p.runtime_rules = c->tenants.runtime;
+  };
   ps::Policy policy = make_helper_policy(cfg, st);
 #ifdef TR7_TEST_HOOKS
   if (auto t = test_broker_target()) {

@@ -135,6 +135,25 @@ check "audit: tenant add C" grep -q '"command":"tenant add C netns' "$T_DIR/stat
 check "audit: tenant delete C" grep -q '"command":"tenant delete C"' "$T_DIR/state/audit.log"
 check "runtime state no longer has C" bash -c "! grep -q '^tenant=C' '$T_DIR/state/runtime.state'"
 
+# A tenant added to the file and reloaded, on an address no runtime rule admits (under
+# privilege separation the helper must read the file again to open it).
+ip -n "$C" addr add 10.74.0.1/24 dev "vc$$s"
+ip -n "${C}c" addr add 10.74.0.2/24 dev "vc$$c"
+printf '[tenant D]\nnetns = %s\nlisten = 10.74.0.1:123\n' "$C" >>"$T_DIR/d.conf"
+ctlc reload >/dev/null || fail "reload"
+check "tenant D (added by reload) answers" test "$(q "${C}c" 10.74.0.1)" = 10
+check "tenant list: D from config" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json tenant list | jq -e '.[] | select(.name == \"D\") | .origin == \"config\"' >/dev/null"
+
+# A flood towards A (2000 requests from 50 addresses, as fast as one sender goes) does
+# not keep B from answering: separate sockets, separate queues, separate threads.
+for i in $(seq 10 59); do ip -n "${A}c" addr add "10.71.0.$i/24" dev "va$$c"; done
+ip netns exec "${A}c" $NTPPROBE burst 10.71.0.1 123 --count 2000 --src-base 10.71.0.10 --src-count 50 --wait 0.5 >"$T_DIR/flood.json" &
+flood=$!
+ip netns exec "${B}c" $NTPPROBE burst 10.72.0.1 123 --count 20 --interval 0.02 >"$T_DIR/during.json"
+wait $flood
+log "flood towards A: $(jq -c . "$T_DIR/flood.json")"
+check "B answered all 20 requests during A's flood" test "$(jq .reply "$T_DIR/during.json")" = 20
+
 # B's namespace deleted and made again: detected, logged, served again.
 ip netns del "$B"
 wait_for 5 grep -q "tenant B: network namespace $B is gone" "$T_DIR/d.log" || fail "namespace B gone: not logged"
