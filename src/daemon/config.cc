@@ -32,7 +32,8 @@ double SourceConfig::min_interval_s() const {
 
 bool SourceConfig::operator==(const SourceConfig& o) const {
   return kind == o.kind && host == o.host && port == o.port && iburst == o.iburst && minpoll == o.minpoll &&
-         maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources;
+         maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources &&
+         netns == o.netns;
 }
 
 namespace {
@@ -583,17 +584,22 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
       sc.iburst = true;
       continue;
     }
-    bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" ||
+    bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" || k == "netns" ||
                  (k == "maxsources" && kind == SourceConfig::Kind::Pool);
     if (!known) {
-      return unexpected("unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S" +
+      return unexpected("unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S, netns NAME" +
                         (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")"));
     }
     if (i + 1 >= w.size()) {
       return unexpected("'" + k + "' needs a value");
     }
     const std::string& val = w[++i];
-    if (k == "minpoll" || k == "maxpoll") {
+    if (k == "netns") {
+      if (!core::valid_tenant_name(val)) {
+        return unexpected("netns: invalid namespace name '" + val + "' (a name under /run/netns)");
+      }
+      sc.netns = val;
+    } else if (k == "minpoll" || k == "maxpoll") {
       auto n = parse_int(val, -6, 17);
       if (!n) {
         return unexpected(k + ": " + n.error());

@@ -82,6 +82,10 @@ struct SourceConfig {
   int8_t maxpoll = 10;
   std::optional<double> burst_interval_s;  // request spacing below 2 s (own LAN servers)
   unsigned maxsources = 4;                 // pool: addresses used at once
+  // Reach the source from this network namespace ("" = the daemon's own): e.g. a
+  // management network the tenants cannot see. The client sockets are opened there (by
+  // the privileged helper under privilege separation); names resolve in the daemon's own.
+  std::string netns;
   int line = 0;
 
   // Smallest spacing between two requests: burst_interval if given, else 2 s, or the

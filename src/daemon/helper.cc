@@ -145,8 +145,10 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
         r.fd = v.op == ps::Op::OpenUdp ? m_deps.open_udp(v.target) : m_deps.open_config();
         r.resp.has_fd = 1;
         if (v.op == ps::Op::OpenUdp) {
-          log_info("helper: opened UDP socket %s%s%s for the worker", v.target.addr.to_string().c_str(),
-                   v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
+          // Client sockets (port 0) come once per poll: not worth a line each.
+          (v.target.addr.port == 0 ? log_debug : log_info)(
+              "helper: opened UDP socket %s%s%s for the worker", v.target.addr.to_string().c_str(),
+              v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
         } else if (m_deps.refresh_policy) {
           m_deps.refresh_policy(m_policy);  // a reload: tenants of the file as it is now
         }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -355,9 +356,30 @@ std::vector<ps::BindTarget> make_bind_targets(const Config& cfg) {
   for (const auto& a : cfg.server.listen) {
     t.push_back(ps::BindTarget{"", a});
   }
+  for (auto& n : namespace_bind_targets(cfg)) {
+    t.push_back(std::move(n));
+  }
+  return t;
+}
+
+std::vector<ps::BindTarget> namespace_bind_targets(const Config& cfg) {
+  std::vector<ps::BindTarget> t;
   for (const auto& tenant : cfg.tenants.tenants) {
     for (const auto& a : tenant.spec.listen) {
       t.push_back(ps::BindTarget{tenant.spec.netns, a});
+    }
+  }
+  // Client sockets of sources reached from a namespace: the wildcard address, an
+  // ephemeral port (both families: a name may resolve to either).
+  for (const auto& sc : cfg.sources.sources) {
+    if (sc.netns.empty()) {
+      continue;
+    }
+    for (const char* any : {"0.0.0.0", "::"}) {
+      ps::BindTarget b{sc.netns, core::SockAddr{*core::parse_ip(any), 0}};
+      if (std::find(t.begin(), t.end(), b) == t.end()) {
+        t.push_back(b);
+      }
     }
   }
   return t;
@@ -439,10 +461,8 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
       return;  // the worker refuses it too; the helper keeps what it had
     }
     std::vector<ps::BindTarget> t = server_targets;
-    for (const auto& tenant : c->tenants.tenants) {
-      for (const auto& a : tenant.spec.listen) {
-        t.push_back(ps::BindTarget{tenant.spec.netns, a});
-      }
+    for (auto& n : namespace_bind_targets(*c)) {
+      t.push_back(std::move(n));
     }
     if (t != p.bind_targets || c->tenants.runtime != p.runtime_rules) {
       log_info("helper: configuration re-read: %zu tenant(s), %zu runtime rule(s)", c->tenants.tenants.size(),

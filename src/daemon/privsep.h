@@ -60,6 +60,10 @@ Startup open_startup(const Config& cfg, bool privsep);
 // Tenants added at run time are admitted by the [tenants] runtime rules instead
 // (Policy::runtime_rules), which also name the namespaces NetnsId may look at.
 std::vector<core::privsep::BindTarget> make_bind_targets(const Config& cfg);
+// The part of those inside network namespaces: the tenants' addresses, and (netns,
+// wildcard:0) for the client sockets of sources with `netns NAME` (also what the helper
+// admits after re-reading the file on a reload).
+std::vector<core::privsep::BindTarget> namespace_bind_targets(const Config& cfg);
 // The helper's whole policy.
 core::privsep::Policy make_helper_policy(const Config& cfg, const Startup& st);
 

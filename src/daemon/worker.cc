@@ -203,6 +203,12 @@ void Worker::setup_tenants() {
   to.precision = m_precision;
   to.spread_tx = m_cfg.server.tx_spread;
   m_tenants = std::make_unique<TenantSet>(*m_tenant_sockets, m_clock, m_reference, to);
+  if (m_client) {
+    // Sources with `netns NAME` (a management network): client sockets from there.
+    m_client->set_netns_sockets([this](const std::string& netns, const core::SockAddr& addr) {
+      return m_tenant_sockets->open_udp(netns, addr);
+    });
+  }
   for (const auto& t : m_cfg.tenants.tenants) {
     if (auto r = m_tenants->add(t.spec, false, false); !r) {
       log_err("tenant %s: %s", t.spec.name.c_str(), r.error().c_str());

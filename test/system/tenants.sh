@@ -17,7 +17,7 @@ require_cmd ip setpriv jq tshark
 
 check "etc/tr7ntpd-tenants.conf is valid" "$TR7NTPD" --check-config -f "$TR7_SRCDIR/etc/tr7ntpd-tenants.conf"
 
-A="tr7tA$$" B="tr7tB$$" C="tr7tC$$"
+A="tr7tA$$" B="tr7tB$$" C="tr7tC$$" M="tr7tM$$"
 # veth_tenant NS CLIENT_NS NET: NS holds NET.1/24, CLIENT_NS NET.2 (and more added later).
 veth_tenant() {
   local ns=$1 cns=$2 net=$3 tag=$4
@@ -37,8 +37,14 @@ link_up() { ip -n "$1" link show dev "$2" | grep -q 'state UP'; }
 wait_for 5 link_up "${A}c" "va$$c" || die "tA: no link"
 wait_for 5 link_up "${B}c" "vb$$c" || die "tB: no link"
 
+# A management namespace with an upstream server the tenants cannot see (started later).
+add_netns "$M"
+ip -n "$M" addr add 10.75.0.1/32 dev lo
+
 port=$(free_port)
 start_tr7ntpd d "$(ctl_daemon_conf "$port" "" "")
+[sources]
+server = 10.75.0.1 netns $M iburst minpoll -2 maxpoll 0 burst_interval 0.25
 [tenants]
 runtime = tr7tC* 10.73.0.0/16 port 123
 check_interval = 0.3
@@ -170,4 +176,12 @@ wait_for 5 grep -q "tenant B: serving again" "$T_DIR/d.log" || fail "tenant B: n
 check "B's client gets time again from the new namespace" wait_for 5 q "${B}c" 10.72.0.1
 check "A kept answering" test "$(q "${A}c" 10.71.0.1 10.71.0.2)" = 10
 check "tenants: B rebinds = 1" test "$(tenant_field B rebinds)" = 1
+
+# The upstream in the management namespace: reached from there (`server = ... netns`).
+ip netns exec "$M" $PYTHON3 "$TR7_SRCDIR/test/system/fakentp.py" 10.75.0.1 123 >"$T_DIR/fake.log" 2>&1 &
+T_PIDS+=($!)
+rx_ok() { [ "$(ctlc --json ntpdata 10.75.0.1 | jq -r '.valid_rx')" -gt 0 ]; }
+check "the upstream in netns $M answers the daemon's polls" wait_for 8 rx_ok
+check "B's namespace cannot reach the management upstream" \
+  bash -c "! ip netns exec '$B' $NTPPROBE query 10.75.0.1 123 --timeout 0.5 >/dev/null 2>&1"
 finish

@@ -410,6 +410,14 @@ static void test_tenants(void**) {
   refused("[tenants]\nruntime = t* 10.0.0.0/8 port 0\n", 2, "port");
   refused("[tenants]\nruntime = t* 10.0.0.0/8\nruntime = t* 10.0.0.0/8\n", 3, "duplicate rule");
   refused("[tenants]\ncheck_interval = 0\n", 2, "check_interval");
+  // Sources reached from a namespace.
+  Config m = accepted("[sources]\nserver = 192.0.2.1 netns mgmt iburst\npool = pool.example.net netns mgmt\n");
+  assert_string_equal(m.sources.sources[0].netns.c_str(), "mgmt");
+  assert_string_equal(m.sources.sources[1].netns.c_str(), "mgmt");
+  assert_true(m.sources.sources[0].iburst);
+  refused("[sources]\nserver = 192.0.2.1 netns ../x\n", 2, "invalid namespace name");
+  refused("[sources]\nserver = 192.0.2.1 netns\n", 2, "needs a value");
+  refused("[sources]\nserver = 192.0.2.1 netns a netns b\n", 2, "given twice");
   // Two tenants may use the same address in different namespaces (that is the point).
   accepted("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\n[tenant b]\nnetns = y\nlisten = 10.0.0.1:123\n");
 }
