@@ -28,10 +28,10 @@ inline constexpr size_t k_max_tenant_listen = 8;  // listen addresses of one ten
 
 struct TenantSpec {
   std::string name;
-  std::string netns;               // a name under /run/netns
-  std::vector<SockAddr> listen;    // addresses inside that namespace, port != 0
-  AllowList access;                // empty: everyone in the namespace may ask
-  RateLimitParams ratelimit;       // enabled only when given
+  std::string netns;             // a name under /run/netns
+  std::vector<SockAddr> listen;  // addresses inside that namespace, port != 0
+  AllowList access;              // empty: everyone in the namespace may ask
+  RateLimitParams ratelimit;     // enabled only when given
   bool deny_kod = false;
   size_t max_clients = k_tenant_default_max_clients;
 };

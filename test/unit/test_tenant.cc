@@ -1,12 +1,11 @@
 // core/tenant: names, the `tenant add` words (round trip), glob patterns and the runtime
 // bind rules the helper enforces.
-#include "core/tenant.h"
-
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/strutil.h"
+#include "core/tenant.h"
 #include "testutil.h"
 
 using namespace tr7::core;
@@ -67,8 +66,9 @@ static void test_parse_words(void**) {
       {"a", "netns a listen 10.0.0.1:123 ratelimit interval 2", "needs both"},
       {"a", "netns a listen 10.0.0.1:123 ratelimit", "needs both"},
       {"a", "netns a listen 10.0.0.1:123 bogus 1", "unknown setting"},
-      {"a", "netns a listen 10.0.0.1:1,10.0.0.2:1,10.0.0.3:1,10.0.0.4:1,10.0.0.5:1,10.0.0.6:1,10.0.0.7:1,10.0.0.8:1,"
-            "10.0.0.9:1",
+      {"a",
+       "netns a listen 10.0.0.1:1,10.0.0.2:1,10.0.0.3:1,10.0.0.4:1,10.0.0.5:1,10.0.0.6:1,10.0.0.7:1,10.0.0.8:1,"
+       "10.0.0.9:1",
        "at most"},
   };
   for (const auto& b : bad) {
@@ -141,7 +141,7 @@ static void test_runtime_rules(void**) {
   assert_true(runtime_bind_allowed(rules, "lab", sa("192.0.2.9:4000")));
   SockAddr eph = sa("192.0.2.9:1");
   eph.port = 0;
-  assert_false(runtime_bind_allowed(rules, "lab", eph));  // never an ephemeral port
+  assert_false(runtime_bind_allowed(rules, "lab", eph));                   // never an ephemeral port
   assert_false(runtime_bind_allowed(rules, "../x", sa("10.99.3.1:123")));  // never a bad name
   assert_false(runtime_bind_allowed({}, "t-c", sa("10.99.3.1:123")));
   for (const char* bad : {"", "t*", "t/x 10.0.0.0/8", "t* 10.0.0.1/8", "t* 10.0.0.0/8 port", "t* 10.0.0.0/8 prt 1",

@@ -114,9 +114,9 @@ static void test_tenant_set(void**) {
   assert_true(set.add(spec("b", "ns-b"), true, true).has_value());
   assert_true(set.is_runtime("b"));
   assert_false(set.is_runtime("a"));
-  assert_false(set.add(spec("b", "ns-x"), true, true).has_value());     // name in use
-  assert_false(set.add(spec("c", "ns-b"), true, true).has_value());     // same netns and address
-  assert_true(set.add(spec("c", "ns-c"), false, false).has_value());    // another namespace: fine
+  assert_false(set.add(spec("b", "ns-x"), true, true).has_value());   // name in use
+  assert_false(set.add(spec("c", "ns-b"), true, true).has_value());   // same netns and address
+  assert_true(set.add(spec("c", "ns-c"), false, false).has_value());  // another namespace: fine
   assert_true(ask(fs.last_port["ns-b"]));
   TenantRow b = row(set, "b", 1);
   assert_int_equal(b.server.received, 1);
