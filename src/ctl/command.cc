@@ -1,9 +1,8 @@
 // The command table and parser (see command.h).
 #include "ctl/command.h"
 
-#include "core/tenant.h"
-
 #include "core/strutil.h"
+#include "core/tenant.h"
 
 namespace tr7::ctl {
 

@@ -587,7 +587,8 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
     bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" || k == "netns" ||
                  (k == "maxsources" && kind == SourceConfig::Kind::Pool);
     if (!known) {
-      return unexpected("unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S, netns NAME" +
+      return unexpected("unknown option '" + k +
+                        "' (iburst, minpoll N, maxpoll N, port N, burst_interval S, netns NAME" +
                         (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")"));
     }
     if (i + 1 >= w.size()) {
@@ -767,8 +768,8 @@ void Parser::define_tenants() {
 bool Parser::define_tenant(const std::string& sec, int line) {
   std::string name(core::trim(std::string_view(sec).substr(std::min<size_t>(sec.size(), 7))));
   if (!core::valid_tenant_name(name) || name == core::k_default_tenant) {
-    error(line, "invalid tenant name '" + name + "' in [" + sec +
-                    "] ([A-Za-z0-9_.-], 1 to 64 characters, not 'default')");
+    error(line,
+          "invalid tenant name '" + name + "' in [" + sec + "] ([A-Za-z0-9_.-], 1 to 64 characters, not 'default')");
     return false;
   }
   if (sec != "tenant " + name) {
@@ -824,8 +825,8 @@ bool Parser::define_tenant(const std::string& sec, int line) {
                       }
                       if (p->len == 0) {
                         warn(at, std::string(action == core::AccessAction::Allow ? "allow" : "deny") + " " +
-                                       p->to_string() + " matches every " + (p->addr.is_v4() ? "IPv4" : "IPv6") +
-                                       " address");
+                                     p->to_string() + " matches every " + (p->addr.is_v4() ? "IPv4" : "IPv6") +
+                                     " address");
                       }
                       if (!spec().access.add(core::AccessRule{*p, action})) {
                         return p->to_string() + " already has a rule in this tenant";

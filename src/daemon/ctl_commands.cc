@@ -418,9 +418,9 @@ CtlOutcome CtlService::cmd_tenant_delete(const Peer& peer, const ctl::ParsedComm
     before += (before.empty() ? "" : " ") + w;
   }
   RuntimeState next = m_state;
-  next.tenants.erase(std::remove_if(next.tenants.begin(), next.tenants.end(),
-                                    [&](const TenantEntry& t) { return t.name == name; }),
-                     next.tenants.end());
+  next.tenants.erase(
+      std::remove_if(next.tenants.begin(), next.tenants.end(), [&](const TenantEntry& t) { return t.name == name; }),
+      next.tenants.end());
   return commit(peer, pc, "tenant " + name + " " + before, "", next, [this, name] { m_daemon.remove_tenant(name); });
 }
 

@@ -20,8 +20,8 @@
 #include "daemon/reference_publisher.h"
 #include "daemon/server_pool.h"
 #include "daemon/state_dir.h"
-#include "daemon/tenants.h"
 #include "daemon/system_clock.h"
+#include "daemon/tenants.h"
 #include "sys/event.h"
 
 namespace tr7::daemon {

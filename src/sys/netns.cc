@@ -28,7 +28,8 @@ uint64_t netns_inode(std::string_view name) {
   Fd ns = open_netns(name);
   struct stat st {};
   if (fstat(ns.get(), &st) < 0) {
-    throw std::system_error(errno, std::generic_category(), "fstat " + std::string(k_netns_dir) + "/" + std::string(name));
+    throw std::system_error(errno, std::generic_category(),
+                            "fstat " + std::string(k_netns_dir) + "/" + std::string(name));
   }
   return static_cast<uint64_t>(st.st_ino);
 }

@@ -79,8 +79,9 @@ static void test_tenant_commands(void**) {
   assert_false(parse_command("allow check acme").has_value());  // ADDR missing
   assert_false(parse_command("allow check a/b 10.0.0.1").has_value());
   assert_false(parse_command("allow check acme 10.0.0.1 x").has_value());
-  p = parse_command("tenant add tC netns ns-c listen 10.9.0.1:123,[fd00::1]:123 allow 10.9.0.0/16 ratelimit interval 2 "
-                    "burst 8");
+  p = parse_command(
+      "tenant add tC netns ns-c listen 10.9.0.1:123,[fd00::1]:123 allow 10.9.0.0/16 ratelimit interval 2 "
+      "burst 8");
   assert_true(p.has_value());
   assert_int_equal(static_cast<int>(p->cmd), static_cast<int>(Cmd::TenantAdd));
   assert_string_equal(p->tenant->c_str(), "tC");
@@ -124,7 +125,8 @@ static void test_every_command_parses(void**) {
     assert_string_equal(m->to_line().c_str(), minimal.c_str());
     // A required argument missing is InvalidArgument, an extra one too.
     if (ci.shape != Shape::Local) {
-      auto extra = parse_command(line + " extra junk words here and more and more and more and more and more and more %");
+      auto extra =
+          parse_command(line + " extra junk words here and more and more and more and more and more and more %");
       assert_false(extra.has_value());
       assert_int_equal(static_cast<int>(extra.error().code), static_cast<int>(ErrCode::InvalidArgument));
     }
