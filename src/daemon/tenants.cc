@@ -240,6 +240,11 @@ void TenantSet::stop() {
   m_running = false;
   for (auto& t : m_tenants) {
     if (t->pool) {
+      t->pool->request_stop();
+    }
+  }
+  for (auto& t : m_tenants) {
+    if (t->pool) {
       t->pool->stop();
     }
   }
