@@ -184,4 +184,14 @@ rx_ok() { [ "$(ctlc --json ntpdata 10.75.0.1 | jq -r '.valid_rx')" -gt 0 ]; }
 check "the upstream in netns $M answers the daemon's polls" wait_for 8 rx_ok
 check "B's namespace cannot reach the management upstream" \
   bash -c "! ip netns exec '$B' $NTPPROBE query 10.75.0.1 123 --timeout 0.5 >/dev/null 2>&1"
+
+# A tenant added at run time is served again after a restart (runtime state).
+ctlc tenant add E netns "$C" listen 10.73.0.1:123 >/dev/null || fail "tenant add E"
+kill "$TR7_PID"
+wait "$TR7_PID" 2>/dev/null
+start_tr7ntpd d2 "$(cat "$T_DIR/d.conf")"
+check "runtime tenant E is served again after a restart" wait_for 3 q "${C}c" 10.73.0.1
+check "tenant list after the restart: E (runtime), A, B, D" \
+  test "$(ctlc --json tenant list | jq -r '[.[] | .name + ":" + .origin] | sort | join(",")')" = \
+  "A:config,B:config,D:config,E:runtime"
 finish
