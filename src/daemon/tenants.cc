@@ -66,6 +66,7 @@ struct TenantSet::Tenant {
   ServerPoolStats carried;  // counters of pools closed earlier (rebinds)
   uint64_t rebinds = 0;
   bool ever_bound = false;
+  std::string check_error;  // the last failure to check the namespace (logged once)
 };
 
 TenantSet::TenantSet(TenantSockets& sockets, const core::Clock& clock, const ReferencePublisher& reference,
@@ -255,11 +256,13 @@ void TenantSet::check() {
     Tenant& t = *tp;
     auto id = m_sockets.netns_id(t.spec.netns);
     if (!id) {
-      if (t.state != "waiting: " + id.error()) {
-        log_warn("tenant %s: %s", t.spec.name.c_str(), id.error().c_str());
+      if (t.check_error != id.error()) {
+        log_warn("tenant %s: cannot check its namespace: %s", t.spec.name.c_str(), id.error().c_str());
+        t.check_error = id.error();
       }
       continue;  // cannot tell: leave it as it is
     }
+    t.check_error.clear();
     if (t.pool && *id == t.netns_ino) {
       continue;  // the namespace its sockets live in is still the one under that name
     }
