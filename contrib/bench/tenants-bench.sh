@@ -21,13 +21,24 @@ n=${BENCH_TENANTS:-64}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+# cpu_ticks PID: user + system time so far (clock ticks)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# idle_cpu PID: percent of one CPU used while idle, over 2 s
+idle_cpu() {
+  local a b hz
+  hz=$(getconf CLK_TCK)
+  a=$(cpu_ticks "$1")
+  sleep 2
+  b=$(cpu_ticks "$1")
+  echo "scale=2; ($b - $a) * 100 / $hz / 2" | bc
+}
 
 port=$(free_port)
 # The baseline: the same daemon without tenants.
 base="$(printf '[daemon]\nclock = none\nstate_dir = %s/state0\ncontrol_socket = %s/ctl0.sock\n[server]\nlisten = 127.0.0.1:%s\nthreads = 1\nlocal_stratum = 10\n' "$T_DIR" "$T_DIR" "$port")"
 start_tr7ntpd base "$base"
 sleep 0.5
-rss0=$(rss_kb "$TR7_PID") fd0=$(fds "$TR7_PID") th0=$(threads "$TR7_PID")
+rss0=$(rss_kb "$TR7_PID") fd0=$(fds "$TR7_PID") th0=$(threads "$TR7_PID") cpu0=$(idle_cpu "$TR7_PID")
 kill "$TR7_PID"
 wait "$TR7_PID" 2>/dev/null
 
@@ -48,7 +59,7 @@ t0=$(date +%s.%N)
 start_tr7ntpd d "$conf"
 t_start=$(echo "$(date +%s.%N) - $t0" | bc)
 sleep 0.5
-rss=$(rss_kb "$TR7_PID") fd=$(fds "$TR7_PID") th=$(threads "$TR7_PID")
+rss=$(rss_kb "$TR7_PID") fd=$(fds "$TR7_PID") th=$(threads "$TR7_PID") cpu=$(idle_cpu "$TR7_PID")
 
 ok=0
 for i in $(seq 1 "$n"); do
@@ -75,6 +86,7 @@ printf '  %-28s %10s %10s\n' "" "no tenant" "$n tenants"
 printf '  %-28s %10s %10s\n' "descriptors" "$fd0" "$fd"
 printf '  %-28s %10s %10s\n' "threads" "$th0" "$th"
 printf '  %-28s %10s %10s\n' "RSS (KiB)" "$rss0" "$rss"
+printf '  %-28s %10s %10s\n' "CPU when idle (% of a CPU)" "$cpu0" "$cpu"
 echo "  per tenant: $(((fd - fd0) / n)) descriptor(s), 1 thread, $(((rss - rss0) / n)) KiB RSS" \
   "(max_clients 4096 each: the client table is allocated whole)"
 echo "  start-up with $n tenants: ${t_start}s; tenant add + first answer: ${t_add}s (RSS then $rss_add KiB)"
