@@ -194,4 +194,14 @@ check "runtime tenant E is served again after a restart" wait_for 3 q "${C}c" 10
 check "tenant list after the restart: E (runtime), A, B, D" \
   test "$(ctlc --json tenant list | jq -r '[.[] | .name + ":" + .origin] | sort | join(",")')" = \
   "A:config,B:config,D:config,E:runtime"
+# tr7top shows a row per tenant (with its counters) under the daemon's own server.
+TR7TOP=${TR7TOP:-$TR7_BUILDDIR/src/tools/tr7top/tr7top}
+if command -v tmux >/dev/null 2>&1 && [ -x "$TR7TOP" ]; then
+  TM=(tmux -S "$T_DIR/tmux.sock" -f /dev/null)
+  "${TM[@]}" new-session -d -s top -x 200 -y 50 "env TERM=screen-256color $TR7TOP -s $T_DIR/ctl.sock -i 0.5" ||
+    fail "tmux new-session"
+  tenant_rows() { "${TM[@]}" capture-pane -p -t top | grep -Eq '^ A +[0-9]' && "${TM[@]}" capture-pane -p -t top | grep -Eq '^ E +[0-9]'; }
+  check "tr7top: rows for tenants A and E" wait_for 5 tenant_rows || "${TM[@]}" capture-pane -p -t top | sed 's/^/#   | /'
+  "${TM[@]}" kill-server >/dev/null 2>&1
+fi
 finish
