@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/strutil.h"
+#include "ctl/command.h"
 
 namespace tr7::daemon {
 
@@ -139,6 +140,7 @@ class Parser {
     define_server();
     define_sources();
     define_discipline();
+    define_metrics();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -198,6 +200,7 @@ class Parser {
   void define_sources();
   void define_discipline();
   std::optional<std::string> add_source(const std::string& v, int line, SourceConfig::Kind kind);
+  void define_metrics();
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action);
 
   std::string m_name;
@@ -287,6 +290,76 @@ void Parser::define_daemon() {
                              m_cfg.daemon.max_startup_step_s = *d;
                              return std::nullopt;
                            }};
+  s["control_socket"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                           if (v != "none" && v[0] != '/') {
+                             return "must be an absolute path or 'none'";
+                           }
+                           // sockaddr_un.sun_path holds 108 bytes with the NUL.
+                           if (v.size() > 100) {
+                             return "path too long (at most 100 bytes)";
+                           }
+                           if (v.find("/../") != std::string::npos || v.back() == '/') {
+                             return "must name a file, without '..'";
+                           }
+                           m_cfg.daemon.control_socket = v;
+                           m_cfg.daemon.control_socket_set = true;
+                           return std::nullopt;
+                         }};
+  s["control_socket_mode"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
+                                if (v.size() < 3 || v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
+                                  return "expected an octal mode such as 0660";
+                                }
+                                unsigned m = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 8));
+                                if (m & 07111) {
+                                  return "no execute, setuid, setgid or sticky bits";
+                                }
+                                if ((m & 0600) != 0600) {
+                                  return "the owner (root) needs read and write";
+                                }
+                                if (m & 0002) {
+                                  warn(line, "control_socket_mode lets every local user connect (commands are still "
+                                             "checked against admin_group and monitor_group)");
+                                }
+                                m_cfg.daemon.control_socket_mode = m;
+                                return std::nullopt;
+                              }};
+  auto group_key = [this](std::string DaemonSettings::*field) {
+    return KeyDef{false, [this, field](const std::string& v, int) -> std::optional<std::string> {
+                    // POSIX portable user/group names: [A-Za-z0-9._-], not starting with '-'.
+                    if (v.size() > 32 || v[0] == '-' ||
+                        v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                            std::string::npos) {
+                      return "invalid group name '" + v + "'";
+                    }
+                    m_cfg.daemon.*field = v;
+                    return std::nullopt;
+                  }};
+  };
+  s["admin_group"] = group_key(&DaemonSettings::admin_group);
+  s["monitor_group"] = group_key(&DaemonSettings::monitor_group);
+  s["timezone"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                     if (!ctl::valid_zone_name(v)) {
+                       return "invalid time zone name '" + v + "' (an IANA name such as Europe/Istanbul)";
+                     }
+                     m_cfg.daemon.timezone = v;
+                     return std::nullopt;
+                   }};
+}
+
+void Parser::define_metrics() {
+  auto& s = m_sections["metrics"];
+  s["listen"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
+                   auto a = core::parse_sockaddr(v);
+                   if (!a) {
+                     return a.error();
+                   }
+                   if (!a->ip.is_loopback()) {
+                     warn(line, "metrics listen address " + a->to_string() +
+                                    " is not loopback: anyone who reaches it can read the metrics");
+                   }
+                   m_cfg.metrics.listen = *a;
+                   return std::nullopt;
+                 }};
 }
 
 std::optional<std::string> Parser::add_rules(const std::string& v, int line, core::AccessAction action) {
@@ -670,6 +743,45 @@ ConfigResult parse_config_text(std::string_view text, const std::string& name) {
     return unexpected(std::move(errors));
   }
   return std::move(parser.config());
+}
+
+std::vector<std::string> config_summary(const Config& c) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& k, const std::string& v) { out.push_back(k + " = " + v); };
+  add("daemon.clock", to_string(c.daemon.clock));
+  add("daemon.state_dir", c.daemon.state_dir);
+  const char* levels[] = {"error", "warning", "info", "debug"};
+  add("daemon.log_level", levels[static_cast<int>(c.daemon.log_level)]);
+  add("daemon.user", c.daemon.user);
+  add("daemon.rtc", c.daemon.rtc);
+  add("daemon.max_step", std::to_string(c.daemon.max_step_s));
+  add("daemon.max_startup_step", std::to_string(c.daemon.max_startup_step_s));
+  add("daemon.control_socket", c.daemon.control_socket);
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", c.daemon.control_socket_mode);
+  add("daemon.control_socket_mode", mode);
+  add("daemon.admin_group", c.daemon.admin_group);
+  add("daemon.monitor_group", c.daemon.monitor_group);
+  add("daemon.timezone", c.daemon.timezone);
+  for (const auto& l : c.server.listen) {
+    add("server.listen", l.to_string());
+  }
+  for (const auto& r : c.server.access.rules()) {
+    add(r.action == core::AccessAction::Allow ? "server.allow" : "server.deny", r.prefix.to_string());
+  }
+  add("server.deny_kod", c.server.deny_kod ? "yes" : "no");
+  add("server.max_clients", std::to_string(c.server.max_clients));
+  add("server.local_stratum", c.server.local_stratum ? std::to_string(*c.server.local_stratum) : "");
+  if (c.server.ratelimit.enabled) {
+    char rl[160];
+    std::snprintf(rl, sizeof rl, "interval %g burst %u kod %s leak %u", c.server.ratelimit.interval_s,
+                  c.server.ratelimit.burst, c.server.ratelimit.kod ? "yes" : "no", c.server.ratelimit.leak);
+    add("server.ratelimit", rl);
+  } else {
+    add("server.ratelimit", "");
+  }
+  add("metrics.listen", c.metrics.listen ? c.metrics.listen->to_string() : "");
+  return out;
 }
 
 ConfigResult load_config_fd(int fd, const std::string& name) {

@@ -28,6 +28,8 @@ namespace tr7::daemon {
 enum class ClockMode { Kernel, None };
 const char* to_string(ClockMode m);
 
+inline constexpr const char* k_default_control_socket = "/run/tr7ntp/tr7ntpd.sock";
+
 struct DaemonSettings {
   ClockMode clock = ClockMode::Kernel;
   std::string state_dir = "/var/lib/tr7ntp";
@@ -36,6 +38,19 @@ struct DaemonSettings {
   std::string rtc;               // RTC device (/dev/rtcN); empty: none
   double max_step_s = 366.0 * 86400.0;  // largest step the helper applies at run time
   double max_startup_step_s = 0.0;      // largest start-up step; 0: unlimited (window only)
+  // Control socket (tr7ntp-control(7)); "none" disables it. control_socket_set tells an
+  // explicit setting from the default (a default path already in use by another daemon
+  // is a warning, an explicit one an error).
+  std::string control_socket = k_default_control_socket;
+  bool control_socket_set = false;
+  unsigned control_socket_mode = 0660;
+  std::string admin_group;    // may change things (with root); empty: root only
+  std::string monitor_group;  // may read; empty: root and admin_group only
+  std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
+};
+
+struct MetricsSettings {
+  std::optional<core::SockAddr> listen;  // HTTP /metrics; off when empty
 };
 
 struct ServerSettings {
@@ -90,6 +105,7 @@ struct Config {
   ServerSettings server;
   SourcesSettings sources;
   DisciplineSettings discipline;
+  MetricsSettings metrics;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 
@@ -102,6 +118,10 @@ ConfigResult load_config_file(const std::string& path);
 // The same from an open descriptor (the privileged helper opens the file for the
 // chrooted worker); `name` is used in messages.
 ConfigResult load_config_fd(int fd, const std::string& name);
+
+// The effective settings as "section.key = value" lines in a stable order, one line per
+// list item: what the audit trail records as before/after of a reload.
+std::vector<std::string> config_summary(const Config& c);
 
 // Longest line accepted, in bytes without the line ending.
 inline constexpr size_t k_config_max_line = 196;

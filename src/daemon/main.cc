@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/readiness.h"
+#include "daemon/tzdb.h"
 #include "daemon/worker.h"
 #include "sys/event.h"
 
@@ -170,6 +171,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "warning: %s\n", w.c_str());
   }
   if (check_only) {
+    // What the parser cannot know: the zone must exist in the system tzdata.
+    tr7::daemon::TimezoneDb zones;
+    zones.load();
+    if (!zones.contains(cfg->daemon.timezone)) {
+      std::fprintf(stderr, "%s: timezone: '%s' is not a zone of the system tzdata\n", config_path.c_str(),
+                   cfg->daemon.timezone.c_str());
+      return 1;
+    }
     std::printf("%s: configuration OK\n", config_path.c_str());
     return 0;
   }

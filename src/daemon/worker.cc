@@ -2,6 +2,7 @@
 
 #include "autoconfig.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
@@ -12,6 +13,37 @@
 #include "sys/udp.h"
 
 namespace tr7::daemon {
+
+// What the control service sees of the worker (ctl_service.h).
+class Worker::View final : public DaemonView {
+ public:
+  explicit View(Worker& w) : m_w(w) {}
+  const Config& config() const override { return m_w.m_cfg; }
+  core::Timestamp now() const override { return m_w.m_clock.now(); }
+  core::ServerStats server_stats() const override { return m_w.m_server->stats(); }
+  uint64_t send_errors() const override {
+    uint64_t n = 0;
+    for (const auto& l : m_w.m_listeners) {
+      n += l->stats().send_errors;
+    }
+    return n;
+  }
+  size_t client_count() const override { return m_w.m_server->clients().size(); }
+  size_t client_capacity() const override { return m_w.m_server->clients().capacity(); }
+  void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const override {
+    m_w.m_server->clients().for_each(f, limit);
+  }
+  const core::AllowList& access() const override { return m_w.m_server->policy().access; }
+  void set_access(core::AllowList a) override {
+    core::ServerPolicy p = m_w.m_server->policy();
+    p.access = std::move(a);
+    m_w.m_server->set_policy(std::move(p));
+  }
+  ReloadOutcome reload() override { return m_w.reload_config(); }
+
+ private:
+  Worker& m_w;
+};
 
 Worker::Worker(Config cfg, WorkerOptions opt)
     : m_cfg(std::move(cfg)),
@@ -27,6 +59,13 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   } else {
     log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
   }
+  // The control service first: it reads the tzdata and the runtime state, opens the
+  // audit log and binds the control socket, all before any privilege drop; the server's
+  // policy below already includes the runtime rule changes.
+  m_provider = std::make_unique<NoClientProvider>([this](core::Timestamp now) { return reference_at(now); },
+                                                  to_string(m_cfg.daemon.clock));
+  m_view = std::make_unique<View>(*this);
+  m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir);
   core::SipKey key{sys::random_u64(), sys::random_u64()};
   m_server = std::make_unique<core::NtpServer>(make_policy(m_cfg.server), key, sys::random_u64(), m_precision);
 
@@ -73,13 +112,14 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   m_keeper = std::make_unique<ClockKeeper>(
       m_base.get(), m_state_dir, [this] { return m_clock.now(); },
       [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
+  m_ctl->restore_sources();
 }
 
 Worker::~Worker() = default;
 
 core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
   core::ServerPolicy p;
-  p.access = s.access;
+  p.access = m_ctl ? m_ctl->effective_access(s.access) : s.access;
   p.ratelimit = s.ratelimit;
   p.deny_kod = s.deny_kod;
   p.max_clients = s.max_clients;
@@ -112,26 +152,52 @@ void Worker::log_started() const {
 }
 
 void Worker::reload() {
+  ReloadOutcome r = reload_config();
+  Caller sig;
+  sig.via = "signal";
+  m_ctl->audit_reload(sig, r);
+}
+
+ReloadOutcome Worker::reload_config() {
+  ReloadOutcome out;
   if (m_opt.config_path.empty()) {
     log_warn("reload: no configuration file to read");
-    return;
+    out.errors.push_back("no configuration file to read");
+    return out;
   }
   auto cfg = m_opt.load_config ? m_opt.load_config() : load_config_file(m_opt.config_path);
+  if (cfg) {
+    if (auto e = m_ctl->check_config(*cfg)) {
+      cfg = unexpected(std::vector<std::string>{*e});
+    }
+  }
   if (!cfg) {
     log_err("reload refused, the running configuration is kept:");
     for (const auto& e : cfg.error()) {
       log_err("%s", e.c_str());
     }
-    return;
+    out.errors = cfg.error();
+    return out;
   }
   for (const auto& w : cfg->warnings) {
     log_warn("%s", w.c_str());
   }
-  if (cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-      cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->daemon.user != m_cfg.daemon.user ||
-      cfg->daemon.rtc != m_cfg.daemon.rtc || cfg->daemon.max_step_s != m_cfg.daemon.max_step_s ||
-      cfg->daemon.max_startup_step_s != m_cfg.daemon.max_startup_step_s) {
-    log_warn("reload: listen, clock, state_dir, user, rtc and max_step changes take effect at the next restart");
+  out.warnings = cfg->warnings;
+  // What is bound, opened or resolved at start (before any privilege drop) stays until a
+  // restart.
+  bool restart = cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
+                 cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->daemon.user != m_cfg.daemon.user ||
+                 cfg->daemon.rtc != m_cfg.daemon.rtc || cfg->daemon.max_step_s != m_cfg.daemon.max_step_s ||
+                 cfg->daemon.max_startup_step_s != m_cfg.daemon.max_startup_step_s ||
+                 cfg->daemon.control_socket != m_cfg.daemon.control_socket ||
+                 cfg->daemon.control_socket_mode != m_cfg.daemon.control_socket_mode ||
+                 cfg->daemon.admin_group != m_cfg.daemon.admin_group ||
+                 cfg->daemon.monitor_group != m_cfg.daemon.monitor_group || cfg->metrics.listen != m_cfg.metrics.listen;
+  if (restart) {
+    std::string w = "reload: listen, clock, state_dir, user, rtc, max_step, control_socket*, admin_group, "
+                    "monitor_group and [metrics] listen changes take effect at the next restart";
+    log_warn("%s", w.c_str());
+    out.warnings.push_back(w);
     cfg->server.listen = m_cfg.server.listen;
     cfg->daemon.clock = m_cfg.daemon.clock;
     cfg->daemon.state_dir = m_cfg.daemon.state_dir;
@@ -139,6 +205,12 @@ void Worker::reload() {
     cfg->daemon.rtc = m_cfg.daemon.rtc;
     cfg->daemon.max_step_s = m_cfg.daemon.max_step_s;
     cfg->daemon.max_startup_step_s = m_cfg.daemon.max_startup_step_s;
+    cfg->daemon.control_socket = m_cfg.daemon.control_socket;
+    cfg->daemon.control_socket_set = m_cfg.daemon.control_socket_set;
+    cfg->daemon.control_socket_mode = m_cfg.daemon.control_socket_mode;
+    cfg->daemon.admin_group = m_cfg.daemon.admin_group;
+    cfg->daemon.monitor_group = m_cfg.daemon.monitor_group;
+    cfg->metrics.listen = m_cfg.metrics.listen;
   }
   if (cfg->sources.sources != m_cfg.sources.sources || cfg->discipline.drift_file != m_cfg.discipline.drift_file) {
     log_warn("reload: source and drift_file changes take effect at the next restart");
@@ -148,10 +220,25 @@ void Worker::reload() {
   if (m_client) {
     m_client->apply(*cfg);
   }
+  std::vector<std::string> before = config_summary(m_cfg);
   m_server->set_policy(make_policy(cfg->server));
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
-  log_info("configuration reloaded from %s", m_opt.config_path.c_str());
+  std::vector<std::string> after = config_summary(m_cfg);
+  for (const auto& l : before) {
+    if (std::find(after.begin(), after.end(), l) == after.end()) {
+      out.removed.push_back(l);
+    }
+  }
+  for (const auto& l : after) {
+    if (std::find(before.begin(), before.end(), l) == before.end()) {
+      out.added.push_back(l);
+    }
+  }
+  out.ok = true;
+  log_info("configuration reloaded from %s (%zu setting(s) removed, %zu added)", m_opt.config_path.c_str(),
+           out.removed.size(), out.added.size());
+  return out;
 }
 
 void Worker::log_stats() const {

@@ -1,7 +1,7 @@
-// The worker: owns the event loop and everything on it (NTP listeners, the NTP client;
-// the command socket and metrics as they arrive). Signals: SIGTERM/SIGINT stop, SIGHUP
-// reloads the configuration (a bad file is refused whole and the old one kept), SIGUSR1
-// logs the server statistics.
+// The worker: owns the event loop and everything on it (NTP listeners, the control
+// service with its socket, audit trail and metrics; the NTP client).
+// Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration (a bad file is refused
+// whole and the old one kept; audited), SIGUSR1 logs the server statistics.
 #pragma once
 
 #include <functional>
@@ -12,8 +12,10 @@
 #include "core/clock.h"
 #include "core/ntp_server.h"
 #include "daemon/client_service.h"
+#include "daemon/client_status.h"
 #include "daemon/clock_keeper.h"
 #include "daemon/config.h"
+#include "daemon/ctl_service.h"
 #include "daemon/ntp_listener.h"
 #include "daemon/state_dir.h"
 #include "daemon/system_clock.h"
@@ -62,8 +64,12 @@ class Worker {
   // protocol: tracking(), sources()).
   ClientService* client() { return m_client.get(); }
   void reload();
+  // Re-reads the configuration (SIGHUP and the `reload` command); not audited here.
+  ReloadOutcome reload_config();
   void log_stats() const;
   core::ServerPolicy make_policy(const ServerSettings& s) const;
+  class View;
+  friend class View;
 
   Config m_cfg;
   WorkerOptions m_opt;
@@ -77,6 +83,10 @@ class Worker {
   std::unique_ptr<ClientService> m_client;  // when [sources] has any
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
   std::unique_ptr<ClockKeeper> m_keeper;
+  // The NTP client's status for the control socket (NoClientProvider until it lands).
+  std::unique_ptr<ClientStatusProvider> m_provider;
+  std::unique_ptr<View> m_view;
+  std::unique_ptr<CtlService> m_ctl;
 };
 
 }  // namespace tr7::daemon

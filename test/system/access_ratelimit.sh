@@ -16,7 +16,7 @@ allow = 127.0.0.0/8
 deny = 127.0.9.0/24
 allow = 127.0.9.9
 deny_kod = yes
-ratelimit = interval 2 burst 4 kod yes leak 0
+ratelimit = interval 30 burst 4 kod yes leak 0
 max_clients = 100"
 
 q() { $NTPPROBE query 127.0.0.1 "$p" --timeout 0.5 "$@"; }

@@ -29,7 +29,7 @@ grep -q '^Stratum *: 5$' <<<"$t" && pass "chronyd at stratum 4+1" || fail "strat
 $CHRONYC -n sources | grep -q '^\^\* 127.0.0.1 *4 ' && pass "source selected ('^*'), stratum 4" || fail "sources"
 # chronyd's view of our time: the offset it measured is tiny (same clock, loopback).
 off=$($CHRONYC -c sourcestats | awk -F, '$1 == "127.0.0.1" {print $7}')
-python3 -c "import sys; sys.exit(0 if abs(float('$off')) < 1e-3 else 1)" 2>/dev/null &&
+$PYTHON3 -c "import sys; sys.exit(0 if abs(float('$off')) < 1e-3 else 1)" 2>/dev/null &&
   pass "measured offset ${off} s < 1 ms" || fail "offset $off"
 s=$(stats_of "$TR7_PID" "$T_DIR/srv.log")
 [ "$(stat_value "$s" answered)" -ge 3 ] && pass "server answered $(stat_value "$s" answered) requests" || fail "stats: $s"

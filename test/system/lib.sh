@@ -9,7 +9,9 @@ set -u
 TR7NTPD=${TR7NTPD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/src/daemon/tr7ntpd}
 TR7_SRCDIR=${TR7_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 TR7_BUILDDIR=${TR7_BUILDDIR:-$TR7_SRCDIR}
-NTPPROBE="python3 $TR7_SRCDIR/test/system/ntpprobe.py"
+# /usr/bin/python3 first: a python3 shim on PATH (pyenv) can take seconds to start.
+PYTHON3=$(command -v /usr/bin/python3 || command -v python3)
+NTPPROBE="$PYTHON3 $TR7_SRCDIR/test/system/ntpprobe.py"
 NOCLOCK=(setpriv --bounding-set -sys_time --inh-caps -sys_time --)
 # Sanitizer builds: leak reports at exit are not what these tests check.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
@@ -89,7 +91,7 @@ require_cmd() {
 
 # A free UDP port on loopback (racy in theory; the tests use distinct ranges anyway).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  $PYTHON3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # wait_for TIMEOUT_S COMMAND...: polls every 0.1 s until the command succeeds.
@@ -215,3 +217,24 @@ add_netns() {
   T_NETNS+=("$ns")
   ip -n "$ns" link set lo up
 }
+
+# --- control socket (tr7ntpc) ---
+TR7NTPC=${TR7NTPC:-$TR7_BUILDDIR/src/tools/tr7ntpc/tr7ntpc}
+CTLPROBE="python3 $TR7_SRCDIR/test/system/ctlprobe.py"
+
+# free_tcp_port: a free TCP port on loopback.
+free_tcp_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ctl_daemon_conf PORT [EXTRA_DAEMON_LINES] [EXTRA_SERVER_LINES]: a config with a control
+# socket at $T_DIR/ctl.sock, state in $T_DIR/state, serving local stratum 10 on PORT.
+ctl_daemon_conf() {
+  printf '[daemon]\nclock = none\nstate_dir = %s/state\ncontrol_socket = %s/ctl.sock\n%s\n[server]\nlisten = 127.0.0.1:%s\nlocal_stratum = 10\nallow = 127.0.0.0/8\n%s\n' \
+    "$T_DIR" "$T_DIR" "${2:-}" "$1" "${3:-}"
+}
+
+# ctlc ARGS...: tr7ntpc on the test's control socket.
+ctlc() { "$TR7NTPC" -s "$T_DIR/ctl.sock" "$@"; }
+# as_nobody CMD...: runs a command as nobody:nogroup with no supplementary groups.
+as_nobody() { setpriv --reuid nobody --regid nogroup --clear-groups -- "$@"; }

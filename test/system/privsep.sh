@@ -72,7 +72,7 @@ check "helper effective uid is 0, real uid the worker's" \
 # --- NTP through the sandbox -------------------------------------------------------------
 reply=$($NTPPROBE query 127.0.0.1 "$port") || fail "no NTP reply"
 check "NTP reply from the sandboxed worker (stratum 5)" \
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["stratum"]==5 and r["origin_ok"] else 1)' "$reply"
+  $PYTHON3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["stratum"]==5 and r["origin_ok"] else 1)' "$reply"
 check "bad-input suite passes under the filter" $NTPPROBE badinput 127.0.0.1 "$port"
 check "worker still alive after the bad-input suite" kill -0 "$worker"
 
@@ -104,7 +104,7 @@ check "saved clock owned by the worker's user" test "$(stat -c %u "$state/saved-
 saved_ns=$(sed -n 's/^tr7ntp-clock 1 \([0-9]*\)$/\1/p' "$state/saved-clock")
 now_ns=$(date +%s%N)
 check "saved clock is the time of the stop" \
-  python3 -c 'import sys; sys.exit(0 if abs(int(sys.argv[1]) - int(sys.argv[2])) < 60e9 else 1)' "${saved_ns:-0}" "$now_ns"
+  $PYTHON3 -c 'import sys; sys.exit(0 if abs(int(sys.argv[1]) - int(sys.argv[2])) < 60e9 else 1)' "${saved_ns:-0}" "$now_ns"
 check "no temporary file left" test ! -e "$state/saved-clock.tmp"
 
 # --- a saved clock newer than the system clock (clock = none: found, never applied) ------
@@ -158,9 +158,9 @@ if "$TR7NTPD" --version | grep -q "test hooks" && command -v ip >/dev/null 2>&1;
   check "helper opened 10.99.0.1:123 in netns $ns" \
     wait_for 5 grep -q "helper: opened UDP socket 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
   check "worker serves on it" grep -q "test hook: serving on 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
-  reply=$(ip netns exec "$ns" python3 "$TR7_SRCDIR/test/system/ntpprobe.py" query 10.99.0.1 123) || fail "no reply in $ns"
+  reply=$(ip netns exec "$ns" $PYTHON3 "$TR7_SRCDIR/test/system/ntpprobe.py" query 10.99.0.1 123) || fail "no reply in $ns"
   check "NTP reply inside the namespace, port 123, from the sandboxed worker" \
-    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["stratum"]==5 else 1)' "${reply:-{\}}"
+    $PYTHON3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["stratum"]==5 else 1)' "${reply:-{\}}"
   check "the main namespace has no such socket" bash -c "! ss -uln | grep -q '10.99.0.1:123'"
   kill -TERM "$h"
   wait_for 10 gone "$h"

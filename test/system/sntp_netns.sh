@@ -20,7 +20,7 @@ echo "$out" | sed 's/^/#   /'
 grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2} .* [+-][0-9.]+ \+/- [0-9.]+ 127\.0\.0\.1 s3 no-leap' <<<"$out" &&
   pass "sntp: answer with stratum 3, no leap" || fail "sntp output"
 off=$(awk '{for (i = 2; i <= NF; i++) if ($i == "+/-") { print $(i - 1); exit }}' <<<"$out")
-python3 -c "import sys; sys.exit(0 if abs(float('$off')) < 0.01 else 1)" && pass "sntp offset $off s" || fail "offset $off"
+$PYTHON3 -c "import sys; sys.exit(0 if abs(float('$off')) < 0.01 else 1)" && pass "sntp offset $off s" || fail "offset $off"
 out6=$(ip netns exec "$ns" sntp -t 2 ::1 2>&1)
 grep -q ' ::1 s3 no-leap' <<<"$out6" && pass "sntp over IPv6" || fail "sntp IPv6: $out6"
 json=$(ip netns exec "$ns" sntp -j -t 2 127.0.0.1 2>&1)

@@ -174,6 +174,63 @@ static void test_file_errors(void**) {
   assert_true(r.error()[0].find("cannot open") != std::string::npos);
 }
 
+static void test_control_and_metrics_keys(void**) {
+  Config c = accepted(
+      "[daemon]\n"
+      "control_socket = /run/tr7ntp/ctl.sock\n"
+      "control_socket_mode = 0660\n"
+      "admin_group = tr7ntp-admin\n"
+      "monitor_group = tr7ntp_mon\n"
+      "timezone = Europe/Istanbul\n"
+      "[metrics]\n"
+      "listen = 127.0.0.1:9123\n");
+  assert_string_equal(c.daemon.control_socket.c_str(), "/run/tr7ntp/ctl.sock");
+  assert_true(c.daemon.control_socket_set);
+  assert_int_equal(c.daemon.control_socket_mode, 0660);
+  assert_string_equal(c.daemon.admin_group.c_str(), "tr7ntp-admin");
+  assert_string_equal(c.daemon.monitor_group.c_str(), "tr7ntp_mon");
+  assert_string_equal(c.daemon.timezone.c_str(), "Europe/Istanbul");
+  assert_true(c.metrics.listen.has_value() && c.metrics.listen->port == 9123);
+  assert_true(c.warnings.empty());
+  Config d = accepted("");
+  assert_string_equal(d.daemon.control_socket.c_str(), k_default_control_socket);
+  assert_false(d.daemon.control_socket_set);
+  assert_string_equal(d.daemon.timezone.c_str(), "UTC");
+  assert_false(d.metrics.listen.has_value());
+  assert_string_equal(accepted("[daemon]\ncontrol_socket = none\n").daemon.control_socket.c_str(), "none");
+  assert_int_equal(accepted("[daemon]\ncontrol_socket_mode = 0666\n").warnings.size(), 1);
+  assert_int_equal(accepted("[metrics]\nlisten = 0.0.0.0:9123\n").warnings.size(), 1);
+
+  refused("[daemon]\ncontrol_socket = relative.sock\n", 2, "absolute path");
+  refused("[daemon]\ncontrol_socket = /" + std::string(120, 'a') + "\n", 2, "too long");
+  refused("[daemon]\ncontrol_socket = /run/../etc/x\n", 2, "'..'");
+  refused("[daemon]\ncontrol_socket = /run/tr7ntp/\n", 2, "name a file");
+  for (const char* m : {"0777", "0661", "4660", "660x", "0460", "99", "06600"}) {
+    refused(std::string("[daemon]\ncontrol_socket_mode = ") + m + "\n", 2, "control_socket_mode:");
+  }
+  refused("[daemon]\nadmin_group = -root\n", 2, "invalid group name");
+  refused("[daemon]\nmonitor_group = a b\n", 2, "invalid group name");
+  refused("[daemon]\nmonitor_group = " + std::string(40, 'g') + "\n", 2, "invalid group name");
+  refused("[daemon]\ntimezone = ../../etc/passwd\n", 2, "invalid time zone");
+  refused("[daemon]\ntimezone = Europe/\n", 2, "invalid time zone");
+  refused("[metrics]\nlisten = 127.0.0.1\n", 2, "ADDRESS:PORT");
+  refused("[metrics]\nlisten = 127.0.0.1:9123\nlisten = 127.0.0.1:9124\n", 3, "duplicate key");
+  refused("[metrics]\nport = 1\n", 2, "unknown key 'port'");
+}
+
+static void test_summary(void**) {
+  Config c = accepted("[server]\nallow = 10.0.0.0/8\ndeny = 10.9.0.0/16\n");
+  auto s = config_summary(c);
+  bool allow = false, deny = false;
+  for (const auto& l : s) {
+    allow = allow || l == "server.allow = 10.0.0.0/8";
+    deny = deny || l == "server.deny = 10.9.0.0/16";
+  }
+  assert_true(allow && deny);
+  Config d = accepted("[server]\nallow = 10.0.0.0/8\n");
+  assert_int_equal(config_summary(d).size(), s.size() - 1);
+}
+
 static void test_privsep_keys(void**) {
   Config d = accepted("[daemon]\nclock = none\n");
   assert_string_equal(d.daemon.user.c_str(), "_tr7ntp");
@@ -305,6 +362,7 @@ int main() {
       cmocka_unit_test(test_structure_errors), cmocka_unit_test(test_line_errors),
       cmocka_unit_test(test_value_errors),   cmocka_unit_test(test_all_errors_reported_nothing_applied),
       cmocka_unit_test(test_warnings),       cmocka_unit_test(test_file_errors),
+      cmocka_unit_test(test_control_and_metrics_keys), cmocka_unit_test(test_summary),
       cmocka_unit_test(test_privsep_keys),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

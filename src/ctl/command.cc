@@ -1,0 +1,388 @@
+// The command table and parser (see command.h).
+#include "ctl/command.h"
+
+#include "core/strutil.h"
+
+namespace tr7::ctl {
+
+const CmdInfo& info(Cmd c) { return k_commands[static_cast<size_t>(c)]; }
+
+const char* to_string(Access a) {
+  switch (a) {
+    case Access::Any:
+      return "any";
+    case Access::Read:
+      return "read";
+    case Access::Admin:
+      return "admin";
+  }
+  return "?";
+}
+
+const char* to_string(Shape s) {
+  switch (s) {
+    case Shape::None:
+      return "none";
+    case Shape::KeyValue:
+      return "keyvalue";
+    case Shape::Table:
+      return "table";
+    case Shape::Text:
+      return "text";
+    case Shape::Local:
+      return "local";
+  }
+  return "?";
+}
+
+std::vector<ArgSpec> arg_specs(Cmd c) {
+  std::vector<ArgSpec> out;
+  for (const auto& w : core::split_words(info(c).args)) {
+    ArgSpec a{ArgKind::Options, false, w};
+    std::string_view n = w;
+    if (n.size() >= 2 && n.front() == '[' && n.back() == ']') {
+      a.optional = true;
+      n = n.substr(1, n.size() - 2);
+    }
+    a.name = std::string(n);
+    if (n == "PREFIX") {
+      a.kind = ArgKind::Prefix;
+    } else if (n == "ADDR") {
+      a.kind = ArgKind::Addr;
+    } else if (n == "HOST") {
+      a.kind = ArgKind::Host;
+    } else if (n == "ZONE") {
+      a.kind = ArgKind::Zone;
+    } else if (n == "N") {
+      a.kind = ArgKind::Count;
+    } else if (n == "ID") {
+      a.kind = ArgKind::Id;
+    } else if (n == "FORMAT") {
+      a.kind = ArgKind::Format;
+    } else {
+      a.kind = ArgKind::Options;  // OPTION...
+      a.optional = true;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+std::string usage(Cmd c) {
+  std::string u = info(c).name;
+  if (*info(c).args) {
+    u += ' ';
+    u += info(c).args;
+  }
+  return u;
+}
+
+std::string ParsedCommand::to_line() const {
+  std::string s = info(cmd).name;
+  for (const auto& a : args) {
+    s += ' ';
+    s += a;
+  }
+  return s;
+}
+
+bool valid_zone_name(std::string_view s) {
+  // IANA names: components of [A-Za-z0-9._+-], separated by '/', none empty, none
+  // starting with '.' or '-' (so no "..", no hidden files, no options), at most 64 bytes.
+  if (s.empty() || s.size() > 64) {
+    return false;
+  }
+  size_t start = 0;
+  while (true) {
+    size_t end = s.find('/', start);
+    std::string_view comp = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (comp.empty() || comp.size() > 30 || comp[0] == '.' || comp[0] == '-') {
+      return false;
+    }
+    for (char c : comp) {
+      bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                c == '+' || c == '.';
+      if (!ok) {
+        return false;
+      }
+    }
+    if (end == std::string_view::npos) {
+      return true;
+    }
+    start = end + 1;
+  }
+}
+
+bool valid_host_name(std::string_view s) {
+  if (core::parse_ip(s)) {
+    return true;
+  }
+  // RFC 1123 host name: labels of [A-Za-z0-9-], 1..63 bytes, not starting or ending
+  // with '-', total at most 253; a trailing dot is allowed.
+  if (s.empty() || s.size() > 253) {
+    return false;
+  }
+  if (s.back() == '.') {
+    s.remove_suffix(1);
+  }
+  size_t start = 0;
+  bool any_alpha = false;
+  while (true) {
+    size_t end = s.find('.', start);
+    std::string_view label = s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
+      if (!alpha && !(c >= '0' && c <= '9')) {
+        return false;
+      }
+      any_alpha = any_alpha || alpha;
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  // All-numeric names ("1.2.3", "010.1.1.1") are malformed addresses, not host names.
+  return any_alpha;
+}
+
+namespace {
+
+Error invalid(Cmd c, const std::string& what) {
+  return Error{ErrCode::InvalidArgument, what + " (usage: " + usage(c) + ")"};
+}
+
+bool option_word(std::string_view w) {
+  if (w.empty() || w.size() > 64) {
+    return false;
+  }
+  for (char c : w) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Checks one argument; fills the typed fields of pc.
+std::optional<Error> check_arg(Cmd c, const ArgSpec& spec, const std::string& w, ParsedCommand& pc) {
+  if (w.size() > k_max_arg_len) {
+    return invalid(c, spec.name + ": argument too long");
+  }
+  switch (spec.kind) {
+    case ArgKind::Prefix: {
+      auto p = core::parse_prefix(w);
+      if (!p) {
+        return invalid(c, spec.name + ": " + p.error());
+      }
+      pc.prefix = *p;
+      return std::nullopt;
+    }
+    case ArgKind::Addr: {
+      auto a = core::parse_ip(w);
+      if (!a) {
+        return invalid(c, spec.name + ": invalid IP address '" + escape(w) + "'");
+      }
+      pc.addr = *a;
+      return std::nullopt;
+    }
+    case ArgKind::Host:
+      if (!valid_host_name(w)) {
+        return invalid(c, spec.name + ": invalid host name or address '" + escape(w) + "'");
+      }
+      return std::nullopt;
+    case ArgKind::Zone:
+      if (!valid_zone_name(w)) {
+        return invalid(c, spec.name + ": invalid time zone name '" + escape(w) + "'");
+      }
+      return std::nullopt;
+    case ArgKind::Count: {
+      auto n = core::parse_int(w, 1, k_max_count);
+      if (!n) {
+        return invalid(c, spec.name + ": " + n.error());
+      }
+      pc.number = *n;
+      return std::nullopt;
+    }
+    case ArgKind::Id: {
+      auto n = core::parse_int(w, 1, INT64_MAX);
+      if (!n) {
+        return invalid(c, spec.name + ": " + n.error());
+      }
+      pc.number = *n;
+      return std::nullopt;
+    }
+    case ArgKind::Format:
+      if (w != "openmetrics" && w != "prometheus") {
+        return invalid(c, spec.name + ": expected openmetrics or prometheus");
+      }
+      return std::nullopt;
+    case ArgKind::Options:
+      if (!option_word(w)) {
+        return invalid(c, spec.name + ": invalid option '" + escape(w) + "'");
+      }
+      return std::nullopt;
+  }
+  return invalid(c, "bad argument");
+}
+
+}  // namespace
+
+namespace {
+
+// The longest command name that matches the first words; `used` gets its word count.
+const CmdInfo* match_words(std::span<const std::string> words, size_t& used) {
+  const CmdInfo* found = nullptr;
+  used = 0;
+  for (const auto& ci : k_commands) {
+    auto nw = core::split_words(ci.name);
+    if (nw.size() > words.size() || nw.size() <= used) {
+      continue;
+    }
+    bool match = true;
+    for (size_t i = 0; i < nw.size(); ++i) {
+      match = match && nw[i] == words[i];
+    }
+    if (match) {
+      found = &ci;
+      used = nw.size();
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+std::optional<Cmd> match_command(std::string_view line) {
+  auto words = core::split_words(line);
+  size_t used = 0;
+  const CmdInfo* ci = match_words(words, used);
+  if (!ci) {
+    return std::nullopt;
+  }
+  return ci->cmd;
+}
+
+Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
+  if (words.empty()) {
+    return unexpected(Error{ErrCode::UnknownCommand, "empty command (try 'help')"});
+  }
+  size_t used = 0;
+  const CmdInfo* found = match_words(words, used);
+  if (!found) {
+    // A known first word of a two-word command: say which second words exist.
+    std::string subs;
+    for (const auto& ci : k_commands) {
+      auto nw = core::split_words(ci.name);
+      if (nw.size() == 2 && nw[0] == words[0]) {
+        subs += (subs.empty() ? "" : "|") + nw[1];
+      }
+    }
+    if (!subs.empty()) {
+      return unexpected(Error{ErrCode::UnknownCommand, "unknown command: " + words[0] + " " +
+                                                           (words.size() > 1 ? escape(words[1].substr(0, 40)) : "") +
+                                                           " (expected " + words[0] + " " + subs + ")"});
+    }
+    return unexpected(
+        Error{ErrCode::UnknownCommand, "unknown command '" + escape(words[0].substr(0, 40)) + "' (try 'help')"});
+  }
+  ParsedCommand pc;
+  pc.cmd = found->cmd;
+  if (found->shape == Shape::Local) {
+    // Arguments of tr7ntpc-only commands are checked by tr7ntpc.
+    pc.args.assign(words.begin() + static_cast<std::ptrdiff_t>(used), words.end());
+    return pc;
+  }
+  auto specs = arg_specs(pc.cmd);
+  size_t wi = used;
+  for (const auto& spec : specs) {
+    if (spec.kind == ArgKind::Options) {
+      size_t n = 0;
+      while (wi < words.size()) {
+        if (++n > k_max_options) {
+          return unexpected(invalid(pc.cmd, "too many options (at most " + std::to_string(k_max_options) + ")"));
+        }
+        if (auto e = check_arg(pc.cmd, spec, words[wi], pc)) {
+          return unexpected(*e);
+        }
+        pc.args.push_back(words[wi++]);
+      }
+      continue;
+    }
+    if (wi >= words.size()) {
+      if (spec.optional) {
+        continue;
+      }
+      return unexpected(invalid(pc.cmd, "missing " + spec.name));
+    }
+    if (auto e = check_arg(pc.cmd, spec, words[wi], pc)) {
+      return unexpected(*e);
+    }
+    pc.args.push_back(words[wi++]);
+  }
+  if (wi < words.size()) {
+    return unexpected(invalid(pc.cmd, "unexpected argument '" + escape(words[wi].substr(0, 40)) + "'"));
+  }
+  return pc;
+}
+
+Result<ParsedCommand, Error> parse_command(std::string_view line) {
+  for (char ch : line) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7F) {
+      return unexpected(Error{ErrCode::BadEncoding, "control character in command"});
+    }
+  }
+  if (!core::valid_utf8(line)) {
+    return unexpected(Error{ErrCode::BadEncoding, "invalid UTF-8 in command"});
+  }
+  auto words = core::split_words(line);
+  return parse_command(std::span<const std::string>(words));
+}
+
+std::vector<std::string> complete(std::span<const std::string> words, std::string_view prefix) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& w) {
+    if (w.compare(0, prefix.size(), prefix) == 0) {
+      for (const auto& o : out) {
+        if (o == w) {
+          return;
+        }
+      }
+      out.push_back(w);
+    }
+  };
+  for (const auto& ci : k_commands) {
+    auto nw = core::split_words(ci.name);
+    if (words.size() < nw.size()) {
+      bool match = true;
+      for (size_t i = 0; i < words.size(); ++i) {
+        match = match && nw[i] == words[i];
+      }
+      if (match) {
+        add(nw[words.size()]);
+      }
+      continue;
+    }
+    bool match = true;
+    for (size_t i = 0; i < nw.size(); ++i) {
+      match = match && nw[i] == words[i];
+    }
+    if (!match) {
+      continue;
+    }
+    auto specs = arg_specs(ci.cmd);
+    size_t ai = words.size() - nw.size();
+    if (ai < specs.size() && specs[ai].kind == ArgKind::Format) {
+      add("openmetrics");
+      add("prometheus");
+    }
+  }
+  return out;
+}
+
+}  // namespace tr7::ctl

@@ -1,0 +1,103 @@
+// The control command table (commands.def) and the command-line parser.
+//
+// Pure: no I/O, no clock. Shared by the daemon (which parses what a peer sent) and by
+// tr7ntpc (which checks a command before sending it, so a usage error is exit status 2
+// without a round trip, and builds help and completion from the same table).
+//
+// A command line is words separated by single or repeated spaces or tabs: the command's
+// name (one or two words) and its arguments. Arguments never contain spaces. Each
+// argument is checked against the grammar in the table's synopsis (see commands.def);
+// a failure is a ctl::Error with code InvalidArgument (or UnknownCommand).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/netaddr.h"
+#include "core/result.h"
+#include "ctl/protocol.h"
+
+namespace tr7::ctl {
+
+enum class Cmd : uint8_t {
+#define TR7_CMD(id, ...) id,
+#include "ctl/commands.def"
+#undef TR7_CMD
+};
+
+enum class Access : uint8_t { Any, Read, Admin };
+enum class Shape : uint8_t { None, KeyValue, Table, Text, Local };
+
+struct CmdInfo {
+  Cmd cmd;
+  const char* name;  // wire name, one or two words
+  Access access;
+  Shape shape;
+  const char* args;  // synopsis / grammar
+  const char* help;
+};
+
+inline constexpr CmdInfo k_commands[] = {
+#define TR7_CMD(id, name, acc, shape, args, help) {Cmd::id, name, Access::acc, Shape::shape, args, help},
+#include "ctl/commands.def"
+#undef TR7_CMD
+};
+inline constexpr size_t k_command_count = sizeof(k_commands) / sizeof(k_commands[0]);
+
+const CmdInfo& info(Cmd c);
+const char* to_string(Access a);  // "any", "read", "admin"
+const char* to_string(Shape s);   // "none", "keyvalue", "table", "text", "local"
+
+// The kinds of argument in a synopsis.
+enum class ArgKind : uint8_t { Prefix, Addr, Host, Zone, Count, Id, Format, Options };
+struct ArgSpec {
+  ArgKind kind;
+  bool optional;
+  std::string name;  // as in the synopsis ("PREFIX")
+};
+// The argument grammar of a command, parsed from its synopsis.
+std::vector<ArgSpec> arg_specs(Cmd c);
+
+inline constexpr int64_t k_max_count = 10000;  // N
+inline constexpr size_t k_max_options = 8;     // OPTION...
+inline constexpr size_t k_max_arg_len = 255;   // any one argument, bytes
+
+struct ParsedCommand {
+  Cmd cmd = Cmd::Help;
+  std::vector<std::string> args;  // validated, as given
+  // Typed values of the arguments that have them (the first of each kind).
+  std::optional<core::Prefix> prefix;
+  std::optional<core::IpAddr> addr;
+  std::optional<int64_t> number;  // N or ID
+
+  // The canonical line: name and arguments separated by single spaces.
+  std::string to_line() const;
+};
+
+// Parses one command line (without its line ending). The line has passed the codec's
+// checks (valid UTF-8, no control characters) when it comes from the wire; this
+// function checks again and refuses anything else.
+Result<ParsedCommand, Error> parse_command(std::string_view line);
+// The same from words already split (tr7ntpc's argv).
+Result<ParsedCommand, Error> parse_command(std::span<const std::string> words);
+
+// The command a line names, whatever its arguments (for access checks before argument
+// checks: a caller without permission learns nothing about the arguments).
+std::optional<Cmd> match_command(std::string_view line);
+
+// Individual argument checks (also used by the state file loader).
+bool valid_zone_name(std::string_view s);  // IANA syntax only: Area/Location[/...]
+bool valid_host_name(std::string_view s);  // RFC 1123 name or an IP address
+
+// Completion: the candidates for the next word after `words` (which may be empty),
+// filtered by `prefix`. Argument values are not completed (except FORMAT).
+std::vector<std::string> complete(std::span<const std::string> words, std::string_view prefix);
+
+// "allow add PREFIX": the usage line of a command.
+std::string usage(Cmd c);
+
+}  // namespace tr7::ctl

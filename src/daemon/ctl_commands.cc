@@ -1,0 +1,420 @@
+// The control commands: one `case` per entry of ctl/commands.def (no `default`, so
+// -Wswitch names a missing one).
+#include <algorithm>
+
+#include "core/tz.h"
+#include "ctl/status.h"
+#include "daemon/ctl_service.h"
+#include "daemon/log.h"
+#include "sys/clock.h"
+
+namespace tr7::daemon {
+
+namespace {
+
+CtlOutcome one(const ctl::Record& r) {
+  CtlOutcome o;
+  o.lines.push_back(ctl::encode_record(r));
+  return o;
+}
+
+template <class T>
+CtlOutcome table(const std::vector<T>& items) {
+  CtlOutcome o;
+  for (const auto& i : items) {
+    o.lines.push_back(ctl::encode_record(ctl::to_record(i)));
+  }
+  return o;
+}
+
+const char* action_name(core::AccessAction a) { return a == core::AccessAction::Allow ? "allow" : "deny"; }
+
+}  // namespace
+
+CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
+  core::Timestamp now = m_daemon.now();
+  switch (pc.cmd) {
+    case ctl::Cmd::Help:
+      return cmd_help();
+    case ctl::Cmd::Tracking:
+      return one(ctl::to_record(m_provider.tracking(now)));
+    case ctl::Cmd::Sources:
+      return table(m_provider.sources(now));
+    case ctl::Cmd::SourceStats:
+      return table(m_provider.source_stats());
+    case ctl::Cmd::SelectData:
+      return table(m_provider.select_data());
+    case ctl::Cmd::Activity:
+      return one(ctl::to_record(m_provider.activity()));
+    case ctl::Cmd::NtpData: {
+      auto d = m_provider.ntp_data(*pc.addr);
+      if (!d) {
+        return CtlOutcome::fail(ctl::ErrCode::NotFound, "no source with address " + pc.addr->to_string());
+      }
+      return one(ctl::to_record(*d));
+    }
+    case ctl::Cmd::Clients:
+      return cmd_clients(pc);
+    case ctl::Cmd::ServerStats:
+      return cmd_serverstats();
+    case ctl::Cmd::SourceAdd:
+      return cmd_source_add(peer, pc);
+    case ctl::Cmd::SourceDelete:
+      return cmd_source_delete(peer, pc);
+    case ctl::Cmd::Burst:
+      return provider_command(peer, pc, m_provider.burst(), "", "");
+    case ctl::Cmd::MakeStep: {
+      auto before = ctl::encode_record(ctl::to_record(m_provider.tracking(now)));
+      return provider_command(peer, pc, m_provider.make_step(), before, "");
+    }
+    case ctl::Cmd::Approve: {
+      auto t = m_provider.tracking(now);
+      std::string before =
+          t.held ? "held_id=" + std::to_string(t.held->id) + " held_offset_s=" + ctl::format_double(t.held->offset_s)
+                 : "";
+      return provider_command(peer, pc, m_provider.approve(pc.number), before, "");
+    }
+    case ctl::Cmd::AllowAdd:
+      return cmd_rule_add(peer, pc, core::AccessAction::Allow);
+    case ctl::Cmd::AllowDelete:
+      return cmd_rule_delete(peer, pc, core::AccessAction::Allow);
+    case ctl::Cmd::AllowList:
+      return cmd_allow_list();
+    case ctl::Cmd::AllowCheck:
+      return cmd_allow_check(pc);
+    case ctl::Cmd::DenyAdd:
+      return cmd_rule_add(peer, pc, core::AccessAction::Deny);
+    case ctl::Cmd::DenyDelete:
+      return cmd_rule_delete(peer, pc, core::AccessAction::Deny);
+    case ctl::Cmd::TimezoneList:
+      return cmd_timezone_list();
+    case ctl::Cmd::TimezoneGet:
+      return one(zone_record(sys::realtime_now()));
+    case ctl::Cmd::TimezoneSet:
+      return cmd_timezone_set(peer, pc);
+    case ctl::Cmd::AuditTail:
+      return cmd_audit_tail(pc);
+    case ctl::Cmd::Rtc:
+      return cmd_rtc();
+    case ctl::Cmd::Metrics: {
+      auto f = !pc.args.empty() && pc.args[0] == "prometheus" ? ctl::MetricsFormat::Prometheus
+                                                              : ctl::MetricsFormat::OpenMetrics;
+      std::string text = metrics_text(f);
+      CtlOutcome o;
+      size_t pos = 0;
+      while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) {
+          nl = text.size();
+        }
+        o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
+        pos = nl + 1;
+      }
+      return o;
+    }
+    case ctl::Cmd::Reload:
+      return cmd_reload(peer, pc);
+    case ctl::Cmd::WaitSync:
+      return CtlOutcome::fail(ctl::ErrCode::Unsupported, "waitsync is done by tr7ntpc (it polls 'tracking')");
+    case ctl::Cmd::Quit: {
+      CtlOutcome o;
+      o.close = true;
+      return o;
+    }
+  }
+  return CtlOutcome::fail(ctl::ErrCode::UnknownCommand, "unknown command");
+}
+
+CtlOutcome CtlService::cmd_help() const {
+  CtlOutcome o;
+  for (const auto& ci : ctl::k_commands) {
+    if (ci.shape == ctl::Shape::Local) {
+      continue;
+    }
+    o.lines.push_back(ctl::encode_record({{"command", ci.name},
+                                          {"args", ci.args},
+                                          {"access", ctl::to_string(ci.access)},
+                                          {"reply", ctl::to_string(ci.shape)},
+                                          {"help", ci.help}}));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_clients(const ctl::ParsedCommand& pc) const {
+  size_t limit = pc.number ? static_cast<size_t>(*pc.number) : 100;
+  int64_t mono = sys::monotonic_ns();
+  core::Timestamp real = sys::realtime_now();
+  auto when = [&](int64_t mono_ns) { return core::Timestamp::from_ns(real.ns - (mono - mono_ns)); };
+  CtlOutcome o;
+  m_daemon.visit_clients(limit, [&](const core::ClientRecord& c) {
+    core::IpAddr a = c.key.addr();
+    std::string addr = a.is_v6() ? core::Prefix{a, 64}.to_string() : a.to_string();
+    o.lines.push_back(ctl::encode_record({
+        {"address", addr},
+        {"requests", std::to_string(c.requests)},
+        {"answered", std::to_string(c.answered)},
+        {"limited", std::to_string(c.limited)},
+        {"kod", std::to_string(c.kod)},
+        {"denied", std::to_string(c.denied)},
+        {"first_seen_utc", ctl::format_utc(when(c.first_seen_ns))},
+        {"last_seen_utc", ctl::format_utc(when(c.last_seen_ns))},
+        {"last_seen_ago_s", ctl::format_double(static_cast<double>(mono - c.last_seen_ns) / 1e9)},
+    }));
+  });
+  return o;
+}
+
+CtlOutcome CtlService::cmd_serverstats() const {
+  core::ServerStats s = m_daemon.server_stats();
+  ctl::Record r{
+      {"received", std::to_string(s.received)}, {"answered", std::to_string(s.answered)},
+      {"kod_rate", std::to_string(s.kod_rate)}, {"kod_deny", std::to_string(s.kod_deny)},
+      {"leaked", std::to_string(s.leaked)},     {"dropped", std::to_string(s.dropped_total())},
+  };
+  for (size_t i = 0; i < core::k_drop_reasons; ++i) {
+    r.emplace_back(std::string("dropped_") + core::to_string(static_cast<core::DropReason>(i)),
+                   std::to_string(s.dropped[i]));
+  }
+  r.emplace_back("send_errors", std::to_string(m_daemon.send_errors()));
+  r.emplace_back("clients", std::to_string(m_daemon.client_count()));
+  r.emplace_back("client_capacity", std::to_string(m_daemon.client_capacity()));
+  return one(r);
+}
+
+std::string CtlService::rule_origin(const core::Prefix& p) const {
+  for (const auto& o : m_state.rules) {
+    if (o.prefix == p) {
+      return "runtime";
+    }
+  }
+  return "config";
+}
+
+CtlOutcome CtlService::cmd_rule_add(const Peer& peer, const ctl::ParsedCommand& pc, core::AccessAction action) {
+  const core::Prefix& p = *pc.prefix;
+  for (const auto& r : m_daemon.access().rules()) {
+    if (r.prefix == p) {
+      if (r.action == action) {
+        return refuse(peer, pc, ctl::ErrCode::Exists,
+                      p.to_string() + " already has an " + action_name(action) + " rule (" + rule_origin(p) + ")");
+      }
+      return refuse(peer, pc, ctl::ErrCode::Exists,
+                    p.to_string() + " has a " + action_name(r.action) + " rule (" + rule_origin(p) + "): '" +
+                        action_name(r.action) + " delete " + p.to_string() + "' first");
+    }
+  }
+  RuntimeState next = m_state;
+  next.set_rule(p, action, m_daemon.config().server.access);
+  core::AllowList list = next.apply(m_daemon.config().server.access);
+  std::string after = std::string(action_name(action)) + " " + p.to_string();
+  return commit(peer, pc, "", after, next, [this, list]() { m_daemon.set_access(list); });
+}
+
+CtlOutcome CtlService::cmd_rule_delete(const Peer& peer, const ctl::ParsedCommand& pc, core::AccessAction action) {
+  const core::Prefix& p = *pc.prefix;
+  bool found = false;
+  for (const auto& r : m_daemon.access().rules()) {
+    if (r.prefix == p) {
+      if (r.action != action) {
+        return refuse(peer, pc, ctl::ErrCode::NotFound,
+                      p.to_string() + " has a " + action_name(r.action) + " rule, not " + action_name(action));
+      }
+      found = true;
+    }
+  }
+  if (!found) {
+    return refuse(peer, pc, ctl::ErrCode::NotFound,
+                  std::string("no ") + action_name(action) + " rule for " + p.to_string());
+  }
+  RuntimeState next = m_state;
+  next.set_rule(p, std::nullopt, m_daemon.config().server.access);
+  core::AllowList list = next.apply(m_daemon.config().server.access);
+  std::string before = std::string(action_name(action)) + " " + p.to_string() + " (" + rule_origin(p) + ")";
+  return commit(peer, pc, before, "", next, [this, list]() { m_daemon.set_access(list); });
+}
+
+CtlOutcome CtlService::cmd_allow_list() const {
+  std::vector<core::AccessRule> rules = m_daemon.access().rules();
+  std::stable_sort(rules.begin(), rules.end(), [](const core::AccessRule& a, const core::AccessRule& b) {
+    if (a.prefix.addr.family != b.prefix.addr.family) {
+      return a.prefix.addr.family < b.prefix.addr.family;
+    }
+    return a.prefix.len > b.prefix.len;
+  });
+  CtlOutcome o;
+  for (const auto& r : rules) {
+    o.lines.push_back(ctl::encode_record(
+        {{"prefix", r.prefix.to_string()}, {"action", action_name(r.action)}, {"origin", rule_origin(r.prefix)}}));
+  }
+  o.lines.push_back(ctl::encode_record(
+      {{"prefix", "default"}, {"action", action_name(m_daemon.access().default_action())}, {"origin", "default"}}));
+  return o;
+}
+
+CtlOutcome CtlService::cmd_allow_check(const ctl::ParsedCommand& pc) const {
+  const core::IpAddr& a = *pc.addr;
+  core::AccessVerdict v = m_daemon.access().check(a);
+  std::string reason;
+  std::string rule;
+  std::string origin = "default";
+  if (v.rule) {
+    rule = v.rule->prefix.to_string();
+    origin = rule_origin(v.rule->prefix);
+    reason = "longest matching prefix " + rule + " (" + action_name(v.rule->action) + ", from the " +
+             (origin == "runtime" ? "runtime changes" : "configuration") + ")";
+  } else if (v.action == core::AccessAction::Deny) {
+    reason = "no rule matches; the default is deny because allow rules exist";
+  } else {
+    reason = "no rule matches; the default is allow because there are no allow rules";
+  }
+  if (!pc.args.empty() && pc.args[0] != a.to_string()) {
+    reason += "; " + pc.args[0] + " was matched as " + a.to_string();
+  }
+  std::string served = v.action == core::AccessAction::Allow ? "yes" : "no";
+  if (a.is_bad_source()) {
+    served = "no";
+    reason += "; but requests from a multicast, broadcast or unspecified address are never answered";
+  }
+  return one({{"address", a.to_string()},
+              {"action", action_name(v.action)},
+              {"served", served},
+              {"rule", rule},
+              {"origin", origin},
+              {"reason", reason}});
+}
+
+ctl::Record CtlService::zone_record(core::Timestamp now) const {
+  core::LocalInfo li = m_tz.local_info(m_zone, now);
+  return {{"zone", m_zone},
+          {"origin", m_state.timezone ? "runtime" : "config"},
+          {"utc_offset_s", std::to_string(li.utc_offset_s)},
+          {"abbreviation", li.abbr},
+          {"dst", li.dst ? "yes" : "no"},
+          {"local_time", core::format_rfc3339(now, li.utc_offset_s, true)},
+          {"utc_time", core::format_rfc3339(now)},
+          {"rule", m_tz.rule_text(m_zone).value_or("")}};
+}
+
+CtlOutcome CtlService::cmd_timezone_list() const {
+  CtlOutcome o;
+  core::Timestamp now = sys::realtime_now();
+  for (const auto& z : m_tz.names()) {
+    core::LocalInfo li = m_tz.local_info(z, now);
+    o.lines.push_back(ctl::encode_record(
+        {{"zone", z}, {"utc_offset_s", std::to_string(li.utc_offset_s)}, {"abbreviation", li.abbr}}));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_timezone_set(const Peer& peer, const ctl::ParsedCommand& pc) {
+  const std::string& zone = pc.args[0];
+  if (!m_tz.contains(zone)) {
+    return refuse(peer, pc, ctl::ErrCode::NotFound, "unknown time zone '" + zone + "' (see 'timezone list')");
+  }
+  RuntimeState next = m_state;
+  if (zone == m_daemon.config().daemon.timezone) {
+    next.timezone.reset();  // the configuration's zone again
+  } else {
+    next.timezone = zone;
+  }
+  std::string before = m_zone;
+  CtlOutcome o = commit(peer, pc, before, zone, next, [this, zone]() { set_zone(zone); });
+  if (o.ok) {
+    o.lines.push_back(ctl::encode_record(zone_record(sys::realtime_now())));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_audit_tail(const ctl::ParsedCommand& pc) const {
+  size_t n = pc.number ? static_cast<size_t>(*pc.number) : 20;
+  auto t = m_audit.tail(n);
+  if (!t) {
+    return CtlOutcome::fail(ctl::ErrCode::Unsupported, t.error());
+  }
+  CtlOutcome o;
+  for (const auto& obj : *t) {
+    ctl::Record r;
+    for (const auto& f : obj) {
+      if (ctl::valid_key(f.key)) {
+        r.emplace_back(f.key, f.value == "null" && !f.is_string ? std::string() : f.value);
+      }
+    }
+    o.lines.push_back(ctl::encode_record(r));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_rtc() const {
+  return one({{"device", "/dev/rtc0"},
+              {"present", m_rtc_present ? "yes" : "no"},
+              {"managed", "no"},
+              {"note", "this build does not read or set the RTC"}});
+}
+
+CtlOutcome CtlService::cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc) {
+  (void)pc;
+  ReloadOutcome r = m_daemon.reload();
+  audit_reload(peer.caller, r);
+  if (!r.ok) {
+    std::string first = r.errors.empty() ? "configuration refused" : r.errors.front();
+    return CtlOutcome::fail(ctl::ErrCode::Failed, "reload refused, running configuration kept (" +
+                                                      std::to_string(r.errors.size()) + " error" +
+                                                      (r.errors.size() == 1 ? "" : "s") + "): " + first);
+  }
+  return one({{"result", "ok"},
+              {"removed", std::to_string(r.removed.size())},
+              {"added", std::to_string(r.added.size())},
+              {"warnings", std::to_string(r.warnings.size())}});
+}
+
+CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc) {
+  const std::string& host = pc.args[0];
+  std::vector<std::string> opts(pc.args.begin() + 1, pc.args.end());
+  std::string desc = "source " + host;
+  for (const auto& o : opts) {
+    desc += " " + o;
+  }
+  for (const auto& s : m_state.sources) {
+    if (s.host == host) {
+      return refuse(peer, pc, ctl::ErrCode::Exists, "source " + host + " was already added");
+    }
+  }
+  if (!m_dir->valid() || !m_audit.is_open()) {
+    return refuse(peer, pc, ctl::ErrCode::IoError, "state directory or audit log unavailable: changes are refused");
+  }
+  auto r = m_provider.add_source(host, opts);
+  if (!r) {
+    return provider_command(peer, pc, std::move(r), "", desc);
+  }
+  RuntimeState next = m_state;
+  next.sources.push_back(SourceEntry{host, opts});
+  if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
+    if (auto undo = m_provider.delete_source(host); !undo) {
+      log_err("source add %s: cannot undo: %s", host.c_str(), undo.error().text.c_str());
+    }
+    return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
+  }
+  m_state = next;
+  return provider_command(peer, pc, std::move(r), "", desc);
+}
+
+CtlOutcome CtlService::cmd_source_delete(const Peer& peer, const ctl::ParsedCommand& pc) {
+  const std::string& host = pc.args[0];
+  auto r = m_provider.delete_source(host);
+  if (r) {
+    RuntimeState next = m_state;
+    next.sources.erase(
+        std::remove_if(next.sources.begin(), next.sources.end(), [&](const SourceEntry& s) { return s.host == host; }),
+        next.sources.end());
+    if (!(next == m_state)) {
+      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
+        log_err("%s", w.error().c_str());
+      } else {
+        m_state = next;
+      }
+    }
+  }
+  return provider_command(peer, pc, std::move(r), "source " + host, "");
+}
+
+}  // namespace tr7::daemon

@@ -1,0 +1,137 @@
+// The daemon's control service: the control socket's command handlers, the audit trail,
+// the runtime state, the time zones and the metrics (text and HTTP).
+//
+// Everything that needs privileges or the full file system is done in the constructor,
+// which runs before any privilege drop or chroot: the tzdata is read, the state
+// directory is opened (and created, 0750) and kept as a directory fd, the audit log is
+// opened, the control socket and the metrics listener are bound. At run time all file
+// I/O is relative to the state directory's fd.
+//
+// The daemon is seen through DaemonView (implemented by the Worker), so the server's
+// statistics are read through one accessor whatever their layout (per thread later).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/allowlist.h"
+#include "core/client_table.h"
+#include "core/ntp_server.h"
+#include "ctl/metrics.h"
+#include "daemon/audit.h"
+#include "daemon/client_status.h"
+#include "daemon/config.h"
+#include "daemon/ctl_server.h"
+#include "daemon/runtime_state.h"
+#include "daemon/state_dir.h"
+#include "daemon/tzdb.h"
+#include "sys/fd.h"
+
+namespace tr7::daemon {
+
+class MetricsHttp;
+
+// The outcome of re-reading the configuration (SIGHUP or `reload`).
+struct ReloadOutcome {
+  bool ok = false;
+  std::vector<std::string> errors;    // "file:line: ..." when refused
+  std::vector<std::string> warnings;  // accepted, worth a look (incl. "needs a restart")
+  std::vector<std::string> removed;   // config_summary lines no longer present
+  std::vector<std::string> added;     // config_summary lines new
+};
+
+class DaemonView {
+ public:
+  virtual ~DaemonView() = default;
+  virtual const Config& config() const = 0;
+  virtual core::Timestamp now() const = 0;  // the served clock
+  // Server counters summed over everything that serves (threads, tenants later).
+  virtual core::ServerStats server_stats() const = 0;
+  virtual uint64_t send_errors() const = 0;
+  virtual size_t client_count() const = 0;
+  virtual size_t client_capacity() const = 0;
+  // Most recently seen first, at most `limit`.
+  virtual void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const = 0;
+  // The allow list in force (configuration + runtime changes) and its replacement.
+  virtual const core::AllowList& access() const = 0;
+  virtual void set_access(core::AllowList a) = 0;
+  // Re-reads the configuration file (the same as SIGHUP); audited by the caller.
+  virtual ReloadOutcome reload() = 0;
+};
+
+class CtlService {
+ public:
+  // Throws std::runtime_error for what must stop the start (e.g. an explicitly
+  // configured control socket that cannot be created, an unknown configured zone).
+  // `dir` is the worker's state directory (opened before any chroot); when it is not
+  // there (one process, -d, first start), the service creates it (0750) and opens it.
+  CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg,
+             const StateDir& dir);
+  ~CtlService();
+
+  // The allow list to use for a configuration: its rules with the runtime changes.
+  core::AllowList effective_access(const core::AllowList& config_rules) const;
+  // Checks what the configuration parser cannot (the zone exists); an error refuses
+  // the configuration (at start and on reload).
+  std::optional<std::string> check_config(const Config& cfg) const;
+  // Writes the audit record of a reload (SIGHUP: caller.known = false).
+  void audit_reload(const Caller& who, const ReloadOutcome& r);
+  // Replays runtime sources through the provider (call once the provider is ready).
+  void restore_sources();
+
+  AuditLog& audit() { return m_audit; }
+  const TimezoneDb& zones() const { return m_tz; }
+  const std::string& zone() const { return m_zone; }
+  std::string metrics_text(ctl::MetricsFormat f) const;
+  const CtlServer* server() const { return m_server.get(); }
+
+ private:
+  CtlOutcome handle(const Peer& peer, const ctl::ParsedCommand& pc);
+  void on_refused(const Peer& peer, const std::string& line, const std::string& reason);
+  // Makes a change durable and audited, then applies it: state file, audit record
+  // (fsynced), apply(). Any failure leaves everything as it was.
+  CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before, const std::string& after,
+                    const RuntimeState& next, const std::function<void()>& apply, std::vector<std::string> reply = {});
+  CtlOutcome refuse(const Peer& peer, const ctl::ParsedCommand& pc, ctl::ErrCode code, const std::string& text);
+  CtlOutcome provider_command(const Peer& peer, const ctl::ParsedCommand& pc, CommandResult r,
+                              const std::string& before, const std::string& after);
+  void set_zone(const std::string& zone);
+  std::string effective_zone(const Config& cfg) const;
+  std::string rule_origin(const core::Prefix& p) const;
+  ctl::Record zone_record(core::Timestamp now) const;
+
+  CtlOutcome cmd_help() const;
+  CtlOutcome cmd_clients(const ctl::ParsedCommand& pc) const;
+  CtlOutcome cmd_serverstats() const;
+  CtlOutcome cmd_rule_add(const Peer& peer, const ctl::ParsedCommand& pc, core::AccessAction action);
+  CtlOutcome cmd_rule_delete(const Peer& peer, const ctl::ParsedCommand& pc, core::AccessAction action);
+  CtlOutcome cmd_allow_list() const;
+  CtlOutcome cmd_allow_check(const ctl::ParsedCommand& pc) const;
+  CtlOutcome cmd_timezone_list() const;
+  CtlOutcome cmd_timezone_set(const Peer& peer, const ctl::ParsedCommand& pc);
+  CtlOutcome cmd_audit_tail(const ctl::ParsedCommand& pc) const;
+  CtlOutcome cmd_rtc() const;
+  CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
+  CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);
+  CtlOutcome cmd_source_delete(const Peer& peer, const ctl::ParsedCommand& pc);
+
+  DaemonView& m_daemon;
+  ClientStatusProvider& m_provider;
+  TimezoneDb m_tz;
+  std::string m_zone;
+  StateDir m_own_dir;       // only when the worker had none
+  const StateDir* m_dir;     // the one in use (may be invalid: no persistence, no audit)
+  RuntimeState m_state;
+  AuditLog m_audit;
+  std::unique_ptr<CtlServer> m_server;
+  std::unique_ptr<MetricsHttp> m_http;
+  int64_t m_start_mono_ns = 0;
+  bool m_rtc_present = false;
+  std::unique_ptr<sys::Callback> m_tick;  // flushes suppressed refusal records
+};
+
+}  // namespace tr7::daemon

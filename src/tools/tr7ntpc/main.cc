@@ -1,0 +1,333 @@
+// tr7ntpc: the scripting CLI over tr7ntpd's control socket (tr7ntpc(1)).
+//
+// Exit status: 0 ok, 1 the daemon refused or failed the command, 2 usage error (checked
+// here against the same command table as the daemon, before connecting), 3 the daemon
+// cannot be reached (or is busy, or speaks something else).
+#include <getopt.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "autoconfig.h"
+#include "core/strutil.h"
+#include "ctl/command.h"
+#include "ctl/json.h"
+#include "ctl/status.h"
+#include "tools/tr7ntpc/client.h"
+#include "tools/tr7ntpc/render.h"
+
+using namespace tr7;
+
+namespace {
+
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_failed = 1;
+constexpr int k_exit_usage = 2;
+constexpr int k_exit_unreachable = 3;
+
+struct Options {
+  std::string socket;
+  tools::RenderOptions render;
+  double timeout_s = 10;
+};
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "tr7ntpc: %s\nTry 'tr7ntpc --help'.\n", msg.c_str());
+  return k_exit_usage;
+}
+
+int exit_for(ctl::ErrCode c) { return c == ctl::ErrCode::Busy ? k_exit_unreachable : k_exit_failed; }
+
+void print_error(const ctl::Error& e, const Options& o) {
+  std::string s = tools::render_error(e, o.render);
+  if (o.render.format == tools::OutputFormat::Json) {
+    std::fputs(s.c_str(), stdout);
+  } else {
+    std::fprintf(stderr, "tr7ntpc: %s", s.c_str());
+  }
+}
+
+int unreachable(const tools::ClientError& e, const Options& o) {
+  if (o.render.format == tools::OutputFormat::Json) {
+    ctl::JsonObject inner;
+    inner.num("code", 0LL).str("name", "unreachable").str("message", e.text);
+    std::printf("{\"error\":%s}\n", inner.done().c_str());
+  } else {
+    std::fprintf(stderr, "tr7ntpc: %s\n", e.text.c_str());
+  }
+  return k_exit_unreachable;
+}
+
+// The daemon's zone rule, for showing local times (UTC if it cannot be had).
+void fetch_zone(tools::CtlClient& c, Options& o) {
+  if (o.render.utc || o.render.format != tools::OutputFormat::Human) {
+    return;
+  }
+  auto r = c.call("timezone get");
+  if (!r || !r->ok || r->lines.empty()) {
+    return;
+  }
+  auto rec = ctl::decode_record(r->lines[0]);
+  if (!rec) {
+    return;
+  }
+  if (const std::string* rule = ctl::find(*rec, "rule")) {
+    auto tz = core::parse_tz_rule(*rule);
+    if (tz) {
+      o.render.zone = *tz;
+    }
+  }
+}
+
+bool has_time_fields(const std::vector<std::string>& lines) {
+  for (const auto& l : lines) {
+    if (l.find("_utc=") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int run_command(const ctl::ParsedCommand& pc, Options& o) {
+  tools::CtlClient c;
+  if (auto r = c.connect(o.socket, o.timeout_s); !r) {
+    return unreachable(r.error(), o);
+  }
+  auto reply = c.call(pc.to_line());
+  if (!reply) {
+    return unreachable(reply.error(), o);
+  }
+  if (!reply->ok) {
+    print_error(reply->error, o);
+    return exit_for(reply->error.code);
+  }
+  const ctl::CmdInfo& ci = ctl::info(pc.cmd);
+  auto body = tools::decode_body(ci.shape, reply->lines);
+  if (!body) {
+    return unreachable(tools::ClientError{true, body.error()}, o);
+  }
+  if (has_time_fields(reply->lines) && pc.cmd != ctl::Cmd::TimezoneGet) {
+    fetch_zone(c, o);
+  } else if (pc.cmd == ctl::Cmd::TimezoneGet || pc.cmd == ctl::Cmd::TimezoneSet) {
+    // Nothing to convert: these carry their own local time.
+  }
+  std::fputs(tools::render(pc.cmd, *body, o.render).c_str(), stdout);
+  return k_exit_ok;
+}
+
+double now_mono() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// waitsync [--max-offset S] [--timeout S] [--interval S]: polls `tracking` until the
+// daemon is synchronised (and |offset| <= S). 0 when synchronised, 1 on timeout, 3 if
+// the daemon was never reachable.
+int waitsync(const std::vector<std::string>& args, Options& o) {
+  double max_offset = -1, timeout = 60, interval = 1;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i + 1 >= args.size()) {
+      return usage_error("waitsync: " + a + " needs a value");
+    }
+    auto v = core::parse_double(args[i + 1], 0, 1e9);
+    if (!v) {
+      return usage_error("waitsync: " + a + ": " + v.error());
+    }
+    if (a == "--max-offset") {
+      max_offset = *v;
+    } else if (a == "--timeout") {
+      timeout = *v;
+    } else if (a == "--interval") {
+      if (*v < 0.05) {
+        return usage_error("waitsync: --interval must be at least 0.05");
+      }
+      interval = *v;
+    } else {
+      return usage_error("waitsync: unknown option " + a);
+    }
+    ++i;
+  }
+  double deadline = now_mono() + timeout;
+  bool reached = false;
+  std::string last = "no answer";
+  while (true) {
+    tools::CtlClient c;
+    if (c.connect(o.socket, o.timeout_s)) {
+      reached = true;
+      auto r = c.call("tracking");
+      if (r && !r->ok) {
+        print_error(r->error, o);
+        return exit_for(r->error.code);
+      }
+      if (r && !r->lines.empty()) {
+        auto rec = ctl::decode_record(r->lines[0]);
+        if (rec) {
+          const std::string* sync = ctl::find(*rec, "synchronised");
+          const std::string* off = ctl::find(*rec, "offset_s");
+          const std::string* state = ctl::find(*rec, "state");
+          double offset = off ? std::strtod(off->c_str(), nullptr) : 0;
+          last = "state " + (state ? *state : std::string("?")) + ", offset " + (off ? *off : std::string("?")) + " s";
+          if (sync && *sync == "yes" && (max_offset < 0 || std::fabs(offset) <= max_offset)) {
+            if (o.render.format == tools::OutputFormat::Json) {
+              std::printf("{\"synchronised\":true,\"offset_s\":%s}\n", ctl::json_value(off ? *off : "0").c_str());
+            } else if (o.render.format == tools::OutputFormat::Human) {
+              std::printf("synchronised: %s\n", last.c_str());
+            }
+            return k_exit_ok;
+          }
+        }
+      }
+    }
+    if (now_mono() + interval > deadline) {
+      break;
+    }
+    usleep(static_cast<useconds_t>(interval * 1e6));
+  }
+  if (!reached) {
+    return unreachable(tools::ClientError{true, "daemon not reachable at " + o.socket}, o);
+  }
+  print_error(
+      ctl::Error{ctl::ErrCode::Timeout, "not synchronised after " + ctl::format_double(timeout) + " s (" + last + ")"},
+      o);
+  return k_exit_failed;
+}
+
+// Bash completion: tr7ntpc --complete WORDS... (the last word is the one being completed).
+int complete(const std::vector<std::string>& words, Options& o) {
+  std::vector<std::string> before;
+  std::string cur;
+  size_t i = 0;
+  // Skip global options (and their values).
+  while (i < words.size() && !words[i].empty() && words[i][0] == '-' && i + 1 < words.size()) {
+    if (words[i] == "-s" || words[i] == "--socket" || words[i] == "-t" || words[i] == "--timeout") {
+      if (words[i] == "-s" || words[i] == "--socket") {
+        o.socket = words[i + 1];
+      }
+      ++i;
+    }
+    ++i;
+  }
+  for (; i < words.size(); ++i) {
+    (i + 1 == words.size() ? cur : before.emplace_back()) = words[i];
+  }
+  if (before.size() == 2 && before[0] == "timezone" && before[1] == "set") {
+    tools::CtlClient c;
+    if (c.connect(o.socket, 2)) {
+      auto r = c.call("timezone list");
+      if (r && r->ok) {
+        for (const auto& l : r->lines) {
+          auto rec = ctl::decode_record(l);
+          const std::string* z = rec ? ctl::find(*rec, "zone") : nullptr;
+          if (z && z->compare(0, cur.size(), cur) == 0) {
+            std::printf("%s\n", z->c_str());
+          }
+        }
+      }
+    }
+    return 0;
+  }
+  if (before.empty() && !cur.empty() && cur[0] == '-') {
+    for (const char* opt : {"--socket", "--json", "--csv", "--utc", "--timeout", "--help", "--version"}) {
+      if (std::string(opt).compare(0, cur.size(), cur) == 0) {
+        std::printf("%s\n", opt);
+      }
+    }
+    return 0;
+  }
+  for (const auto& w : ctl::complete(before, cur)) {
+    std::printf("%s\n", w.c_str());
+  }
+  if (before.size() == 1 && before[0] == "waitsync") {
+    for (const char* opt : {"--max-offset", "--timeout", "--interval"}) {
+      if (std::string(opt).compare(0, cur.size(), cur) == 0) {
+        std::printf("%s\n", opt);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  const char* env = std::getenv("TR7NTPC_SOCKET");
+  o.socket = env && *env ? env : "/run/tr7ntp/tr7ntpd.sock";
+  enum { OPT_COMPLETE = 1000 };
+  static const option long_opts[] = {{"socket", required_argument, nullptr, 's'},
+                                     {"json", no_argument, nullptr, 'j'},
+                                     {"csv", no_argument, nullptr, 'c'},
+                                     {"utc", no_argument, nullptr, 'u'},
+                                     {"timeout", required_argument, nullptr, 't'},
+                                     {"version", no_argument, nullptr, 'V'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {"complete", no_argument, nullptr, OPT_COMPLETE},
+                                     {nullptr, 0, nullptr, 0}};
+  // Options only before the command: "waitsync --timeout 5" belongs to waitsync.
+  int c;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "+s:jcut:Vh", long_opts, nullptr)) != -1) {
+    switch (c) {
+      case 's':
+        o.socket = optarg;
+        break;
+      case 'j':
+        o.render.format = tools::OutputFormat::Json;
+        break;
+      case 'c':
+        o.render.format = tools::OutputFormat::Csv;
+        break;
+      case 'u':
+        o.render.utc = true;
+        break;
+      case 't': {
+        auto v = core::parse_double(optarg, 0.1, 3600);
+        if (!v) {
+          return usage_error(std::string("--timeout: ") + v.error());
+        }
+        o.timeout_s = *v;
+        break;
+      }
+      case 'V':
+        std::printf("tr7ntpc %s\n", PACKAGE_VERSION);
+        return k_exit_ok;
+      case 'h':
+        std::fputs(tools::help_text().c_str(), stdout);
+        return k_exit_ok;
+      case OPT_COMPLETE: {
+        std::vector<std::string> words(argv + optind, argv + argc);
+        return complete(words, o);
+      }
+      default:
+        if (optopt) {
+          return usage_error(std::string("invalid option or missing argument: -") + static_cast<char>(optopt));
+        }
+        return usage_error(std::string("invalid option: ") + argv[optind - 1]);
+    }
+  }
+  std::vector<std::string> words(argv + optind, argv + argc);
+  if (words.empty()) {
+    std::fputs(tools::help_text().c_str(), stderr);
+    return k_exit_usage;
+  }
+  auto pc = ctl::parse_command(std::span<const std::string>(words));
+  if (!pc) {
+    return usage_error(pc.error().text);
+  }
+  if (pc->cmd == ctl::Cmd::Help && o.render.format == tools::OutputFormat::Human) {
+    std::fputs(tools::help_text().c_str(), stdout);
+    return k_exit_ok;
+  }
+  if (pc->cmd == ctl::Cmd::WaitSync) {
+    return waitsync(pc->args, o);
+  }
+  return run_command(*pc, o);
+}

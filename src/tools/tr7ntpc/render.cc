@@ -1,0 +1,302 @@
+// tr7ntpc output rendering (see render.h).
+#include "tools/tr7ntpc/render.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "ctl/json.h"
+#include "ctl/status.h"
+
+namespace tr7::tools {
+
+Result<Body> decode_body(ctl::Shape shape, const std::vector<std::string>& lines) {
+  Body b;
+  if (shape == ctl::Shape::Text) {
+    for (const auto& l : lines) {
+      b.text.push_back(ctl::unstuff_line(l));
+    }
+    return b;
+  }
+  for (const auto& l : lines) {
+    auto r = ctl::decode_record(l);
+    if (!r) {
+      return unexpected("bad record from the daemon: " + r.error());
+    }
+    b.records.push_back(std::move(*r));
+  }
+  return b;
+}
+
+namespace {
+
+bool is_time_key(const std::string& k) { return k.size() > 4 && k.compare(k.size() - 4, 4, "_utc") == 0; }
+
+std::string display_key(const std::string& k, const RenderOptions& opt) {
+  if (is_time_key(k) && !opt.utc) {
+    return k.substr(0, k.size() - 4);
+  }
+  return k;
+}
+
+std::string display_value(const std::string& k, const std::string& v, const RenderOptions& opt) {
+  if (is_time_key(k)) {
+    return local_time(v, opt);
+  }
+  return v;
+}
+
+std::string cut(const std::string& v, size_t max) {
+  if (v.size() <= max) {
+    return v;
+  }
+  std::string s = v.substr(0, max - 3);
+  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) {
+    s.pop_back();  // never cut inside a UTF-8 sequence
+  }
+  if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) {
+    s.pop_back();
+  }
+  return s + "...";
+}
+
+// Display width: UTF-8 continuation bytes do not count.
+size_t width(const std::string& s) {
+  size_t w = 0;
+  for (char c : s) {
+    w += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }
+  return w;
+}
+
+bool numeric(const std::string& v) { return ctl::is_json_number(v); }
+
+std::string pad(const std::string& s, size_t w, bool right) {
+  size_t n = width(s);
+  std::string sp(w > n ? w - n : 0, ' ');
+  return right ? sp + s : s + sp;
+}
+
+std::string one_line(const std::string& v) {
+  std::string s = v;
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      c = ' ';
+    }
+  }
+  return s;
+}
+
+std::string human(ctl::Cmd cmd, const Body& b, const RenderOptions& opt) {
+  const ctl::CmdInfo& ci = ctl::info(cmd);
+  std::string out;
+  if (ci.shape == ctl::Shape::Text) {
+    for (const auto& l : b.text) {
+      out += l + "\n";
+    }
+    return out;
+  }
+  if (ci.shape == ctl::Shape::KeyValue || ci.shape == ctl::Shape::None) {
+    size_t kw = 0;
+    for (const auto& r : b.records) {
+      for (const auto& [k, v] : r) {
+        kw = std::max(kw, display_key(k, opt).size());
+      }
+    }
+    for (const auto& r : b.records) {
+      for (const auto& [k, v] : r) {
+        out += pad(display_key(k, opt), kw, false) + " : " + one_line(display_value(k, v, opt)) + "\n";
+      }
+    }
+    return out;
+  }
+  // Table.
+  if (b.records.empty()) {
+    return "(none)\n";
+  }
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : b.records[0]) {
+    keys.push_back(k);
+  }
+  std::vector<std::vector<std::string>> cells;
+  std::vector<size_t> w(keys.size());
+  std::vector<bool> right(keys.size(), true);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    w[i] = width(display_key(keys[i], opt));
+  }
+  for (const auto& r : b.records) {
+    std::vector<std::string> row;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string* v = ctl::find(r, keys[i]);
+      std::string s = v ? cut(one_line(display_value(keys[i], *v, opt)), opt.max_cell) : "";
+      if (!s.empty() && !numeric(s)) {
+        right[i] = false;
+      }
+      w[i] = std::max(w[i], width(s));
+      row.push_back(std::move(s));
+    }
+    cells.push_back(std::move(row));
+  }
+  auto line = [&](const std::vector<std::string>& row, bool header) {
+    std::string l;
+    for (size_t i = 0; i < row.size(); ++i) {
+      bool last = i + 1 == row.size();
+      std::string cell = pad(row[i], last && !right[i] ? 0 : w[i], right[i] && !header);
+      l += (i ? "  " : "") + cell;
+    }
+    while (!l.empty() && l.back() == ' ') {
+      l.pop_back();
+    }
+    return l + "\n";
+  };
+  std::vector<std::string> head;
+  for (const auto& k : keys) {
+    head.push_back(display_key(k, opt));
+  }
+  out += line(head, true);
+  for (const auto& row : cells) {
+    out += line(row, false);
+  }
+  return out;
+}
+
+std::string record_json(const ctl::Record& r) {
+  std::string s = "{";
+  for (size_t i = 0; i < r.size(); ++i) {
+    s += (i ? "," : "") + ctl::json_string(r[i].first) + ":" + ctl::json_value(r[i].second);
+  }
+  return s + "}";
+}
+
+}  // namespace
+
+std::string local_time(const std::string& utc_value, const RenderOptions& opt) {
+  if (utc_value.empty()) {
+    return "-";
+  }
+  auto t = ctl::parse_rfc3339(utc_value);
+  if (!t) {
+    return utc_value;
+  }
+  int32_t off = 0;
+  std::string abbr = "UTC";
+  if (!opt.utc && opt.zone) {
+    core::LocalInfo li = core::local_info(*opt.zone, *t);
+    off = li.utc_offset_s;
+    abbr = li.abbr;
+  }
+  core::WallTime c = core::to_wall_time(*t, off);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02d-%02d %02d:%02d:%02d.%06lld %s", static_cast<long long>(c.year), c.month,
+                c.day, c.hour, c.minute, c.second, static_cast<long long>(c.nanosecond / 1000), abbr.c_str());
+  return buf;
+}
+
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) {
+    return v;
+  }
+  std::string s = "\"";
+  for (char c : v) {
+    if (c == '"') {
+      s += "\"\"";
+    } else {
+      s += c;
+    }
+  }
+  return s + "\"";
+}
+
+std::string render(ctl::Cmd cmd, const Body& b, const RenderOptions& opt) {
+  const ctl::CmdInfo& ci = ctl::info(cmd);
+  switch (opt.format) {
+    case OutputFormat::Human:
+      return human(cmd, b, opt);
+    case OutputFormat::Json: {
+      if (ci.shape == ctl::Shape::Text) {
+        std::string all;
+        for (const auto& l : b.text) {
+          all += l + "\n";
+        }
+        return "{\"text\":" + ctl::json_string(all) + "}\n";
+      }
+      if (ci.shape == ctl::Shape::Table) {
+        std::string s = "[";
+        for (size_t i = 0; i < b.records.size(); ++i) {
+          s += (i ? ",\n" : "") + record_json(b.records[i]);
+        }
+        return s + "]\n";
+      }
+      if (b.records.empty()) {
+        return "{\"ok\":true}\n";
+      }
+      ctl::Record merged;
+      for (const auto& r : b.records) {
+        merged.insert(merged.end(), r.begin(), r.end());
+      }
+      return record_json(merged) + "\n";
+    }
+    case OutputFormat::Csv: {
+      std::string out;
+      if (ci.shape == ctl::Shape::Text) {
+        for (const auto& l : b.text) {
+          out += l + "\n";
+        }
+        return out;
+      }
+      for (const auto& r : b.records) {
+        std::string l;
+        for (size_t i = 0; i < r.size(); ++i) {
+          l += (i ? "," : "") + csv_field(r[i].second);
+        }
+        out += l + "\n";
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+std::string render_error(const ctl::Error& e, const RenderOptions& opt) {
+  if (opt.format == OutputFormat::Json) {
+    ctl::JsonObject inner;
+    inner.num("code", static_cast<long long>(static_cast<int>(e.code)));
+    inner.str("name", ctl::to_string(e.code));
+    inner.str("message", e.text);
+    return "{\"error\":" + inner.done() + "}\n";
+  }
+  return e.text + " (error " + std::to_string(static_cast<int>(e.code)) + ", " + ctl::to_string(e.code) + ")\n";
+}
+
+std::string help_text() {
+  std::string s =
+      "Usage: tr7ntpc [OPTION]... COMMAND [ARGUMENT]...\n"
+      "Control and monitor tr7ntpd through its control socket.\n"
+      "\n"
+      "  -s, --socket PATH  control socket (default $TR7NTPC_SOCKET or /run/tr7ntp/tr7ntpd.sock)\n"
+      "  -j, --json         one JSON document per command (errors too, on stdout)\n"
+      "  -c, --csv          comma-separated values, no header (like chronyc -c)\n"
+      "  -u, --utc          show times in UTC instead of the daemon's time zone\n"
+      "  -t, --timeout S    seconds to wait for the daemon's answer (default 10)\n"
+      "  -V, --version      print the version and exit\n"
+      "  -h, --help         print this help and exit\n"
+      "\n"
+      "Commands (admin: root or admin_group; read: also monitor_group):\n";
+  size_t w = 0;
+  for (const auto& ci : ctl::k_commands) {
+    w = std::max(w, ctl::usage(ci.cmd).size());
+  }
+  for (const auto& ci : ctl::k_commands) {
+    std::string u = ctl::usage(ci.cmd);
+    if (ci.cmd == ctl::Cmd::WaitSync) {
+      u = "waitsync [--max-offset S] [--timeout S] [--interval S]";
+    }
+    s += "  " + u + std::string(w + 2 > u.size() ? w + 2 - u.size() : 1, ' ');
+    s += std::string(ci.access == ctl::Access::Admin ? "[admin] " : "") + ci.help + "\n";
+  }
+  s += "\n"
+       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
+       "See tr7ntpc(1) and tr7ntp-control(7).\n";
+  return s;
+}
+
+}  // namespace tr7::tools
