@@ -597,7 +597,8 @@ int cmd_probe(const Args& a) {
   std::printf("{");
   for (size_t j = 0; j < targets.size(); ++j) {
     const Target& t = targets[j];
-    std::printf("%s\"%s\": {\"samples\": %zu, \"lost\": %" PRIu64, j ? ", " : "", t.name.c_str(), t.errors.size(), t.lost);
+    std::printf("%s\"%s\": {\"samples\": %zu, \"lost\": %" PRIu64, j ? ", " : "", t.name.c_str(), t.errors.size(),
+                t.lost);
     if (!t.errors.empty()) {
       double ss = 0, sum = 0, mx = 0;
       for (double e : t.errors) {

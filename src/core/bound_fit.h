@@ -42,7 +42,10 @@ class BoundFit {
   // `floor_s`: added to every half-width (precision of both clocks); `capacity`: the
   // window, in samples (at most k_max_points).
   explicit BoundFit(double floor_s = 1e-6, size_t capacity = k_max_points)
-      : m_floor(floor_s), m_cap(capacity < k_min_points ? k_min_points : capacity > k_max_points ? k_max_points : capacity) {}
+      : m_floor(floor_s),
+        m_cap(capacity < k_min_points   ? k_min_points
+              : capacity > k_max_points ? k_max_points
+                                        : capacity) {}
 
   void clear();
   // Frequency random walk assumed for the widths of old samples, (s/s)^2 per second.

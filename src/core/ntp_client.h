@@ -142,7 +142,7 @@ class NtpClient {
     bool truechimer = false;
     bool survivor = false;
     bool retire_reported = false;
-    size_t at_poll = 0;  // samples since the last poll change
+    size_t at_poll = 0;                         // samples since the last poll change
     std::optional<int8_t> poll_before_backoff;  // set while backing off an unreachable source
   };
 

@@ -122,7 +122,7 @@ class SourceFilter {
   BoundFit m_bound;
   std::array<BoundFit, 2> m_halves;
   size_t m_bound_count = 0;
-  double m_split_var = -1;  // mean squared disagreement of the halves (offset, s^2); < 0: none yet
+  double m_split_var = -1;   // mean squared disagreement of the halves (offset, s^2); < 0: none yet
   double m_split_fvar = -1;  // the same for the slope
 };
 

@@ -88,20 +88,20 @@ int main(int argc, char** argv) {
     }
     Simulation sim(cp, o, start, seed);
     for (int i = 0; i < sources; ++i) {
-    ServerParams sp;
-    sp.jump_at_s = step_at;
-    sp.jump_s = step;
-    sp.delay_out_s = sp.delay_in_s = delay + 0.001 * i;
-    sp.jitter_s = jitter;
-    sp.jitter_gauss = gauss;
-    sp.extra_mean_s = extra;
-    sp.extra_p = extra_p;
-    core::SourceOptions so;
-    so.minpoll = static_cast<int8_t>(minpoll);
-    so.maxpoll = static_cast<int8_t>(maxpoll);
-    so.iburst = true;
-    so.min_interval_s = minpoll >= 1 ? 2.0 : std::ldexp(1.0, minpoll);
-    sim.add_server(sp, so);
+      ServerParams sp;
+      sp.jump_at_s = step_at;
+      sp.jump_s = step;
+      sp.delay_out_s = sp.delay_in_s = delay + 0.001 * i;
+      sp.jitter_s = jitter;
+      sp.jitter_gauss = gauss;
+      sp.extra_mean_s = extra;
+      sp.extra_p = extra_p;
+      core::SourceOptions so;
+      so.minpoll = static_cast<int8_t>(minpoll);
+      so.maxpoll = static_cast<int8_t>(maxpoll);
+      so.iburst = true;
+      so.min_interval_s = minpoll >= 1 ? 2.0 : std::ldexp(1.0, minpoll);
+      sim.add_server(sp, so);
     }
     RunResult r = sim.run(duration, 0.5);
     double rms = r.rms(skip), mx = r.max_abs(skip);
@@ -110,11 +110,11 @@ int main(int argc, char** argv) {
     reqs.push_back(static_cast<double>(r.requests));
     if (!quiet) {
       double mid = (skip + duration) / 2;
-      std::printf("seed %3llu  rms %7.1f us (%.0f-%.0f s: %.1f, then %.1f)  max %7.1f us  requests %llu  sync %.3f s  "
-                  "steps %llu\n",
-                  static_cast<unsigned long long>(seed), rms * 1e6, skip, mid, r.rms(skip, mid) * 1e6,
-                  r.rms(mid) * 1e6, mx * 1e6,
-                  static_cast<unsigned long long>(r.requests), r.sync_tau, static_cast<unsigned long long>(r.steps));
+      std::printf(
+          "seed %3llu  rms %7.1f us (%.0f-%.0f s: %.1f, then %.1f)  max %7.1f us  requests %llu  sync %.3f s  "
+          "steps %llu\n",
+          static_cast<unsigned long long>(seed), rms * 1e6, skip, mid, r.rms(skip, mid) * 1e6, r.rms(mid) * 1e6,
+          mx * 1e6, static_cast<unsigned long long>(r.requests), r.sync_tau, static_cast<unsigned long long>(r.steps));
     }
   }
   auto mean = [](const std::vector<double>& v) {
@@ -127,9 +127,10 @@ int main(int argc, char** argv) {
   std::vector<double> sorted = rmss;
   std::sort(sorted.begin(), sorted.end());
   double p90 = sorted.empty() ? 0 : sorted[std::min(sorted.size() - 1, sorted.size() * 9 / 10)];
-  std::printf("summary: %d seeds  rms mean %.1f us  p90 %.1f us  worst %.1f us  max mean %.1f us  worst %.1f us  "
-              "requests %.0f\n",
-              seeds, mean(rmss) * 1e6, p90 * 1e6, sorted.empty() ? 0 : sorted.back() * 1e6, mean(maxs) * 1e6,
-              *std::max_element(maxs.begin(), maxs.end()) * 1e6, mean(reqs));
+  std::printf(
+      "summary: %d seeds  rms mean %.1f us  p90 %.1f us  worst %.1f us  max mean %.1f us  worst %.1f us  "
+      "requests %.0f\n",
+      seeds, mean(rmss) * 1e6, p90 * 1e6, sorted.empty() ? 0 : sorted.back() * 1e6, mean(maxs) * 1e6,
+      *std::max_element(maxs.begin(), maxs.end()) * 1e6, mean(reqs));
   return 0;
 }
