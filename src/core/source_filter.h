@@ -76,6 +76,8 @@ class SourceFilter {
   void shift(double delta_s) {
     m_x[0] += delta_s;
     m_bound.shift(delta_s);
+    m_halves[0].shift(delta_s);
+    m_halves[1].shift(delta_s);
   }
   void reset();
 

@@ -217,12 +217,35 @@ static void test_filter_gaussian_jitter(void**) {
   assert_true(rms_out < 1.5 * rms_kal);
 }
 
+// A known shift of the server's time scale (a leap second applied at both ends) moves
+// the whole estimate, the fit's halves included: what follows agrees with it.
+static void test_filter_shift(void**) {
+  Rng rng(g_seed ^ 0x5F);
+  Leg leg{rng, 0.010, 0.002};
+  SourceFilter a(0, 500e-6, 1e-7), b(0, 500e-6, 1e-7);
+  double f0 = 20e-6;
+  for (int i = 0; i < 200; ++i) {
+    double d1 = leg.draw(), d2 = leg.draw();
+    double t = i, z = f0 * t + (d1 - d2) / 2;
+    a.add(t, z, d1 + d2);
+    b.add(t, z + (i >= 100 ? 1.0 : 0.0), d1 + d2);
+    if (i == 99) {
+      b.shift(1.0);
+    }
+  }
+  FilterEstimate ea = a.estimate_at(200), eb = b.estimate_at(200);
+  assert_near(eb.offset_s - ea.offset_s, 1.0, 1e-9);
+  assert_near(eb.freq, ea.freq, 1e-12);
+  assert_near(b.bound_var(), a.bound_var(), 1e-15);
+}
+
 int main() {
   g_seed = test_seed();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_line),          cmocka_unit_test(test_window_and_input),
       cmocka_unit_test(test_beats_least_squares), cmocka_unit_test(test_violating_sample),
       cmocka_unit_test(test_filter_uses_bounds),  cmocka_unit_test(test_filter_gaussian_jitter),
+      cmocka_unit_test(test_filter_shift),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
