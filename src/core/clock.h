@@ -18,6 +18,9 @@
 
 namespace tr7::core {
 
+// now() and cook() are called by every server thread at once (daemon/server_pool.h):
+// implementations must be safe to read concurrently, e.g. from an immutable snapshot of
+// their correction that a writer replaces, never from state updated in place.
 class Clock {
  public:
   virtual ~Clock() = default;

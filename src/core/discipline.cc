@@ -82,6 +82,23 @@ bool Discipline::approve() {
   return true;
 }
 
+UpdateResult Discipline::step_now(double offset_s, Timestamp now) {
+  UpdateResult res;
+  res.action = UpdateAction::Failed;
+  tick(now);
+  if (!std::isfinite(offset_s) || !step(offset_s, now)) {
+    return res;
+  }
+  now = add_s(now, offset_s);
+  if (m_slew_end && set_freq(m_base_freq, now)) {
+    m_slew_end.reset();
+  }
+  m_last_offset = offset_s;
+  res.action = UpdateAction::Stepped;
+  res.applied_s = offset_s;
+  return res;
+}
+
 std::optional<Timestamp> Discipline::next_tick() const { return m_slew_end; }
 
 void Discipline::tick(Timestamp now) {
@@ -137,6 +154,7 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now) {
     m_synchronised = true;
     res.action = UpdateAction::Stepped;
     res.applied_s = offset_s;
+    res.approved = approved;
     now = add_s(now, offset_s);
     if (set_freq(base, now)) {
       m_slew_end.reset();
@@ -155,6 +173,7 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now) {
   m_synchronised = true;
   res.action = UpdateAction::Slewed;
   res.applied_s = offset_s;
+  res.approved = approved;
   return res;
 }
 

@@ -54,7 +54,8 @@ const char* to_string(UpdateAction a);
 
 struct UpdateResult {
   UpdateAction action = UpdateAction::Slewed;
-  double applied_s = 0;  // the step or slew amount
+  double applied_s = 0;   // the step or slew amount
+  bool approved = false;  // this update applied a correction an admin approved
 };
 
 class Discipline {
@@ -82,6 +83,13 @@ class Discipline {
   void leap_applied(double delta_s, Timestamp at);
   // Admin approval of a held correction: applied at the next update.
   bool approve();
+  // An admin's step (`makestep`): the clock is stepped by offset_s now (either
+  // direction; the ClockControl may refuse), any slew in progress ends (the offset it
+  // was removing is part of offset_s) and the base frequency stays. Not an update: the
+  // makestep_limit count and the tolerance state are unchanged. The caller refuses
+  // while a correction is held or over the tolerance (approve is for that).
+  // Returns Stepped or Failed.
+  UpdateResult step_now(double offset_s, Timestamp now);
 
   bool synchronised() const { return m_synchronised; }
   int updates() const { return m_updates; }

@@ -17,7 +17,40 @@ constexpr double k_poll_up = 0.25;
 constexpr double k_poll_down = 2.0;
 constexpr double k_leap_margin_s = 1.0;
 constexpr unsigned k_unreachable_polls = 8;  // unanswered requests before backing off
+constexpr double k_rms_weight = 0.1;  // of a new offset in the RMS average
 }  // namespace
+
+const char* to_string(Usability u) {
+  switch (u) {
+    case Usability::Usable:
+      return "usable";
+    case Usability::Retired:
+      return "retired";
+    case Usability::Unreachable:
+      return "unreachable";
+    case Usability::NoSamples:
+      return "no_samples";
+    case Usability::Distance:
+      return "distance";
+    case Usability::Jitter:
+      return "jitter";
+  }
+  return "?";
+}
+
+const char* to_string(StepRefusal r) {
+  switch (r) {
+    case StepRefusal::NoSelection:
+      return "no_selection";
+    case StepRefusal::Held:
+      return "held";
+    case StepRefusal::OverTolerance:
+      return "over_tolerance";
+    case StepRefusal::ClockRefused:
+      return "clock_refused";
+  }
+  return "?";
+}
 
 NtpClient::NtpClient(const ClientOptions& opt, ClockControl& control, Timestamp now, double mono, uint64_t seed)
     : m_opt(opt),
@@ -88,6 +121,58 @@ void NtpClient::request_sent(SourceId id, Timestamp t1) {
   }
 }
 
+Selection NtpClient::current_selection(Timestamp now) const {
+  std::vector<Candidate> cands;
+  for (const auto& [id, e] : m_sources) {
+    if (auto c = candidate(e, now)) {
+      cands.push_back(*c);
+    }
+  }
+  return select_sources(cands, m_opt.min_sources);
+}
+
+bool NtpClient::approve(double mono, Timestamp now) {
+  if (!m_discipline.approve()) {
+    return false;
+  }
+  if (m_ever_synced) {
+    select_and_update(now, mono, nullptr);
+  }
+  return true;
+}
+
+Result<double, StepRefusal> NtpClient::make_step(double mono, Timestamp now) {
+  (void)mono;
+  if (m_discipline.held()) {
+    return unexpected(StepRefusal::Held);
+  }
+  Selection sel = current_selection(now);
+  if (sel.status != SelectStatus::Ok) {
+    return unexpected(StepRefusal::NoSelection);
+  }
+  double tol = m_discipline.options().offset_tolerance_s;
+  if (m_discipline.synchronised() && tol > 0 && std::fabs(sel.offset_s) > tol) {
+    return unexpected(StepRefusal::OverTolerance);
+  }
+  UpdateResult r = m_discipline.step_now(sel.offset_s, now);
+  if (r.action != UpdateAction::Stepped) {
+    return unexpected(StepRefusal::ClockRefused);
+  }
+  for (auto& [id, e] : m_sources) {
+    e.src.clock_stepped(r.applied_s);
+  }
+  // Times of the past on the served scale move with it.
+  if (!m_ref.reference_time.is_zero()) {
+    m_ref.reference_time = add_s(m_ref.reference_time, r.applied_s);
+  }
+  if (!m_last_update.is_zero()) {
+    m_last_update = add_s(m_last_update, r.applied_s);
+  }
+  m_system_offset = 0;
+  event(Event::ManualStep, r.applied_s);
+  return r.applied_s;
+}
+
 void NtpClient::burst(double mono) {
   for (auto& [id, e] : m_sources) {
     e.src.start_burst(mono);
@@ -101,9 +186,21 @@ double NtpClient::distance(const Entry& e, Timestamp now) const {
   return (s.root_delay_s + s.delay_s) / 2 + s.root_dispersion_s + s.dispersion_s + k_phi * age + est.jitter_s;
 }
 
-std::optional<Candidate> NtpClient::candidate(const Entry& e, Timestamp now) const {
-  if (e.src.retired() || !e.src.reachable() || !e.filt.ready() || !e.src.last_sample()) {
+std::optional<Candidate> NtpClient::candidate(const Entry& e, Timestamp now, Usability* why) const {
+  auto refuse = [&](Usability u) -> std::optional<Candidate> {
+    if (why != nullptr) {
+      *why = u;
+    }
     return std::nullopt;
+  };
+  if (e.src.retired()) {
+    return refuse(Usability::Retired);
+  }
+  if (!e.src.reachable()) {
+    return refuse(Usability::Unreachable);
+  }
+  if (!e.filt.ready() || !e.src.last_sample()) {
+    return refuse(Usability::NoSamples);
   }
   Candidate c;
   c.id = e.id;
@@ -111,13 +208,17 @@ std::optional<Candidate> NtpClient::candidate(const Entry& e, Timestamp now) con
   c.offset_s = est.offset_s - m_discipline.correction_at(now);
   c.distance_s = distance(e, now);
   if (!(c.distance_s <= e.src.options().max_distance_s) || !std::isfinite(c.offset_s)) {
-    return std::nullopt;
+    bool jitter = std::isfinite(c.offset_s) && c.distance_s - est.jitter_s <= e.src.options().max_distance_s;
+    return refuse(jitter ? Usability::Jitter : Usability::Distance);
   }
   c.offset_var = est.offset_var;
   c.freq = est.freq;
   c.freq_var = est.freq_var;
   c.jitter_s = est.jitter_s;
   c.stratum = e.src.last_sample()->stratum;
+  if (why != nullptr) {
+    *why = Usability::Usable;
+  }
   return c;
 }
 
@@ -192,6 +293,7 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   m_candidates = cands.size();
   Selection sel = select_sources(cands, m_opt.min_sources);
   for (auto& [id, e] : m_sources) {
+    e.in_selection = std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == id; });
     e.truechimer = std::find(sel.truechimers.begin(), sel.truechimers.end(), id) != sel.truechimers.end();
     e.survivor = std::find(sel.survivors.begin(), sel.survivors.end(), id) != sel.survivors.end();
   }
@@ -218,18 +320,39 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   }
   m_system_offset = sel.offset_s;
   bool was_held = m_discipline.held();
+  double held_offset = m_discipline.held_offset_s();
   UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now);
+  if (r.action == UpdateAction::Stepped || r.action == UpdateAction::Slewed) {
+    if (was_held) {
+      event(r.approved ? Event::Approved : Event::Released, held_offset, 0, m_held_id);
+    }
+    if (!m_last_update.is_zero()) {
+      m_update_interval_s = std::max(0.0, diff_s(now, m_last_update));
+    }
+    m_last_update = now;
+    if (r.action == UpdateAction::Slewed) {  // a step's offset says nothing about the steady state
+      m_rms_offset = m_slews_seen == 0 ? std::fabs(sel.offset_s)
+                                       : std::sqrt((1 - k_rms_weight) * m_rms_offset * m_rms_offset +
+                                                   k_rms_weight * sel.offset_s * sel.offset_s);
+      ++m_slews_seen;
+    }
+    m_skew_ppm = std::sqrt(sel.freq_var) * 1e6;
+  }
   switch (r.action) {
     case UpdateAction::Stepped:
       for (auto& [id, e] : m_sources) {
         e.src.clock_stepped(r.applied_s);
       }
       now = add_s(now, r.applied_s);
-      event(Event::Stepped, r.applied_s);
+      m_last_update = now;
+      event(Event::Stepped, r.applied_s, 0, r.approved && was_held ? m_held_id : 0, r.approved);
       break;
     case UpdateAction::Held:
       if (!was_held) {
-        event(Event::Held, m_discipline.held_offset_s());
+        int64_t sec = now.ns / k_ns_per_s;
+        m_held_id = std::max<int64_t>(m_held_id + 1, std::max<int64_t>(sec, 1));
+        m_held_since = now;
+        event(Event::Held, m_discipline.held_offset_s(), 0, m_held_id);
       }
       vote_leap(mono, now);
       return;
@@ -237,12 +360,10 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
     case UpdateAction::Failed:
       return;
     case UpdateAction::Slewed:
-      if (was_held) {
-        event(Event::Released, r.applied_s);
-      }
       break;
   }
   const Entry& best = m_sources.at(static_cast<SourceId>(sel.best));
+  m_ref_source = best.id;
   const Sample& s = *best.src.last_sample();
   FilterEstimate est = best.filt.estimate_at(m_discipline.raw_s(now));
   m_ref.synchronised = true;
@@ -375,6 +496,7 @@ TrackingSnapshot NtpClient::tracking(Timestamp now) const {
   t.selection = m_last_sel.status;
   t.candidates = m_candidates;
   t.falsetickers = m_last_sel.falsetickers;
+  t.truechimers = m_last_sel.truechimers.size();
   t.last_offset_s = m_discipline.last_offset_s();
   t.system_offset_s = m_system_offset;
   t.frequency_ppm = m_discipline.frequency_ppm();
@@ -385,6 +507,21 @@ TrackingSnapshot NtpClient::tracking(Timestamp now) const {
   t.steps = m_discipline.steps();
   t.leap_armed = m_leap;
   t.leap_at = m_leap_at;
+  if (t.held) {
+    t.held_id = m_held_id;
+    t.held_since = m_held_since;
+  }
+  Selection cur = current_selection(now);
+  t.current_selection = cur.status;
+  t.current_offset_s = cur.status == SelectStatus::Ok ? cur.offset_s : m_system_offset;
+  if (cur.status == SelectStatus::Ok) {
+    t.residual_freq_ppm = (cur.freq * 1e6) - m_discipline.frequency_ppm();
+  }
+  t.skew_ppm = m_skew_ppm;
+  t.ref_source = m_ever_synced ? m_ref_source : 0;
+  t.last_update = m_last_update;
+  t.update_interval_s = m_update_interval_s;
+  t.rms_offset_s = m_rms_offset;
   return t;
 }
 
@@ -399,15 +536,23 @@ std::vector<SourceSnapshot> NtpClient::sources(Timestamp now) const {
     s.retired = e.src.retired();
     s.truechimer = e.truechimer;
     s.survivor = e.survivor;
+    s.in_selection = e.in_selection;
     s.best = m_last_sel.status == SelectStatus::Ok && m_last_sel.best == id;
     s.filter_samples = e.filt.samples();
     s.last = e.src.last_sample();
     s.stats = e.src.stats();
+    s.max_distance_s = e.src.options().max_distance_s;
+    s.in_burst = e.src.in_burst();
+    (void)candidate(e, now, &s.usability);
+    if (e.filt.ready()) {
+      s.span_s = std::max(0.0, e.filt.last_time() - e.filt.first_time());
+    }
     if (e.filt.ready() && s.last) {
       FilterEstimate est = e.filt.estimate_at(m_discipline.raw_s(now));
       s.offset_s = est.offset_s - m_discipline.correction_at(now);
       s.offset_sd_s = std::sqrt(est.offset_var);
       s.freq_ppm = est.freq * 1e6;
+      s.freq_var = est.freq_var;
       s.jitter_s = est.jitter_s;
       s.distance_s = distance(e, now);
       s.wander = e.filt.process_noise();

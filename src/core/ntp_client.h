@@ -36,6 +36,7 @@
 #include "core/ntp_source.h"
 #include "core/random.h"
 #include "core/reference.h"
+#include "core/result.h"
 #include "core/selection.h"
 #include "core/source_filter.h"
 
@@ -52,6 +53,17 @@ struct ClientOptions {
   double startup_wait_s = 1.0;           // wait this long for all sources' first answers
 };
 
+// Why a source is not a candidate for selection right now (Usable: it is).
+enum class Usability : uint8_t {
+  Usable,
+  Retired,      // KoD DENY/RSTR: no more requests
+  Unreachable,  // no valid reply in the last 8 polls
+  NoSamples,    // no sample in the filter yet
+  Distance,     // root distance above the source's max_distance_s
+  Jitter,       // ... and its own jitter is what puts it over
+};
+const char* to_string(Usability u);  // "usable", "retired", ... (stable: used in reports)
+
 struct SourceSnapshot {
   SourceId id = 0;
   uint32_t refid = 0;  // how the server names this source in replies
@@ -61,16 +73,22 @@ struct SourceSnapshot {
   bool truechimer = false;
   bool survivor = false;
   bool best = false;
+  bool in_selection = false;  // a candidate in the last selection
   size_t filter_samples = 0;
   std::optional<Sample> last;  // last accepted sample
   double offset_s = 0;         // filtered, server - served clock, now
   double offset_sd_s = 0;
   double freq_ppm = 0;         // server - raw clock
+  double freq_var = 0;         // its variance, (s/s)^2
   double jitter_s = 0;
   double distance_s = 0;       // root distance, now
   double wander = 0;           // filter's frequency random walk, (s/s)^2 per s
   double noise_scale = 0;      // filter's measurement noise scale
   SourceStats stats;
+  Usability usability = Usability::NoSamples;  // as a candidate now
+  double max_distance_s = 0;                   // the source's bound on distance_s
+  bool in_burst = false;
+  double span_s = 0;  // raw time from the filter's first to its last sample
 };
 
 struct TrackingSnapshot {
@@ -80,6 +98,7 @@ struct TrackingSnapshot {
   SelectStatus selection = SelectStatus::NoCandidates;
   size_t candidates = 0;
   size_t falsetickers = 0;
+  size_t truechimers = 0;       // of the last selection
   double last_offset_s = 0;     // last correction asked for
   double system_offset_s = 0;   // combined estimate at the last update
   double frequency_ppm = 0;     // base frequency (what the drift file keeps)
@@ -90,7 +109,31 @@ struct TrackingSnapshot {
   uint64_t steps = 0;
   Leap leap_armed = Leap::None;
   Timestamp leap_at;
+  // The held correction's identity: the Unix second it was first held, or one more
+  // than the previous id if that is larger (unique and increasing also across
+  // restarts while the clock is sane); 0 while nothing is held.
+  int64_t held_id = 0;
+  Timestamp held_since;
+  // The selection at `now` (the last one may be old when sources went silent):
+  // current_selection != Ok means nothing to follow (holdover, or not yet).
+  SelectStatus current_selection = SelectStatus::NoCandidates;
+  double current_offset_s = 0;   // its combined offset (the last known one when not Ok)
+  double skew_ppm = 0;           // standard deviation of the combined frequency
+  double residual_freq_ppm = 0;  // combined source frequency minus the one applied
+  SourceId ref_source = 0;       // the system peer of the last update (0: none)
+  Timestamp last_update;         // served time of the last clock update (zero: none)
+  double update_interval_s = 0;  // between the last two updates
+  double rms_offset_s = 0;       // of the update offsets (exponential average)
 };
+
+// Why an admin's makestep was not done.
+enum class StepRefusal : uint8_t {
+  NoSelection,    // no selectable majority now (nothing measured to step by)
+  Held,           // a correction is held: approve it instead
+  OverTolerance,  // the offset is above offset_tolerance: approve it instead
+  ClockRefused,   // the clock control refused the step
+};
+const char* to_string(StepRefusal r);
 
 class NtpClient {
  public:
@@ -119,17 +162,46 @@ class NtpClient {
   TrackingSnapshot tracking(Timestamp now) const;
   std::vector<SourceSnapshot> sources(Timestamp now) const;
   bool approve() { return m_discipline.approve(); }
+  // Admin approval (the `approve` command): the held (or pending) correction is applied
+  // at once from the current selection, or at the next update if there is none.
+  bool approve(double mono, Timestamp now);
+  // Admin step (the `makestep` command): steps by the current combined offset. Refused
+  // while a correction is held or the offset is over the tolerance (after the first
+  // synchronisation), without a selection, or when the clock refuses.
+  Result<double, StepRefusal> make_step(double mono, Timestamp now);
+  // The selection over the candidates at `now`, without changing any state.
+  Selection current_selection(Timestamp now) const;
   double frequency_ppm() const { return m_discipline.frequency_ppm(); }
   const Discipline& discipline() const { return m_discipline; }
   void set_discipline_options(const DisciplineOptions& d) { m_discipline.set_options(d); }
   void set_min_sources(size_t n) { m_opt.min_sources = n; }
 
   // Events worth a log line, drained by the daemon (the core does not log).
+  //  Stepped: by the makestep policy (value: the step); approved: applying an approved
+  //           correction (id: the held one's, 0 if it was not held yet)
+  //  ManualStep: an admin's makestep (value: the step)
+  //  Held: a correction is held (value: the offset, id)
+  //  Released: sources came back within tolerance (value: the held offset, id)
+  //  Approved: an approved held correction was applied (value: the held offset, id)
   struct Event {
-    enum Kind : uint8_t { Synchronised, Stepped, Held, Released, NoMajority, Lost, LeapArmed, LeapApplied, Retired };
+    enum Kind : uint8_t {
+      Synchronised,
+      Stepped,
+      Held,
+      Released,
+      NoMajority,
+      Lost,
+      LeapArmed,
+      LeapApplied,
+      Retired,
+      ManualStep,
+      Approved
+    };
     Kind kind;
     double value = 0;
     SourceId source = 0;
+    int64_t id = 0;
+    bool approved = false;
   };
   std::vector<Event> take_events() { return std::exchange(m_events, {}); }
 
@@ -141,18 +213,21 @@ class NtpClient {
     uint32_t refid;
     bool truechimer = false;
     bool survivor = false;
+    bool in_selection = false;
     bool retire_reported = false;
     size_t at_poll = 0;                         // samples since the last poll change
     std::optional<int8_t> poll_before_backoff;  // set while backing off an unreachable source
   };
 
-  std::optional<Candidate> candidate(const Entry& e, Timestamp now) const;
+  std::optional<Candidate> candidate(const Entry& e, Timestamp now, Usability* why = nullptr) const;
   double distance(const Entry& e, Timestamp now) const;
   void adapt_poll(Entry& e, Timestamp now);
   void select_and_update(Timestamp now, double mono, const Entry* from);
   void check_leap(double mono, Timestamp now);
   void vote_leap(double mono, Timestamp now);
-  void event(Event::Kind k, double v = 0, SourceId s = 0) { m_events.push_back(Event{k, v, s}); }
+  void event(Event::Kind k, double v = 0, SourceId s = 0, int64_t id = 0, bool approved = false) {
+    m_events.push_back(Event{k, v, s, id, approved});
+  }
 
   ClientOptions m_opt;
   ClockControl& m_control;
@@ -166,6 +241,14 @@ class NtpClient {
   Selection m_last_sel;
   size_t m_candidates = 0;
   double m_system_offset = 0;
+  double m_skew_ppm = 0;
+  double m_rms_offset = 0;
+  uint64_t m_slews_seen = 0;
+  Timestamp m_last_update;
+  double m_update_interval_s = 0;
+  SourceId m_ref_source = 0;
+  int64_t m_held_id = 0;  // the current (or last) held correction
+  Timestamp m_held_since;
   bool m_alarm = false;
   bool m_lost = false;  // past the holdover bound (reported once)
   // Reference state at the last clock update.

@@ -211,6 +211,11 @@ ResponseResult NtpSource::on_response(std::span<const uint8_t> data, Timestamp t
   s.refid = h.refid;
   s.root_delay_s = root_delay;
   s.root_dispersion_s = root_disp;
+  s.version = h.version;
+  s.poll = h.poll;
+  s.precision = h.precision;
+  s.reference_time = h.reference.is_zero() ? Timestamp{} : from_ntp(h.reference, t4);
+  s.response_time_s = server_time;
   m_last = s;
   res.sample = s;
   return res;

@@ -74,6 +74,12 @@ struct Sample {
   uint32_t refid = 0;
   double root_delay_s = 0;
   double root_dispersion_s = 0;
+  // The rest of the reply, for reports (`ntpdata`).
+  uint8_t version = 0;
+  int8_t poll = 0;
+  int8_t precision = 0;
+  Timestamp reference_time;    // the server's reference time (zero: none given)
+  double response_time_s = 0;  // T3 - T2: the server's processing time
 };
 
 struct SourceStats {

@@ -7,6 +7,14 @@ double ReferenceState::root_dispersion_at(Timestamp now) const {
   return root_dispersion_s + (age > 0 ? age * k_phi : 0.0);
 }
 
+ReferenceState served_reference(const ReferenceState& r, Timestamp now) {
+  ReferenceState s = r;
+  if (s.local) {
+    s.reference_time = now;
+  }
+  return s;
+}
+
 ReferenceState unsynchronised_reference() { return ReferenceState{}; }
 
 ReferenceState local_reference(uint8_t stratum, Timestamp now, double precision_s) {

@@ -30,6 +30,11 @@ struct ReferenceState {
   double root_dispersion_at(Timestamp now) const;
 };
 
+// The state to serve at `now`: `r` itself, except that a local reference (local_stratum:
+// our own clock is the reference) has its reference time at `now`, so a snapshot of it
+// can be published once and served for ever without its root dispersion growing.
+ReferenceState served_reference(const ReferenceState& r, Timestamp now);
+
 // The reference state of an unsynchronised server.
 ReferenceState unsynchronised_reference();
 // The reference state of a server that serves its own clock at `stratum` (1..15), with no

@@ -153,6 +153,7 @@ double SourceFilter::measurement_var(double delay_s) const {
 void SourceFilter::restart(double t, double z, double delay_s) {
   m_count = 1;
   m_t = t;
+  m_t0 = t;
   m_x = {z, m_count == 1 && m_freq0_sd > 0 ? m_freq0 : 0.0};
   double r = measurement_var(delay_s);
   m_p = {r, 0.0, 0.0, m_freq0_sd * m_freq0_sd};

@@ -63,6 +63,7 @@ class SourceFilter {
   bool window_full() const { return m_bound.full(); }
   static constexpr size_t k_window = BoundFit::k_max_points;
   double last_time() const { return m_t; }
+  double first_time() const { return m_t0; }  // of the first sample since the last reset
   FilterEstimate estimate_at(double t) const;
   // Diagnostics: the Kalman filter's own estimate, and the delay-bounded fit.
   FilterEstimate kalman_at(double t) const;
@@ -101,6 +102,7 @@ class SourceFilter {
   double m_precision_s;
   size_t m_count = 0;
   double m_t = 0;
+  double m_t0 = 0;
   std::array<double, 2> m_x{};                 // offset, freq
   std::array<double, 4> m_p{};                 // covariance, row major
   double m_q_freq = 1e-20;                     // (s/s)^2 per second: frequency random walk

@@ -63,7 +63,7 @@ struct ArgSpec {
 std::vector<ArgSpec> arg_specs(Cmd c);
 
 inline constexpr int64_t k_max_count = 10000;  // N
-inline constexpr size_t k_max_options = 8;     // OPTION...
+inline constexpr size_t k_max_options = 12;    // OPTION... (a whole [sources] line: 12 words)
 inline constexpr size_t k_max_arg_len = 255;   // any one argument, bytes
 
 struct ParsedCommand {

@@ -172,6 +172,10 @@ std::string render_metrics(const MetricsInput& in, MetricsFormat f) {
     for (const auto& s : in.sources) {
       w.sample(s.state == "selected" ? 1.0 : 0.0, {{"source", s.name}, {"address", s.address}});
     }
+    w.family("tr7_source_state", G::Gauge, "State of each source: 1 for its current state (see sources).");
+    for (const auto& s : in.sources) {
+      w.sample(1.0, {{"source", s.name}, {"address", s.address}, {"state", s.state}});
+    }
     w.family("tr7_source_stratum", G::Gauge, "Stratum of each source.");
     for (const auto& s : in.sources) {
       w.sample(static_cast<double>(s.stratum), {{"source", s.name}, {"address", s.address}});

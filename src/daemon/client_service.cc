@@ -32,6 +32,12 @@ const char* refid_text(uint32_t refid, char (&buf)[16]) {
 
 double ClientService::mono_now() { return static_cast<double>(sys::monotonic_ns()) / 1e9; }
 
+struct ClientService::ResolveToken {
+  ClientService* owner;
+  uint64_t serial;
+  std::shared_ptr<bool> alive;
+};
+
 ClientService::ClientService(event_base* base, SystemClock& clock, const Config& cfg, int8_t precision,
                              const StateDir& state)
     : m_base(base),
@@ -39,18 +45,58 @@ ClientService::ClientService(event_base* base, SystemClock& clock, const Config&
       m_cfg(cfg),
       m_precision(precision),
       m_state(state),
+      m_alive(std::make_shared<bool>(true)),
       m_rx(4, k_rx_buf),
       m_timer(base, -1, 0, [this](evutil_socket_t, short) { on_timer(); }),
       m_drift_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { save_drift(); }) {
   m_drift_name = cfg.discipline.drift_name();
+  // The resolver now, while /etc/resolv.conf and /etc/hosts can be read (before any
+  // chroot): names may come later with `source add`. DISABLE_WHEN_INACTIVE: it does not
+  // keep the loop busy while idle.
+  m_dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+  if (m_dns == nullptr) {
+    // No resolv.conf: still usable for names in /etc/hosts and for addresses.
+    m_dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+    if (m_dns != nullptr) {
+      evdns_base_load_hosts(m_dns, nullptr);
+    }
+    bool names = false;
+    for (const auto& sc : cfg.sources.sources) {
+      names = names || !core::parse_ip(sc.host);
+    }
+    if (names) {
+      log_warn("DNS: no name servers configured; only /etc/hosts names resolve");
+    } else {
+      log_debug("DNS: no name servers configured; only /etc/hosts names resolve");
+    }
+  }
+  if (cfg.sources.sources.empty()) {
+    return;  // nothing until a source is added
+  }
+  start_client();
+  for (const auto& sc : cfg.sources.sources) {
+    new_endpoint(sc);
+  }
+  // Fast start: every source's first request goes out at once.
+  for (auto& ep : m_endpoints) {
+    start_endpoint(*ep);
+  }
+  housekeeping(mono_now());
+  on_timer();
+}
+
+void ClientService::start_client() {
+  if (m_client) {
+    return;
+  }
   core::ClientOptions o;
-  o.min_sources = cfg.sources.min_sources;
-  o.discipline.makestep_threshold_s = cfg.discipline.makestep_threshold_s;
-  o.discipline.makestep_limit = cfg.discipline.makestep_limit;
-  o.discipline.max_slew_ppm = cfg.discipline.max_slew_ppm;
-  o.discipline.offset_tolerance_s = cfg.discipline.offset_tolerance_s;
-  o.holdover_max_distance_s = cfg.discipline.max_distance_s;
-  o.precision = precision;
+  o.min_sources = m_cfg.sources.min_sources;
+  o.discipline.makestep_threshold_s = m_cfg.discipline.makestep_threshold_s;
+  o.discipline.makestep_limit = m_cfg.discipline.makestep_limit;
+  o.discipline.max_slew_ppm = m_cfg.discipline.max_slew_ppm;
+  o.discipline.offset_tolerance_s = m_cfg.discipline.offset_tolerance_s;
+  o.holdover_max_distance_s = m_cfg.discipline.max_distance_s;
+  o.precision = m_precision;
   if (!m_drift_name.empty()) {
     std::string warning;
     o.drift_ppm = read_drift_file(m_state, m_drift_name, warning);
@@ -60,46 +106,55 @@ ClientService::ClientService(event_base* base, SystemClock& clock, const Config&
       log_info("drift file %s/%s: %.3f ppm", m_state.path().c_str(), m_drift_name.c_str(), *o.drift_ppm);
     }
   }
-  m_client = std::make_unique<core::NtpClient>(o, clock.control(), clock.now(), mono_now(), sys::random_u64());
-
-  bool need_dns = false;
-  for (const auto& sc : cfg.sources.sources) {
-    auto ep = std::make_unique<Endpoint>();
-    ep->cfg = sc;
-    ep->owner = this;
-    need_dns = need_dns || !core::parse_ip(sc.host);
-    m_endpoints.push_back(std::move(ep));
-  }
-  if (need_dns) {
-    m_dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-    if (m_dns == nullptr) {
-      // No resolv.conf: still usable for names in /etc/hosts and for addresses.
-      m_dns = evdns_base_new(base, 0);
-      if (m_dns != nullptr) {
-        evdns_base_load_hosts(m_dns, nullptr);
-      }
-      log_warn("DNS: no name servers configured; only /etc/hosts names resolve");
-    }
-  }
-  // Fast start: every source's first request goes out at once.
-  double mono = mono_now();
-  for (auto& ep : m_endpoints) {
-    if (auto ip = core::parse_ip(ep->cfg.host)) {
-      add_member(*ep, core::SockAddr{*ip, ep->cfg.port});
-    } else {
-      start_resolve(*ep);
-    }
-  }
-  housekeeping(mono);
-  on_timer();
+  m_client = std::make_unique<core::NtpClient>(o, m_clock.control(), m_clock.now(), mono_now(), sys::random_u64());
   m_drift_timer.add(m_cfg.discipline.drift_interval_s);
+}
+
+ClientService::Endpoint& ClientService::new_endpoint(const SourceConfig& sc) {
+  auto ep = std::make_unique<Endpoint>();
+  ep->cfg = sc;
+  ep->serial = m_next_serial++;
+  m_endpoints.push_back(std::move(ep));
+  return *m_endpoints.back();
+}
+
+void ClientService::start_endpoint(Endpoint& ep) {
+  if (auto ip = core::parse_ip(ep.cfg.host)) {
+    add_member(ep, core::SockAddr{*ip, ep.cfg.port});
+  } else {
+    start_resolve(ep);
+  }
+}
+
+ClientService::Endpoint* ClientService::endpoint_by_serial(uint64_t serial) {
+  for (auto& ep : m_endpoints) {
+    if (ep->serial == serial) {
+      return ep.get();
+    }
+  }
+  return nullptr;
+}
+
+void ClientService::remove_endpoint(size_t i) {
+  Endpoint& ep = *m_endpoints[i];
+  if (ep.pending != nullptr) {
+    // The callback still comes (with EVUTIL_EAI_CANCEL, maybe later): it finds no
+    // endpoint with this serial any more.
+    evdns_getaddrinfo_cancel(ep.pending);
+    ep.pending = nullptr;
+  }
+  while (!ep.members.empty()) {
+    remove_member(ep, ep.members.size() - 1);
+  }
+  m_endpoints.erase(m_endpoints.begin() + static_cast<long>(i));
 }
 
 ClientService::~ClientService() {
   save_drift();
+  *m_alive = false;
   for (auto& ep : m_endpoints) {
     if (ep->pending != nullptr) {
-      evdns_getaddrinfo_cancel(ep->pending);  // calls back with EVUTIL_EAI_CANCEL
+      evdns_getaddrinfo_cancel(ep->pending);  // calls back with EVUTIL_EAI_CANCEL (maybe later)
       ep->pending = nullptr;
     }
   }
@@ -144,27 +199,30 @@ void ClientService::start_resolve(Endpoint& ep) {
   ep.next_resolve_mono = mono_now() + ep.resolve_backoff_s;
   ep.resolve_backoff_s = std::min(ep.resolve_backoff_s * 2, k_resolve_max_backoff_s);
   // The callback may run before evdns_getaddrinfo returns (hosts file, literals): it
-  // clears `pending` itself, so only keep a request that is still outstanding.
+  // clears `pending` itself, so only keep a request that is still outstanding. It may
+  // also run after the endpoint (or this service) is gone: the token names the
+  // endpoint by serial and knows whether the service is alive.
   ep.pending = reinterpret_cast<evdns_getaddrinfo_request*>(1);
-  evdns_getaddrinfo_request* req = evdns_getaddrinfo(m_dns, ep.cfg.host.c_str(), port.c_str(), &hints, &on_resolved, &ep);
+  auto* token = new ResolveToken{this, ep.serial, m_alive};
+  evdns_getaddrinfo_request* req =
+      evdns_getaddrinfo(m_dns, ep.cfg.host.c_str(), port.c_str(), &hints, &on_resolved, token);
   if (ep.pending != nullptr) {
     ep.pending = req;
   }
 }
 
 void ClientService::on_resolved(int err, evutil_addrinfo* res, void* arg) {
-  auto* ep = static_cast<Endpoint*>(arg);
-  ep->pending = nullptr;
-  if (err == EVUTIL_EAI_CANCEL) {
-    if (res != nullptr) {
-      evutil_freeaddrinfo(res);
-    }
-    return;
+  std::unique_ptr<ResolveToken> token(static_cast<ResolveToken*>(arg));
+  Endpoint* ep = *token->alive ? token->owner->endpoint_by_serial(token->serial) : nullptr;
+  if (ep != nullptr) {
+    ep->pending = nullptr;
   }
-  try {
-    ep->owner->resolved(*ep, err, res);
-  } catch (const std::exception& e) {
-    log_err("DNS callback: %s", e.what());
+  if (err != EVUTIL_EAI_CANCEL && ep != nullptr) {
+    try {
+      token->owner->resolved(*ep, err, res);
+    } catch (const std::exception& e) {
+      log_err("DNS callback: %s", e.what());
+    }
   }
   if (res != nullptr) {
     evutil_freeaddrinfo(res);
@@ -174,11 +232,13 @@ void ClientService::on_resolved(int err, evutil_addrinfo* res, void* arg) {
 void ClientService::resolved(Endpoint& ep, int err, evutil_addrinfo* res) {
   if (err != 0 || res == nullptr) {
     ++m_stats.dns_failures;
+    ep.dns_error = evutil_gai_strerror(err);
     log_warn("cannot resolve %s: %s (retry in %.0f s)", ep.cfg.host.c_str(), evutil_gai_strerror(err),
              ep.next_resolve_mono - mono_now());
     schedule();
     return;
   }
+  ep.dns_error.clear();
   double mono = mono_now();
   ep.banned.erase(std::remove_if(ep.banned.begin(), ep.banned.end(), [&](const auto& b) { return b.second < mono; }),
                   ep.banned.end());
@@ -218,6 +278,7 @@ void ClientService::resolved(Endpoint& ep, int err, evutil_addrinfo* res) {
 }
 
 void ClientService::add_member(Endpoint& ep, const core::SockAddr& addr) {
+  start_client();
   auto m = std::make_unique<Member>();
   m->addr = addr;
   m->id = m_client->add_source(source_options(ep.cfg), refid_of(addr), mono_now());
@@ -232,6 +293,9 @@ void ClientService::remove_member(Endpoint& ep, size_t i) {
 }
 
 void ClientService::housekeeping(double mono) {
+  if (!m_client) {
+    return;
+  }
   for (auto& ep : m_endpoints) {
     bool is_name = !core::parse_ip(ep->cfg.host);
     // Dead members: unreachable for k_dead_polls polls, or retired by a KoD.
@@ -327,6 +391,9 @@ void ClientService::on_readable(Member& m) {
 }
 
 void ClientService::on_timer() {
+  if (!m_client) {
+    return;
+  }
   double mono = mono_now();
   m_client->tick(mono, m_clock.now());
   housekeeping(mono);
@@ -343,6 +410,9 @@ void ClientService::on_timer() {
 }
 
 void ClientService::schedule() {
+  if (!m_client) {
+    return;
+  }
   double mono = mono_now();
   double next = m_client->next_event(mono, m_clock.now());
   for (const auto& ep : m_endpoints) {
@@ -356,22 +426,59 @@ void ClientService::schedule() {
 }
 
 void ClientService::log_events() {
+  if (!m_client) {
+    return;
+  }
   for (const auto& e : m_client->take_events()) {
     using K = core::NtpClient::Event;
     switch (e.kind) {
       case K::Synchronised:
         log_info("synchronised (offset %+.6f s)", e.value);
         break;
-      case K::Stepped:
-        log_warn("clock stepped by %+.6f s", e.value);
+      case K::Stepped: {
+        std::string reason;
+        if (e.approved) {
+          reason = e.id != 0 ? "approved correction " + std::to_string(e.id) : "approved correction";
+        } else {
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "makestep policy: offset over %g s within the first %d update(s)",
+                        m_cfg.discipline.makestep_threshold_s, m_cfg.discipline.makestep_limit);
+          reason = buf;
+        }
+        log_warn("clock stepped by %+.6f s (%s)", e.value, reason.c_str());
+        if (m_audit.step) {
+          m_audit.step(e.value, reason);
+        }
+        break;
+      }
+      case K::ManualStep:
+        log_warn("clock stepped by %+.6f s (makestep command)", e.value);
+        if (m_audit.step) {
+          m_audit.step(e.value, "makestep command");
+        }
         break;
       case K::Held:
-        log_warn("offset tolerance: a correction of %+.6f s is held (over offset_tolerance %.3f s); serving on with "
-                 "the growing dispersion until the sources agree again or an admin approves",
-                 e.value, m_cfg.discipline.offset_tolerance_s);
+        log_warn(
+            "offset tolerance: a correction of %+.6f s is held (id %lld, over offset_tolerance %.3f s); "
+            "serving on with the growing dispersion until the sources agree again or an admin approves",
+            e.value, static_cast<long long>(e.id), m_cfg.discipline.offset_tolerance_s);
+        if (m_audit.held) {
+          m_audit.held(e.id, e.value, m_cfg.discipline.offset_tolerance_s);
+        }
         break;
       case K::Released:
-        log_info("offset tolerance: sources back within tolerance, correcting again");
+        log_info("offset tolerance: sources back within tolerance, correcting again (held correction %lld released)",
+                 static_cast<long long>(e.id));
+        if (m_audit.released) {
+          m_audit.released(e.id, e.value, "sources back within offset_tolerance");
+        }
+        break;
+      case K::Approved:
+        log_info("offset tolerance: held correction %lld (%+.6f s) approved and applied", static_cast<long long>(e.id),
+                 e.value);
+        if (m_audit.released) {
+          m_audit.released(e.id, e.value, "approved by an admin");
+        }
         break;
       case K::NoMajority:
         log_warn("no majority of agreeing sources (%.0f candidates, min_sources %zu): not following any", e.value,
@@ -400,7 +507,7 @@ void ClientService::log_events() {
 }
 
 void ClientService::save_drift() {
-  if (m_drift_name.empty() || !m_client->tracking(m_clock.now()).ever_synchronised) {
+  if (m_drift_name.empty() || !m_client || !m_client->tracking(m_clock.now()).ever_synchronised) {
     return;
   }
   auto r = write_drift_file(m_state, m_drift_name, m_client->frequency_ppm());
@@ -412,12 +519,12 @@ void ClientService::save_drift() {
   }
 }
 
-void ClientService::burst() {
-  m_client->burst(mono_now());
-  schedule();
-}
-
 void ClientService::apply(const Config& cfg) {
+  m_cfg.discipline = cfg.discipline;
+  m_cfg.sources.min_sources = cfg.sources.min_sources;
+  if (!m_client) {
+    return;  // the client starts with these settings
+  }
   core::DisciplineOptions d = m_client->discipline().options();
   d.makestep_threshold_s = cfg.discipline.makestep_threshold_s;
   d.makestep_limit = cfg.discipline.makestep_limit;
@@ -425,25 +532,196 @@ void ClientService::apply(const Config& cfg) {
   d.offset_tolerance_s = cfg.discipline.offset_tolerance_s;
   m_client->set_discipline_options(d);
   m_client->set_min_sources(cfg.sources.min_sources);
-  m_cfg.discipline = cfg.discipline;
-  m_cfg.sources.min_sources = cfg.sources.min_sources;
 }
 
-core::TrackingSnapshot ClientService::tracking() const { return m_client->tracking(m_clock.now()); }
+core::ReferenceState ClientService::reference(core::Timestamp now) const {
+  return m_client ? m_client->reference(now) : core::unsynchronised_reference();
+}
+
+core::TrackingSnapshot ClientService::tracking() const {
+  if (!m_client) {
+    core::TrackingSnapshot t;
+    t.reference = core::unsynchronised_reference();
+    return t;
+  }
+  return m_client->tracking(m_clock.now());
+}
 
 std::vector<SourceView> ClientService::sources() const {
   std::vector<SourceView> v;
-  auto snaps = m_client->sources(m_clock.now());
+  std::vector<core::SourceSnapshot> snaps;
+  if (m_client) {
+    snaps = m_client->sources(m_clock.now());
+  }
   for (const auto& ep : m_endpoints) {
+    bool pool = ep->cfg.kind == SourceConfig::Kind::Pool;
     for (const auto& m : ep->members) {
       for (const auto& s : snaps) {
         if (s.id == m->id) {
-          v.push_back(SourceView{ep->cfg.host, m->addr, ep->cfg.kind == SourceConfig::Kind::Pool, s});
+          SourceView sv;
+          sv.name = ep->cfg.host;
+          sv.address = m->addr;
+          sv.pool = pool;
+          sv.state = s;
+          v.push_back(std::move(sv));
+        }
+      }
+    }
+    if (ep->members.empty()) {
+      SourceView sv;
+      sv.name = ep->cfg.host;
+      sv.address.port = ep->cfg.port;
+      sv.pool = pool;
+      sv.resolving = true;
+      sv.dns_error = ep->dns_error;
+      v.push_back(std::move(sv));
+    }
+  }
+  return v;
+}
+
+size_t ClientService::member_count() const {
+  size_t n = 0;
+  for (const auto& ep : m_endpoints) {
+    n += ep->members.size();
+  }
+  return n;
+}
+
+CommandResult ClientService::add_source(const SourceConfig& sc) {
+  for (const auto& ep : m_endpoints) {
+    if (ep->cfg.host == sc.host && ep->cfg.port == sc.port) {
+      return unexpected(
+          ctl::Error{ctl::ErrCode::Exists,
+                     sc.host + (sc.port == 123 ? "" : " port " + std::to_string(sc.port)) + " is a source already"});
+    }
+  }
+  start_client();
+  Endpoint& ep = new_endpoint(sc);
+  start_endpoint(ep);
+  on_timer();  // its first request now
+  std::string what = sc.kind == SourceConfig::Kind::Pool ? "pool " : "source ";
+  if (ep.members.empty()) {
+    return what + sc.host + " added (resolving)";
+  }
+  return what + sc.host + " added (" + ep.members[0]->addr.to_string() + ")";
+}
+
+CommandResult ClientService::delete_source(const std::string& host) {
+  for (size_t i = 0; i < m_endpoints.size(); ++i) {
+    if (m_endpoints[i]->cfg.host == host) {
+      size_t n = m_endpoints[i]->members.size();
+      log_info("source %s deleted (%zu address(es))", host.c_str(), n);
+      remove_endpoint(i);
+      schedule();
+      return "deleted " + host + " (" + std::to_string(n) + " address" + (n == 1 ? "" : "es") + ")";
+    }
+  }
+  // A resolved address: a pool member is banned (and replaced), a name's only address
+  // takes the name with it.
+  auto ip = core::parse_ip(host);
+  if (ip) {
+    for (size_t i = 0; i < m_endpoints.size(); ++i) {
+      Endpoint& ep = *m_endpoints[i];
+      for (size_t j = 0; j < ep.members.size(); ++j) {
+        if (ep.members[j]->addr.ip == *ip) {
+          if (ep.cfg.kind == SourceConfig::Kind::Pool) {
+            log_info("pool %s: member %s deleted (kept out for %.0f s)", ep.cfg.host.c_str(), host.c_str(), k_ban_s);
+            ep.banned.emplace_back(ep.members[j]->addr, mono_now() + k_ban_s);
+            remove_member(ep, j);
+            housekeeping(mono_now());
+            schedule();
+            return "deleted " + host + " from pool " + ep.cfg.host + " (a replacement is resolved)";
+          }
+          std::string name = ep.cfg.host;
+          log_info("source %s (%s) deleted", name.c_str(), host.c_str());
+          remove_endpoint(i);
+          schedule();
+          return "deleted " + name + " (" + host + ")";
         }
       }
     }
   }
-  return v;
+  return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no source " + host});
+}
+
+CommandResult ClientService::burst() {
+  size_t n = 0;
+  if (m_client) {
+    for (auto id : m_client->source_ids()) {
+      const core::NtpSource* s = m_client->source(id);
+      n += s != nullptr && !s->retired();
+    }
+  }
+  if (n == 0) {
+    return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no NTP source to send a burst to"});
+  }
+  m_client->burst(mono_now());
+  on_timer();
+  return "burst of " + std::to_string(core::k_burst_count) + " requests started on " + std::to_string(n) + " source" +
+         (n == 1 ? "" : "s");
+}
+
+CommandResult ClientService::make_step() {
+  if (!m_client || member_count() == 0) {
+    return unexpected(ctl::Error{ctl::ErrCode::Failed, "no NTP source: no measured offset to step by"});
+  }
+  double mono = mono_now();
+  core::Timestamp now = m_clock.now();
+  auto r = m_client->make_step(mono, now);
+  log_events();
+  schedule();
+  if (!r) {
+    core::TrackingSnapshot t = m_client->tracking(now);
+    char buf[200];
+    switch (r.error()) {
+      case core::StepRefusal::NoSelection:
+        std::snprintf(buf, sizeof buf, "no selectable sources now (%s): no measured offset to step by",
+                      core::to_string(t.current_selection));
+        break;
+      case core::StepRefusal::Held:
+        std::snprintf(buf, sizeof buf, "correction %lld (%+.6f s) is held by offset_tolerance: use 'approve %lld'",
+                      static_cast<long long>(t.held_id), t.held_offset_s, static_cast<long long>(t.held_id));
+        break;
+      case core::StepRefusal::OverTolerance:
+        std::snprintf(buf, sizeof buf, "the offset %+.6f s is over offset_tolerance %g s: 'approve' applies it",
+                      t.current_offset_s, m_cfg.discipline.offset_tolerance_s);
+        break;
+      case core::StepRefusal::ClockRefused:
+        std::snprintf(buf, sizeof buf, "the clock refused the step (see the daemon's log)");
+        break;
+    }
+    return unexpected(ctl::Error{ctl::ErrCode::Failed, buf});
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "stepped by %+.9f s", *r);
+  return std::string(buf);
+}
+
+CommandResult ClientService::approve(std::optional<int64_t> id) {
+  core::TrackingSnapshot t = tracking();
+  if (!t.held) {
+    if (id || !m_client) {
+      return unexpected(ctl::Error{ctl::ErrCode::NotFound,
+                                   id ? "correction " + std::to_string(*id) + " is not held (no correction is held)"
+                                      : std::string("no correction is held")});
+    }
+  } else if (id && *id != t.held_id) {
+    return unexpected(ctl::Error{
+        ctl::ErrCode::NotFound,
+        "correction " + std::to_string(*id) + " is not held (the held one is " + std::to_string(t.held_id) + ")"});
+  }
+  if (!m_client->approve(mono_now(), m_clock.now())) {
+    return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no correction is held"});
+  }
+  log_events();
+  schedule();
+  core::TrackingSnapshot after = m_client->tracking(m_clock.now());
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "correction%s%s (%+.6f s) approved: %s", t.held ? " " : "",
+                t.held ? std::to_string(t.held_id).c_str() : "", t.held ? t.held_offset_s : after.held_offset_s,
+                after.held || after.held_offset_s != 0 ? "applied at the next clock update" : "applied");
+  return std::string(buf);
 }
 
 void ClientService::log_state() const {
@@ -456,6 +734,10 @@ void ClientService::log_state() const {
            t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), t.reference.root_delay_s,
            t.reference.root_dispersion_s, static_cast<int>(t.reference.leap));
   for (const auto& s : sources()) {
+    if (s.resolving) {
+      log_info("source %s resolving%s%s", s.name.c_str(), s.dns_error.empty() ? "" : ": ", s.dns_error.c_str());
+      continue;
+    }
     const auto& st = s.state.stats;
     std::string rej;
     for (size_t i = 0; i < core::k_reject_reasons; ++i) {

@@ -1,4 +1,4 @@
-// The NTP client on the event loop: resolves the configured sources (libevent evdns,
+// The NTP client on the event loop: resolves the sources (libevent evdns,
 // asynchronously), sends each request from a fresh socket (a new random source port,
 // RFC 9109), reads replies with their kernel receive timestamps, and lets
 // core::NtpClient decide everything else. Thin: no protocol logic here.
@@ -6,16 +6,25 @@
 // Sources: `server` lines give one source each; a name is re-resolved when its source
 // has been unreachable for k_dead_polls polls (or was retired by a KoD DENY/RSTR).
 // `pool` lines give up to maxsources sources; dead members are dropped, kept out for a
-// while, and replaced from a new resolution.
+// while, and replaced from a new resolution. Sources can be added and deleted at run
+// time (the `source add|delete` commands); the worker always runs a ClientService, also
+// with no source at all.
 //
-// Also: the drift file (read at start, written every drift_interval and at exit), log
-// lines for the client's events, and read-only views for the command protocol.
+// With no source ever added, nothing is done at all: the core client (and with it the
+// drift file and any frequency setting of the clock) only starts with the first source,
+// so a daemon without sources behaves as one without an NTP client (unsynchronised, or
+// local_stratum). The DNS resolver is set up at construction, which runs before any
+// chroot, so that names added later still resolve.
+//
+// Also: the drift file (read when the client starts, written every drift_interval and
+// at exit), log lines and audit records for the client's events, and read-only views
+// and admin actions for the command protocol (daemon/client_provider.h).
 #pragma once
 
 #include <event2/dns.h>
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +32,7 @@
 
 #include "core/netaddr.h"
 #include "core/ntp_client.h"
+#include "daemon/client_status.h"
 #include "daemon/config.h"
 #include "daemon/state_dir.h"
 #include "daemon/system_clock.h"
@@ -32,11 +42,14 @@
 
 namespace tr7::daemon {
 
-// A source as the command protocol shows it.
+// A source as the command protocol shows it: one per resolved address, and one per
+// name that has no address yet (`resolving`).
 struct SourceView {
-  std::string name;       // configured host name (or address)
+  std::string name;  // configured host name (or address)
   core::SockAddr address;
   bool pool = false;
+  bool resolving = false;  // no address yet: `address` and `state` are empty
+  std::string dns_error;   // the last resolution's failure, if any
   core::SourceSnapshot state;
 };
 
@@ -47,6 +60,14 @@ struct ClientServiceStats {
   uint64_t dns_failures = 0;
 };
 
+// Where clock steps, held corrections and their release are recorded (the audit trail;
+// set by the worker once the control service exists). Empty functions: not recorded.
+struct ClockAuditHooks {
+  std::function<void(double step_s, const std::string& reason)> step;
+  std::function<void(int64_t id, double offset_s, double tolerance_s)> held;
+  std::function<void(int64_t id, double offset_s, const std::string& how)> released;
+};
+
 class ClientService {
  public:
   ClientService(event_base* base, SystemClock& clock, const Config& cfg, int8_t precision, const StateDir& state);
@@ -54,14 +75,29 @@ class ClientService {
   ClientService(const ClientService&) = delete;
   ClientService& operator=(const ClientService&) = delete;
 
-  core::ReferenceState reference(core::Timestamp now) const { return m_client->reference(now); }
-  // Read-only state (for logs and the command protocol).
+  // Unsynchronised until a source synchronised the clock.
+  core::ReferenceState reference(core::Timestamp now) const;
+  // Read-only state (for logs and the command protocol). Without a client: defaults
+  // (unsynchronised, no selection).
   core::TrackingSnapshot tracking() const;
   std::vector<SourceView> sources() const;
   const ClientServiceStats& stats() const { return m_stats; }
-  // Admin actions (the command protocol will call these).
-  bool approve() { return m_client->approve(); }
-  void burst();
+  bool started() const { return m_client != nullptr; }
+  const Config& config() const { return m_cfg; }
+
+  // Admin actions (the command protocol). Messages and error codes as in
+  // client_status.h; the caller audits the command itself, this records the clock
+  // events it causes (steps, releases) through the audit hooks.
+  //  add_source: Exists if the same host and port is a source already.
+  //  delete_source: by the host as added/configured, or by a resolved address (a pool
+  //    member is then banned for a while and replaced).
+  CommandResult add_source(const SourceConfig& sc);
+  CommandResult delete_source(const std::string& host);
+  CommandResult burst();
+  CommandResult make_step();
+  CommandResult approve(std::optional<int64_t> id);
+
+  void set_audit_hooks(ClockAuditHooks h) { m_audit = std::move(h); }
   // A reload: discipline settings and min_sources apply at once; source changes are
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
@@ -79,14 +115,21 @@ class ClientService {
   };
   struct Endpoint {
     SourceConfig cfg;
+    uint64_t serial = 0;  // names the endpoint to DNS callbacks (it may be gone by then)
     std::vector<std::unique_ptr<Member>> members;
     evdns_getaddrinfo_request* pending = nullptr;
     double next_resolve_mono = 0;
     double resolve_backoff_s = 2;
+    std::string dns_error;
     std::vector<std::pair<core::SockAddr, double>> banned;  // dead pool addresses, until (mono)
-    ClientService* owner = nullptr;
   };
+  struct ResolveToken;
 
+  void start_client();
+  Endpoint& new_endpoint(const SourceConfig& sc);
+  void start_endpoint(Endpoint& ep);
+  void remove_endpoint(size_t i);
+  Endpoint* endpoint_by_serial(uint64_t serial);
   void start_resolve(Endpoint& ep);
   static void on_resolved(int err, evutil_addrinfo* res, void* arg);
   void resolved(Endpoint& ep, int err, evutil_addrinfo* res);
@@ -98,6 +141,7 @@ class ClientService {
   void housekeeping(double mono);
   void schedule();
   void log_events();
+  size_t member_count() const;
   core::SourceOptions source_options(const SourceConfig& c) const;
   uint32_t refid_of(const core::SockAddr& a) const;
   static double mono_now();
@@ -108,13 +152,16 @@ class ClientService {
   int8_t m_precision;
   const StateDir& m_state;
   std::string m_drift_name;  // empty: no drift file
-  std::unique_ptr<core::NtpClient> m_client;
+  std::unique_ptr<core::NtpClient> m_client;  // from the first source on
   evdns_base* m_dns = nullptr;
   std::vector<std::unique_ptr<Endpoint>> m_endpoints;
+  uint64_t m_next_serial = 1;
+  std::shared_ptr<bool> m_alive;  // false once destroyed (for late DNS callbacks)
   sys::UdpBatch m_rx;
   sys::Callback m_timer;
   sys::Callback m_drift_timer;
   ClientServiceStats m_stats;
+  ClockAuditHooks m_audit;
   bool m_drift_warned = false;
 };
 

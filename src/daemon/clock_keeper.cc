@@ -137,7 +137,9 @@ void ClockKeeper::tick(double mono_s) {
     auto r = m_write_rtc();
     if (r) {
       ++m_rtc_writes;
+      m_last_rtc_ok_s = mono_s;
     } else {
+      ++m_rtc_failures;
       log_warn("writing the RTC failed: %s", r.error().c_str());
     }
   }

@@ -57,6 +57,12 @@ class ClockKeeper {
 
   uint64_t saves() const { return m_saves; }
   uint64_t rtc_writes() const { return m_rtc_writes; }
+  // Whether an RTC is written at all (a device was opened by the privileged side).
+  bool writes_rtc() const { return static_cast<bool>(m_write_rtc); }
+  // Monotonic times (s) of the last successful save and RTC write, if any.
+  std::optional<double> last_save_s() const { return m_last_save_s; }
+  std::optional<double> last_rtc_write_s() const { return m_last_rtc_ok_s; }
+  uint64_t rtc_failures() const { return m_rtc_failures; }
 
  private:
   const StateDir& m_dir;
@@ -67,6 +73,8 @@ class ClockKeeper {
   std::optional<double> m_last_rtc_s;
   uint64_t m_saves = 0;
   uint64_t m_rtc_writes = 0;
+  uint64_t m_rtc_failures = 0;
+  std::optional<double> m_last_rtc_ok_s;
   bool m_save_warned = false;
   std::unique_ptr<sys::Callback> m_timer;
 };

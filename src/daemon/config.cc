@@ -429,6 +429,36 @@ void Parser::define_server() {
                         m_cfg.server.max_clients = static_cast<size_t>(*n);
                         return std::nullopt;
                       }};
+  s["threads"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                    if (v == "auto") {
+                      m_cfg.server.threads = 0;
+                      return std::nullopt;
+                    }
+                    auto n = parse_int(v, 1, k_max_server_threads);
+                    if (!n) {
+                      return n.error() + " (or 'auto')";
+                    }
+                    m_cfg.server.threads = static_cast<unsigned>(*n);
+                    return std::nullopt;
+                  }};
+  s["tx_timestamp"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                         if (v == "spread") {
+                           m_cfg.server.tx_spread = true;
+                         } else if (v == "batch") {
+                           m_cfg.server.tx_spread = false;
+                         } else {
+                           return "expected 'spread' or 'batch', not '" + v + "'";
+                         }
+                         return std::nullopt;
+                       }};
+  s["busy_poll"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                      auto n = parse_int(v, 0, 1000);
+                      if (!n) {
+                        return n.error() + " (microseconds, 0 = off)";
+                      }
+                      m_cfg.server.busy_poll_us = static_cast<unsigned>(*n);
+                      return std::nullopt;
+                    }};
   s["deny_kod"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                      auto b = parse_bool(v);
                      if (!b) {
@@ -518,26 +548,28 @@ bool valid_host(const std::string& h) {
 
 }  // namespace
 
-std::optional<std::string> Parser::add_source(const std::string& v, int line, SourceConfig::Kind kind) {
-  auto w = split_words(v);
+}  // namespace
+
+Result<SourceConfig, std::string> parse_source_line(std::string_view value, SourceConfig::Kind kind,
+                                                    std::string* note) {
+  auto w = split_words(value);
   if (w.empty()) {
-    return std::string("missing host");
+    return unexpected(std::string("missing host"));
   }
   SourceConfig sc;
   sc.kind = kind;
-  sc.line = line;
   sc.host = w[0];
   if (!sc.host.empty() && sc.host.front() == '[' && sc.host.back() == ']') {
     sc.host = sc.host.substr(1, sc.host.size() - 2);  // [IPv6]
   }
   if (!valid_host(sc.host)) {
-    return "'" + w[0] + "' is not a host name or address";
+    return unexpected("'" + w[0] + "' is not a host name or address");
   }
   std::map<std::string, bool> seen;
   for (size_t i = 1; i < w.size(); ++i) {
     const std::string& k = w[i];
     if (!seen.emplace(k, true).second) {
-      return "'" + k + "' given twice";
+      return unexpected("'" + k + "' given twice");
     }
     if (k == "iburst") {
       sc.iburst = true;
@@ -546,51 +578,66 @@ std::optional<std::string> Parser::add_source(const std::string& v, int line, So
     bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" ||
                  (k == "maxsources" && kind == SourceConfig::Kind::Pool);
     if (!known) {
-      return "unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S" +
-             (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")");
+      return unexpected("unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S" +
+                        (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")"));
     }
     if (i + 1 >= w.size()) {
-      return "'" + k + "' needs a value";
+      return unexpected("'" + k + "' needs a value");
     }
     const std::string& val = w[++i];
     if (k == "minpoll" || k == "maxpoll") {
       auto n = parse_int(val, -6, 17);
       if (!n) {
-        return k + ": " + n.error();
+        return unexpected(k + ": " + n.error());
       }
       (k == "minpoll" ? sc.minpoll : sc.maxpoll) = static_cast<int8_t>(*n);
     } else if (k == "port") {
       auto n = parse_int(val, 1, 65535);
       if (!n) {
-        return "port: " + n.error();
+        return unexpected("port: " + n.error());
       }
       sc.port = static_cast<uint16_t>(*n);
     } else if (k == "burst_interval") {
       auto d = parse_double(val, 0.01, 60);
       if (!d) {
-        return "burst_interval: " + d.error();
+        return unexpected("burst_interval: " + d.error());
       }
       sc.burst_interval_s = *d;
     } else {
       auto n = parse_int(val, 1, 16);
       if (!n) {
-        return "maxsources: " + n.error();
+        return unexpected("maxsources: " + n.error());
       }
       sc.maxsources = static_cast<unsigned>(*n);
     }
   }
   if (sc.minpoll > sc.maxpoll) {
-    return "minpoll " + std::to_string(sc.minpoll) + " is above maxpoll " + std::to_string(sc.maxpoll);
+    return unexpected("minpoll " + std::to_string(sc.minpoll) + " is above maxpoll " + std::to_string(sc.maxpoll));
   }
+  if (note != nullptr && kind == SourceConfig::Kind::Pool && core::parse_ip(sc.host)) {
+    *note = "pool " + sc.host + " is an address: it gives one source";
+  }
+  return sc;
+}
+
+namespace {
+
+std::optional<std::string> Parser::add_source(const std::string& v, int line, SourceConfig::Kind kind) {
+  std::string note;
+  auto sc = parse_source_line(v, kind, &note);
+  if (!sc) {
+    return sc.error();
+  }
+  sc->line = line;
   for (const auto& o : m_cfg.sources.sources) {
-    if (o.host == sc.host && o.port == sc.port) {
-      return sc.host + " already configured (line " + std::to_string(o.line) + ")";
+    if (o.host == sc->host && o.port == sc->port) {
+      return sc->host + " already configured (line " + std::to_string(o.line) + ")";
     }
   }
-  if (kind == SourceConfig::Kind::Pool && core::parse_ip(sc.host)) {
-    warn(line, "pool " + sc.host + " is an address: it gives one source");
+  if (!note.empty()) {
+    warn(line, note);
   }
-  m_cfg.sources.sources.push_back(sc);
+  m_cfg.sources.sources.push_back(*sc);
   return std::nullopt;
 }
 

@@ -60,6 +60,14 @@ struct ServerSettings {
   bool deny_kod = false;
   size_t max_clients = 65536;
   std::optional<uint8_t> local_stratum;  // 1..15
+  // Server threads per listen address (SO_REUSEPORT, clients steered to a thread by
+  // their address); 0 = auto: the number of CPUs this process may run on.
+  unsigned threads = 0;
+  // Transmit timestamps of batched replies: true = `spread` (each reply when it leaves),
+  // false = `batch` (one clock read per batch).
+  bool tx_spread = true;
+  // Most microseconds a server thread busy-polls its socket before sleeping; 0 = never.
+  unsigned busy_poll_us = 0;
 };
 
 // One `server` or `pool` line of [sources].
@@ -99,6 +107,9 @@ struct DisciplineSettings {
   std::string drift_name() const { return drift_file == "none" ? std::string() : drift_file; }
 };
 
+// Most server threads accepted by `threads`.
+inline constexpr unsigned k_max_server_threads = 256;
+
 struct Config {
   std::string path;
   DaemonSettings daemon;
@@ -110,6 +121,13 @@ struct Config {
 };
 
 using ConfigResult = Result<Config, std::vector<std::string>>;
+
+// One [sources] `server` or `pool` value ("HOST [OPTION...]"), checked as the
+// configuration file checks it; also the grammar of `source add` (tr7ntp-control(7)).
+// `note`, when given, receives a remark worth a warning ("pool ADDR is an address").
+// Duplicates are the caller's business.
+Result<SourceConfig, std::string> parse_source_line(std::string_view value, SourceConfig::Kind kind,
+                                                    std::string* note = nullptr);
 
 // Parses `text` as if read from file `name` (used in messages).
 ConfigResult parse_config_text(std::string_view text, const std::string& name);

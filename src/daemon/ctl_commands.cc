@@ -1,5 +1,7 @@
 // The control commands: one `case` per entry of ctl/commands.def (no `default`, so
 // -Wswitch names a missing one).
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "core/tz.h"
@@ -345,10 +347,25 @@ CtlOutcome CtlService::cmd_audit_tail(const ctl::ParsedCommand& pc) const {
 }
 
 CtlOutcome CtlService::cmd_rtc() const {
-  return one({{"device", "/dev/rtc0"},
-              {"present", m_rtc_present ? "yes" : "no"},
-              {"managed", "no"},
-              {"note", "this build does not read or set the RTC"}});
+  RtcReport r = m_daemon.rtc_report();
+  bool present = false;
+  if (!r.device.empty()) {
+    struct stat st {};
+    present = stat(r.device.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+  }
+  auto age = [](double a) { return a < 0 ? std::string("never") : std::to_string(static_cast<int64_t>(a)); };
+  const char* mode = r.writing          ? "written every 11 min while synchronised"
+                     : r.device.empty() ? "none configured (the saved clock is the fallback)"
+                                        : "not written (not opened, or no privileged helper)";
+  return one({{"device", r.device.empty() ? "none" : r.device},
+              {"present", present ? "yes" : "no"},
+              {"managed", r.writing ? "yes" : "no"},
+              {"mode", mode},
+              {"writes", std::to_string(r.writes)},
+              {"write_failures", std::to_string(r.failures)},
+              {"last_write_age_s", age(r.last_write_age_s)},
+              {"saved_clock_saves", std::to_string(r.saves)},
+              {"last_save_age_s", age(r.last_save_age_s)}});
 }
 
 CtlOutcome CtlService::cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc) {

@@ -119,9 +119,6 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
                                            [this](ctl::MetricsFormat f) { return metrics_text(f); });
   }
 
-  struct stat st {};
-  m_rtc_present = stat("/dev/rtc0", &st) == 0 && S_ISCHR(st.st_mode);
-
   m_tick = std::make_unique<sys::Callback>(base, -1, EV_PERSIST, [this](evutil_socket_t, short) {
     m_audit.flush_suppressed(sys::realtime_now(), sys::monotonic_ns());
   });

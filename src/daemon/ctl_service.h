@@ -44,6 +44,18 @@ struct ReloadOutcome {
   std::vector<std::string> added;     // config_summary lines new
 };
 
+// What the `rtc` command reports: the device, whether the daemon writes it, and the
+// saved clock (the fallback where there is no RTC). Ages in seconds, negative: never.
+struct RtcReport {
+  std::string device;     // configured device; empty: none configured
+  bool writing = false;   // the privileged side opened it and the worker writes it
+  uint64_t writes = 0;    // successful writes since start
+  uint64_t failures = 0;  // failed writes since start
+  double last_write_age_s = -1;
+  uint64_t saves = 0;  // saved-clock writes since start
+  double last_save_age_s = -1;
+};
+
 class DaemonView {
  public:
   virtual ~DaemonView() = default;
@@ -61,6 +73,8 @@ class DaemonView {
   virtual void set_access(core::AllowList a) = 0;
   // Re-reads the configuration file (the same as SIGHUP); audited by the caller.
   virtual ReloadOutcome reload() = 0;
+  // The RTC and saved-clock state (rtc command).
+  virtual RtcReport rtc_report() const { return {}; }
 };
 
 class CtlService {
@@ -123,14 +137,13 @@ class CtlService {
   ClientStatusProvider& m_provider;
   TimezoneDb m_tz;
   std::string m_zone;
-  StateDir m_own_dir;       // only when the worker had none
-  const StateDir* m_dir;     // the one in use (may be invalid: no persistence, no audit)
+  StateDir m_own_dir;     // only when the worker had none
+  const StateDir* m_dir;  // the one in use (may be invalid: no persistence, no audit)
   RuntimeState m_state;
   AuditLog m_audit;
   std::unique_ptr<CtlServer> m_server;
   std::unique_ptr<MetricsHttp> m_http;
   int64_t m_start_mono_ns = 0;
-  bool m_rtc_present = false;
   std::unique_ptr<sys::Callback> m_tick;  // flushes suppressed refusal records
 };
 

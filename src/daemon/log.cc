@@ -1,5 +1,6 @@
 #include "daemon/log.h"
 
+#include <event2/event.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -44,12 +45,23 @@ int syslog_priority(LogLevel l) {
   return LOG_INFO;
 }
 
+// libevent's own messages (evdns: "nameserver ... has failed", ...) go where ours go,
+// with the same levels, instead of straight to stderr (lost under syslog).
+void libevent_log(int severity, const char* msg) {
+  LogLevel l = severity >= EVENT_LOG_ERR    ? LogLevel::Error
+               : severity == EVENT_LOG_WARN ? LogLevel::Warning
+               : severity == EVENT_LOG_MSG  ? LogLevel::Info
+                                            : LogLevel::Debug;
+  log_msg(l, "libevent: %s", msg);
+}
+
 }  // namespace
 
 void log_init(bool to_stderr, LogLevel level, const char* ident) {
   g_stderr = to_stderr;
   g_level = level;
   g_ident = ident;
+  event_set_log_callback(&libevent_log);
   if (!to_stderr) {
     openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
   }
@@ -90,8 +102,8 @@ void log_vmsg(LogLevel level, const char* fmt, va_list ap) {
   gmtime_r(&ts.tv_sec, &t);
   char when[40];
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &t);
-  std::fprintf(stderr, "%s.%06ldZ %s[%d]: %s: %s\n", when, ts.tv_nsec / 1000, g_ident,
-               static_cast<int>(getpid()), level_name(level), msg);
+  std::fprintf(stderr, "%s.%06ldZ %s[%d]: %s: %s\n", when, ts.tv_nsec / 1000, g_ident, static_cast<int>(getpid()),
+               level_name(level), msg);
 }
 
 void log_msg(LogLevel level, const char* fmt, ...) {

@@ -102,6 +102,16 @@ void load_worker_filter() {
     f.allow(name);
   }
   f.allow_if("socketpair", {SysArg{0, SCMP_CMP_EQ, AF_UNIX}});
+  // The NTP server threads (server_pool.h), started after this filter: threads only,
+  // never a new process. clone3 passes its flags in memory, which seccomp cannot read:
+  // it fails with ENOSYS and the C library falls back to clone, whose flags must
+  // include CLONE_THREAD. Then the per-thread set-up of the C library, and the thread's
+  // name (prctl PR_SET_NAME only).
+  f.fail_with("clone3", ENOSYS);
+  f.allow_if("clone", {SysArg{0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD}});
+  f.allow("set_robust_list");
+  f.allow("rseq");
+  f.allow_if("prctl", {SysArg{0, SCMP_CMP_EQ, PR_SET_NAME}});
   // ioctl: bytes pending (libevent's evbuffer_read) and the terminal check of stdio.
   for (unsigned long req : {static_cast<unsigned long>(FIONREAD), static_cast<unsigned long>(TCGETS)}) {
     f.allow_if("ioctl", {SysArg{1, SCMP_CMP_EQ, req}});

@@ -6,6 +6,12 @@
 // Mode `none`: no clock control at all; the served time is the system clock plus the
 // daemon's own correction (core::VirtualClock), so the daemon can keep and serve good
 // time without CAP_SYS_TIME, and tests never touch the real clock.
+//
+// Threads: now() and cook() may be called from any thread at once (every NTP server
+// thread reads the clock for every batch); control() belongs to the event loop. In mode
+// `none` each correction replaces an immutable copy of the virtual clock that readers
+// pick up (one atomic load while nothing changed, a short lock once after a change), so
+// no reader ever sees a correction half applied and none waits for the discipline.
 #pragma once
 
 #include <memory>
@@ -20,6 +26,7 @@ class SystemClock final : public core::Clock {
  public:
   // kernel_control: where kernel-mode corrections go (not owned); nullptr: KernelClock.
   explicit SystemClock(ClockMode mode, core::ClockControl* kernel_control = nullptr);
+  ~SystemClock() override;
   core::Timestamp now() const override;
   core::Timestamp cook(core::Timestamp raw) const override;
   ClockMode mode() const { return m_mode; }
@@ -27,8 +34,9 @@ class SystemClock final : public core::Clock {
   core::ClockControl& control() { return *m_control; }
 
  private:
+  class SharedVirtual;
   ClockMode m_mode;
-  std::unique_ptr<core::VirtualClock> m_virtual;
+  std::unique_ptr<SharedVirtual> m_virtual;
   std::unique_ptr<core::ClockControl> m_control_owner;
   core::ClockControl* m_control = nullptr;
 };

@@ -3,8 +3,10 @@
 #include "autoconfig.h"
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -18,26 +20,71 @@ namespace tr7::daemon {
 class Worker::View final : public DaemonView {
  public:
   explicit View(Worker& w) : m_w(w) {}
+  RtcReport rtc_report() const override {
+    RtcReport r;
+    r.device = m_w.m_cfg.daemon.rtc;
+    if (const ClockKeeper* k = m_w.m_keeper.get()) {
+      double mono = static_cast<double>(sys::monotonic_ns()) / 1e9;
+      r.writing = k->writes_rtc();
+      r.writes = k->rtc_writes();
+      r.failures = k->rtc_failures();
+      r.saves = k->saves();
+      if (auto t = k->last_rtc_write_s()) {
+        r.last_write_age_s = mono - *t;
+      }
+      if (auto t = k->last_save_s()) {
+        r.last_save_age_s = mono - *t;
+      }
+    }
+    return r;
+  }
   const Config& config() const override { return m_w.m_cfg; }
   core::Timestamp now() const override { return m_w.m_clock.now(); }
-  core::ServerStats server_stats() const override { return m_w.m_server->stats(); }
-  uint64_t send_errors() const override {
-    uint64_t n = 0;
-    for (const auto& l : m_w.m_listeners) {
-      n += l->stats().send_errors;
+  // The server's numbers are summed over all server threads (published by them after
+  // each batch, so at most one batch old).
+  core::ServerStats server_stats() const override { return m_w.server_stats().server; }
+  uint64_t send_errors() const override { return m_w.server_stats().listener.send_errors; }
+  size_t client_count() const override { return m_w.server_stats().clients; }
+  size_t client_capacity() const override {
+    size_t n = m_w.m_pool->policy().max_clients;
+    for (const auto& p : m_w.m_extra_pools) {
+      n += p->policy().max_clients;
     }
     return n;
   }
-  size_t client_count() const override { return m_w.m_server->clients().size(); }
-  size_t client_capacity() const override { return m_w.m_server->clients().capacity(); }
+  // The `limit` most recently seen clients of all threads, newest first. Each thread
+  // copies its newest `limit` between two batches; f runs here, on the copies.
   void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const override {
-    m_w.m_server->clients().for_each(f, limit);
+    std::vector<core::ClientRecord> all;
+    std::mutex m;
+    auto collect = [&all, &m, limit](unsigned, const core::NtpServer& srv) {
+      std::vector<core::ClientRecord> mine;
+      srv.clients().for_each([&mine](const core::ClientRecord& r) { mine.push_back(r); }, limit);
+      std::lock_guard<std::mutex> lock(m);
+      all.insert(all.end(), mine.begin(), mine.end());
+    };
+    // visit() waits for every thread (they answer between two batches, within
+    // ServerPool::k_control_ms when idle); `all` outlives it.
+    bool complete = m_w.m_pool->visit(collect);
+    for (const auto& p : m_w.m_extra_pools) {
+      complete = p->visit(collect) && complete;
+    }
+    if (!complete) {
+      log_warn("clients: a server thread did not answer in time; the list is incomplete");
+    }
+    std::lock_guard<std::mutex> lock(m);
+    std::sort(all.begin(), all.end(), [](const core::ClientRecord& a, const core::ClientRecord& b) {
+      return a.last_seen_ns > b.last_seen_ns;
+    });
+    for (size_t i = 0; i < all.size() && i < limit; ++i) {
+      f(all[i]);
+    }
   }
-  const core::AllowList& access() const override { return m_w.m_server->policy().access; }
+  const core::AllowList& access() const override { return m_w.m_pool->policy().access; }
   void set_access(core::AllowList a) override {
-    core::ServerPolicy p = m_w.m_server->policy();
+    core::ServerPolicy p = m_w.m_pool->policy();
     p.access = std::move(a);
-    m_w.m_server->set_policy(std::move(p));
+    m_w.apply_policy(p);
   }
   ReloadOutcome reload() override { return m_w.reload_config(); }
 
@@ -59,30 +106,51 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   } else {
     log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
   }
-  // The control service first: it reads the tzdata and the runtime state, opens the
+  // The NTP client always runs (sources can be added at run time); with no source it
+  // does nothing at all. Its DNS resolver is set up now, before any chroot.
+  m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
+  m_provider = std::make_unique<ClientProvider>(
+      *m_client, [this](core::Timestamp now) { return reference_at(now); }, to_string(m_cfg.daemon.clock));
+  // The control service next: it reads the tzdata and the runtime state, opens the
   // audit log and binds the control socket, all before any privilege drop; the server's
   // policy below already includes the runtime rule changes.
-  m_provider = std::make_unique<NoClientProvider>([this](core::Timestamp now) { return reference_at(now); },
-                                                  to_string(m_cfg.daemon.clock));
   m_view = std::make_unique<View>(*this);
   m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir);
-  core::SipKey key{sys::random_u64(), sys::random_u64()};
-  m_server = std::make_unique<core::NtpServer>(make_policy(m_cfg.server), key, sys::random_u64(), m_precision);
-
-  for (const auto& addr : m_cfg.server.listen) {
-    sys::Fd fd;
-    try {
-      fd = sys::open_udp(addr, sys::UdpOptions{});
-    } catch (const std::exception& e) {
-      throw std::runtime_error(std::string("cannot listen on ") + addr.to_string() + ": " + e.what());
+  // Clock steps, held corrections and their release go to the audit trail.
+  ClockAuditHooks hooks;
+  hooks.step = [this](double step_s, const std::string& reason) {
+    if (auto r = m_ctl->audit().clock_step(step_s, reason, sys::realtime_now()); !r) {
+      log_err("audit (clock step): %s", r.error().c_str());
     }
-    m_listeners.push_back(std::make_unique<NtpListener>(
-        m_base.get(), std::move(fd), *m_server, m_clock, [this](core::Timestamp now) { return reference_at(now); }));
-  }
+  };
+  hooks.held = [this](int64_t id, double offset_s, double tolerance_s) {
+    if (auto r = m_ctl->audit().correction_held(id, offset_s, tolerance_s, sys::realtime_now()); !r) {
+      log_err("audit (correction held): %s", r.error().c_str());
+    }
+  };
+  hooks.released = [this](int64_t id, double offset_s, const std::string& how) {
+    if (auto r = m_ctl->audit().correction_released(id, offset_s, how, sys::realtime_now()); !r) {
+      log_err("audit (correction released): %s", r.error().c_str());
+    }
+  };
+  m_client->set_audit_hooks(std::move(hooks));
+  // The server threads start in run(), after any fork and after the sandbox: here, as
+  // root under privilege separation, only their sockets are opened.
+  ServerPoolConfig pc;
+  pc.listen = m_cfg.server.listen;
+  pc.threads = m_cfg.server.threads ? m_cfg.server.threads : available_cpus();
+  pc.policy = make_policy(m_cfg.server);
+  pc.precision = m_precision;
+  pc.spread_tx = m_cfg.server.tx_spread;
+  pc.busy_poll_us = m_cfg.server.busy_poll_us;
+  m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
 
-  if (!m_cfg.sources.sources.empty()) {
-    m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
-  }
+  publish_reference();
+  // The NTP client changes its reference state on the event loop; the server threads
+  // read it from a snapshot, replaced when it changed.
+  m_reference_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST,
+                                                      [this](evutil_socket_t, short) { publish_reference(); });
+  m_reference_timer->add(k_reference_check_s);
 
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
@@ -126,6 +194,49 @@ core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
   return p;
 }
 
+void Worker::publish_reference() {
+  core::ReferenceState r = reference_at(m_clock.now());
+  // A local reference is served with the time of each batch (core::served_reference):
+  // its reference time here does not count as a change.
+  bool same = r.synchronised == m_published.synchronised && r.leap == m_published.leap &&
+              r.stratum == m_published.stratum && r.refid == m_published.refid && r.local == m_published.local &&
+              (r.local || r.reference_time == m_published.reference_time) &&
+              r.root_delay_s == m_published.root_delay_s && r.root_dispersion_s == m_published.root_dispersion_s;
+  if (same && m_reference_published) {
+    return;
+  }
+  m_reference.publish(r);
+  m_published = r;
+  m_reference_published = true;
+}
+
+ServerPoolStats Worker::server_stats() const {
+  ServerPoolStats all = m_pool->stats();
+  for (const auto& p : m_extra_pools) {
+    ServerPoolStats s = p->stats();
+    all.server.add(s.server);
+    all.listener.send_errors += s.listener.send_errors;
+    all.listener.no_kernel_timestamp += s.listener.no_kernel_timestamp;
+    all.listener.batches += s.listener.batches;
+    all.listener.steering_misses += s.listener.steering_misses;
+    all.clients += s.clients;
+    all.evictions += s.evictions;
+    all.received_per_thread.insert(all.received_per_thread.end(), s.received_per_thread.begin(),
+                                   s.received_per_thread.end());
+  }
+  return all;
+}
+
+void Worker::apply_policy(const core::ServerPolicy& policy) {
+  bool taken = m_pool->set_policy(policy);
+  for (auto& p : m_extra_pools) {
+    taken = p->set_policy(policy) && taken;
+  }
+  if (!taken) {
+    log_warn("a server thread did not take the new policy in time; it will between two batches");
+  }
+}
+
 core::ReferenceState Worker::reference_at(core::Timestamp now) const {
   if (m_client) {
     core::ReferenceState r = m_client->reference(now);
@@ -141,8 +252,11 @@ core::ReferenceState Worker::reference_at(core::Timestamp now) const {
 
 void Worker::log_started() const {
   std::string where;
-  for (const auto& l : m_listeners) {
-    where += (where.empty() ? "" : ", ") + l->address().to_string();
+  for (const auto& a : m_pool->addresses()) {
+    where += (where.empty() ? "" : ", ") + a.to_string();
+  }
+  if (!where.empty()) {
+    where += " (" + std::to_string(m_pool->threads()) + (m_pool->threads() == 1 ? " thread)" : " threads)");
   }
   log_info("tr7ntpd " PACKAGE_VERSION " started: clock=%s, precision=2^%d s, %zu source line(s), serving on %s%s",
            to_string(m_cfg.daemon.clock), static_cast<int>(m_precision), m_cfg.sources.sources.size(),
@@ -192,10 +306,13 @@ ReloadOutcome Worker::reload_config() {
                  cfg->daemon.control_socket != m_cfg.daemon.control_socket ||
                  cfg->daemon.control_socket_mode != m_cfg.daemon.control_socket_mode ||
                  cfg->daemon.admin_group != m_cfg.daemon.admin_group ||
-                 cfg->daemon.monitor_group != m_cfg.daemon.monitor_group || cfg->metrics.listen != m_cfg.metrics.listen;
+                 cfg->daemon.monitor_group != m_cfg.daemon.monitor_group || cfg->metrics.listen != m_cfg.metrics.listen ||
+                 cfg->server.threads != m_cfg.server.threads || cfg->server.tx_spread != m_cfg.server.tx_spread ||
+                 cfg->server.busy_poll_us != m_cfg.server.busy_poll_us;
   if (restart) {
-    std::string w = "reload: listen, clock, state_dir, user, rtc, max_step, control_socket*, admin_group, "
-                    "monitor_group and [metrics] listen changes take effect at the next restart";
+    std::string w = "reload: listen, threads, tx_timestamp, busy_poll, clock, state_dir, user, rtc, max_step, "
+                    "control_socket*, admin_group, monitor_group and [metrics] listen changes take effect at the "
+                    "next restart";
     log_warn("%s", w.c_str());
     out.warnings.push_back(w);
     cfg->server.listen = m_cfg.server.listen;
@@ -211,6 +328,9 @@ ReloadOutcome Worker::reload_config() {
     cfg->daemon.admin_group = m_cfg.daemon.admin_group;
     cfg->daemon.monitor_group = m_cfg.daemon.monitor_group;
     cfg->metrics.listen = m_cfg.metrics.listen;
+    cfg->server.threads = m_cfg.server.threads;
+    cfg->server.tx_spread = m_cfg.server.tx_spread;
+    cfg->server.busy_poll_us = m_cfg.server.busy_poll_us;
   }
   if (cfg->sources.sources != m_cfg.sources.sources || cfg->discipline.drift_file != m_cfg.discipline.drift_file) {
     log_warn("reload: source and drift_file changes take effect at the next restart");
@@ -221,9 +341,10 @@ ReloadOutcome Worker::reload_config() {
     m_client->apply(*cfg);
   }
   std::vector<std::string> before = config_summary(m_cfg);
-  m_server->set_policy(make_policy(cfg->server));
+  apply_policy(make_policy(cfg->server));
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
+  publish_reference();
   std::vector<std::string> after = config_summary(m_cfg);
   for (const auto& l : before) {
     if (std::find(after.begin(), after.end(), l) == after.end()) {
@@ -242,21 +363,24 @@ ReloadOutcome Worker::reload_config() {
 }
 
 void Worker::log_stats() const {
-  const core::ServerStats& s = m_server->stats();
+  ServerPoolStats ps = server_stats();
+  const core::ServerStats& s = ps.server;
   std::string drops;
   for (size_t i = 0; i < core::k_drop_reasons; ++i) {
     drops += std::string(" ") + core::to_string(static_cast<core::DropReason>(i)) + "=" + std::to_string(s.dropped[i]);
   }
-  uint64_t send_errors = 0;
-  for (const auto& l : m_listeners) {
-    send_errors += l->stats().send_errors;
+  std::string per_thread;
+  for (uint64_t r : ps.received_per_thread) {
+    per_thread += (per_thread.empty() ? "" : ",") + std::to_string(r);
   }
   log_info("server stats: received=%llu answered=%llu kod_rate=%llu kod_deny=%llu leaked=%llu dropped=%llu%s "
-           "send_errors=%llu clients=%zu",
+           "send_errors=%llu clients=%llu threads=%zu received_per_thread=%s steering_misses=%llu",
            static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.answered),
            static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
            static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
-           static_cast<unsigned long long>(send_errors), m_server->clients().size());
+           static_cast<unsigned long long>(ps.listener.send_errors), static_cast<unsigned long long>(ps.clients),
+           ps.received_per_thread.size(), per_thread.c_str(),
+           static_cast<unsigned long long>(ps.listener.steering_misses));
   if (m_client) {
     m_client->log_state();
   }
@@ -264,9 +388,25 @@ void Worker::log_stats() const {
 
 void Worker::add_listener(sys::Fd fd) {
   core::SockAddr local = sys::local_address(fd.get());
-  sys::configure_udp(fd.get(), local.ip.is_v4() ? AF_INET : AF_INET6, sys::UdpOptions{});
-  m_listeners.push_back(std::make_unique<NtpListener>(m_base.get(), std::move(fd), *m_server, m_clock,
-                                                      [this](core::Timestamp now) { return reference_at(now); }));
+  sys::UdpOptions opt;
+  opt.pktinfo = local.ip.bytes == std::array<uint8_t, 16>{};  // only a wildcard socket needs it
+  sys::configure_udp(fd.get(), local.ip.is_v4() ? AF_INET : AF_INET6, opt);
+  // One socket, one thread of its own (a socket opened elsewhere is not part of a
+  // steered group), with the same policy and its own client table.
+  ServerPoolConfig pc;
+  pc.listen = {local};
+  pc.threads = 1;
+  pc.policy = m_pool->policy();
+  pc.precision = m_precision;
+  pc.spread_tx = m_cfg.server.tx_spread;
+  pc.busy_poll_us = m_cfg.server.busy_poll_us;
+  std::vector<std::vector<sys::Fd>> fds(1);
+  fds[0].push_back(std::move(fd));
+  auto pool = std::make_unique<ServerPool>(std::move(pc), std::move(fds), core::SteerKey{}, m_clock, m_reference);
+  if (m_running) {
+    pool->start();
+  }
+  m_extra_pools.push_back(std::move(pool));
 }
 
 void Worker::stop(int exit_status) {
@@ -275,7 +415,17 @@ void Worker::stop(int exit_status) {
 }
 
 int Worker::run() {
+  m_pool->start();
+  for (auto& p : m_extra_pools) {
+    p->start();
+  }
+  m_running = true;
   event_base_dispatch(m_base.get());
+  m_running = false;
+  m_pool->stop();
+  for (auto& p : m_extra_pools) {
+    p->stop();
+  }
   log_stats();
   if (m_client) {
     m_client->save_drift();

@@ -11,12 +11,14 @@
 
 #include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/client_provider.h"
 #include "daemon/client_service.h"
 #include "daemon/client_status.h"
 #include "daemon/clock_keeper.h"
 #include "daemon/config.h"
 #include "daemon/ctl_service.h"
-#include "daemon/ntp_listener.h"
+#include "daemon/reference_publisher.h"
+#include "daemon/server_pool.h"
 #include "daemon/state_dir.h"
 #include "daemon/system_clock.h"
 #include "sys/event.h"
@@ -58,10 +60,24 @@ class Worker {
   // The state directory, opened at construction (before any chroot); invalid if missing.
   const StateDir& state_dir() const { return m_state_dir; }
 
+  // The NTP server threads of the configured listen addresses (client tables: visit()).
+  const ServerPool& server_pool() const { return *m_pool; }
+  ServerPool& server_pool() { return *m_pool; }
+  // Server statistics summed over every server thread (also add_listener's).
+  ServerPoolStats server_stats() const;
+  // How often the reference state is compared with what the server threads serve.
+  static constexpr double k_reference_check_s = 0.25;
+
  private:
+  // The reference state to serve at `now` (the NTP client's, local_stratum, or
+  // unsynchronised); the server threads get it through publish_reference().
   core::ReferenceState reference_at(core::Timestamp now) const;
-  // The NTP client, if sources are configured (read-only access for the command
-  // protocol: tracking(), sources()).
+  // Publishes reference_at(now) to the server threads when it differs from what they
+  // serve (at start, on reload and every k_reference_check_s).
+  void publish_reference();
+  // A new policy (reload, access rule change) for every server thread.
+  void apply_policy(const core::ServerPolicy& policy);
+  // The NTP client (always there; idle without sources).
   ClientService* client() { return m_client.get(); }
   void reload();
   // Re-reads the configuration (SIGHUP and the `reload` command); not audited here.
@@ -78,12 +94,18 @@ class Worker {
   sys::EventBase m_base;
   SystemClock m_clock;
   int8_t m_precision;
-  std::unique_ptr<core::NtpServer> m_server;
-  std::vector<std::unique_ptr<NtpListener>> m_listeners;
-  std::unique_ptr<ClientService> m_client;  // when [sources] has any
+  ReferencePublisher m_reference;
+  core::ReferenceState m_published;  // the last state published
+  bool m_reference_published = false;
+  std::unique_ptr<ServerPool> m_pool;
+  // Sockets handed over later (add_listener), one server thread each.
+  std::vector<std::unique_ptr<ServerPool>> m_extra_pools;
+  std::unique_ptr<sys::Callback> m_reference_timer;
+  bool m_running = false;
+  std::unique_ptr<ClientService> m_client;  // always (sources can be added at run time)
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
   std::unique_ptr<ClockKeeper> m_keeper;
-  // The NTP client's status for the control socket (NoClientProvider until it lands).
+  // The NTP client's status and commands for the control socket.
   std::unique_ptr<ClientStatusProvider> m_provider;
   std::unique_ptr<View> m_view;
   std::unique_ptr<CtlService> m_ctl;

@@ -54,6 +54,18 @@ bool SeccompFilter::allow_if(const char* name, std::initializer_list<SysArg> con
   return true;
 }
 
+bool SeccompFilter::fail_with(const char* name, int err) {
+  int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) {
+    return false;
+  }
+  int rc = seccomp_rule_add_array(m_ctx.get(), SCMP_ACT_ERRNO(static_cast<uint16_t>(err)), nr, 0, nullptr);
+  if (rc < 0 && rc != -EEXIST) {
+    throw_rc(rc, std::string("seccomp_rule_add ") + name);
+  }
+  return true;
+}
+
 void SeccompFilter::load() {
   int rc = seccomp_load(m_ctx.get());
   if (rc < 0) {

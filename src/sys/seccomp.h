@@ -35,6 +35,9 @@ class SeccompFilter {
   bool allow(const char* name);
   // Allows it when all conditions hold; several rules for one call are alternatives.
   bool allow_if(const char* name, std::initializer_list<SysArg> conds);
+  // Makes a system call fail with `err` instead (e.g. ENOSYS, so that the C library
+  // falls back to an older call the filter can inspect). Returns false as allow() does.
+  bool fail_with(const char* name, int err);
   // Loads the filter into the kernel (needs NO_NEW_PRIVS or CAP_SYS_ADMIN). The filter
   // stays for the life of the process and is inherited by its children.
   void load();

@@ -66,6 +66,17 @@ Fd open_udp(const core::SockAddr& local, const UdpOptions& opt) {
   return fd;
 }
 
+void set_blocking(int fd, int timeout_ms) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    throw_errno("fcntl ~O_NONBLOCK");
+  }
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+    throw_errno("setsockopt SO_RCVTIMEO");
+  }
+}
+
 core::SockAddr local_address(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -92,21 +103,21 @@ UdpBatch::UdpBatch(size_t slots, size_t buf_size)
   }
 }
 
-std::span<Datagram> UdpBatch::receive(int fd) {
+std::span<Datagram> UdpBatch::receive(int fd, bool wait) {
   size_t n = m_dgrams.size();
   for (size_t i = 0; i < n; ++i) {
     m_iov[i] = iovec{m_dgrams[i].data, m_buf_size};
     msghdr& h = m_hdrs[i].msg_hdr;
-    std::memset(&h, 0, sizeof h);
     h.msg_name = &m_addrs[i];
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_iov = &m_iov[i];
     h.msg_iovlen = 1;
     h.msg_control = m_control.data() + i * k_control_len;
     h.msg_controllen = k_control_len;
+    h.msg_flags = 0;
     m_hdrs[i].msg_len = 0;
   }
-  int got = recvmmsg(fd, m_hdrs.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+  int got = recvmmsg(fd, m_hdrs.data(), static_cast<unsigned>(n), wait ? MSG_WAITFORONE : MSG_DONTWAIT, nullptr);
   if (got <= 0) {
     return {};
   }

@@ -29,6 +29,9 @@ Fd open_udp(const core::SockAddr& local, const UdpOptions& opt);
 // over by the privileged helper).
 void configure_udp(int fd, int family, const UdpOptions& opt);
 core::SockAddr local_address(int fd);
+// Makes `fd` blocking, with a receive timeout (a thread that blocks in recvmmsg still
+// looks at its control flags every `timeout_ms`). Throws std::system_error.
+void set_blocking(int fd, int timeout_ms);
 
 struct Datagram {
   core::SockAddr peer;
@@ -45,8 +48,10 @@ class UdpBatch {
  public:
   UdpBatch(size_t slots, size_t buf_size);
 
-  // recvmmsg into all slots; returns the datagrams received (possibly none).
-  std::span<Datagram> receive(int fd);
+  // recvmmsg into all slots; returns the datagrams received (possibly none). With
+  // `wait` (MSG_WAITFORONE) a blocking socket waits for the first datagram, then takes
+  // what else is queued without waiting.
+  std::span<Datagram> receive(int fd, bool wait = false);
 
   // Slots for sending: fill data/len/peer/local/ifindex of the first n, then send().
   Datagram& slot(size_t i) { return m_dgrams[i]; }

@@ -204,6 +204,113 @@ static void test_jump_held(void**) {
   (void)r2;
 }
 
+// The admin's commands on the core: makestep (refused without a selection, while held
+// and over the tolerance; otherwise a step by the combined offset), held-correction ids,
+// approve applying at once (Approved + approved Stepped events), and a later hold
+// released by the sources themselves (Released).
+static void test_admin_step_and_approve(void**) {
+  using K = core::NtpClient::Event;
+  auto take = [](Simulation& sim) { return sim.client().take_events(); };
+  auto find = [](const std::vector<K>& ev, K::Kind k) -> std::optional<K> {
+    for (const auto& e : ev) {
+      if (e.kind == k) {
+        return e;
+      }
+    }
+    return std::nullopt;
+  };
+  ClockParams cp;
+  cp.freq_ppm = 10;
+  Simulation sim(cp, client_options(2), k_start, g_seed);
+  // Nothing to step by before any source answered.
+  auto none = sim.client().make_step(0, sim.clock().served());
+  assert_false(none.has_value());
+  assert_int_equal(static_cast<int>(none.error()), static_cast<int>(core::StepRefusal::NoSelection));
+  for (int i = 0; i < 3; ++i) {
+    ServerParams sp = lan();
+    sp.jump_at_s = 1800;
+    sp.jump_s = 10;
+    sim.add_server(sp, source_options(2, 6));
+  }
+  sim.run(600);
+  (void)take(sim);
+  // makestep while synchronised: a step by the (small) combined offset.
+  core::Timestamp now = sim.clock().served();
+  double cur = sim.client().tracking(now).current_offset_s;
+  auto st = sim.client().make_step(sim.clock().tau(), now);
+  assert_true(st.has_value());
+  assert_near(*st, cur, 1e-9);
+  assert_true(std::fabs(*st) < 0.001);
+  auto ev = take(sim);
+  auto ms = find(ev, K::ManualStep);
+  assert_true(ms.has_value());
+  assert_near(ms->value, *st, 1e-12);
+  assert_false(find(ev, K::Stepped).has_value());  // not a policy step
+  assert_true(std::fabs(sim.clock().served_minus_true()) < 0.002);
+  // The jump: held, with an id from the time it was held.
+  sim.run(2400);
+  now = sim.clock().served();
+  auto t = sim.client().tracking(now);
+  assert_true(t.held);
+  assert_true(t.held_id >= k_start.ns / core::k_ns_per_s + 1800);
+  assert_true(t.held_since > k_start);
+  auto refused = sim.client().make_step(sim.clock().tau(), now);
+  assert_false(refused.has_value());
+  assert_int_equal(static_cast<int>(refused.error()), static_cast<int>(core::StepRefusal::Held));
+  bool found_held = false;
+  for (const auto& e : sim.events()) {
+    found_held = found_held || (e.kind == K::Held && e.id == t.held_id && std::fabs(e.value - 10) < 0.01);
+  }
+  assert_true(found_held);
+  // Approve: applied at once (a forward step), events carry the id.
+  assert_true(sim.client().approve(sim.clock().tau(), now));
+  ev = take(sim);
+  auto ap = find(ev, K::Approved);
+  assert_true(ap.has_value());
+  assert_int_equal(ap->id, t.held_id);
+  assert_near(ap->value, 10.0, 0.01);
+  auto stp = find(ev, K::Stepped);
+  assert_true(stp.has_value());
+  assert_true(stp->approved);
+  assert_int_equal(stp->id, t.held_id);
+  assert_false(sim.client().tracking(sim.clock().served()).held);
+  assert_true(std::fabs(sim.clock().served_minus_true() - 10.0) < 0.01);
+  assert_false(sim.client().approve(sim.clock().tau(), sim.clock().served()));  // nothing left
+  // The sources jump back: held again with a larger id, then released by the sources.
+  for (size_t i = 0; i < 3; ++i) {
+    sim.at(3000, [&sim, i] { sim.server(i).offset_s = -10; });
+    sim.at(4200, [&sim, i] { sim.server(i).offset_s = 0; });
+  }
+  sim.run(4000);
+  auto t2 = sim.client().tracking(sim.clock().served());
+  assert_true(t2.held);
+  assert_true(t2.held_id > t.held_id);
+  sim.run(5400);
+  assert_false(sim.client().tracking(sim.clock().served()).held);
+  bool released = false;
+  for (const auto& e : sim.events()) {
+    released = released || (e.kind == K::Released && e.id == t2.held_id && std::fabs(e.value + 10) < 0.01);
+  }
+  assert_true(released);
+  assert_true(std::fabs(sim.clock().served_minus_true() - 10.0) < 0.01);
+
+  // Over the tolerance but not (yet) held: makestep refuses too.
+  core::ClientOptions o = client_options(2);
+  o.discipline.tolerance_updates = 1000000;
+  Simulation sim2(cp, o, k_start, g_seed + 1);
+  for (int i = 0; i < 3; ++i) {
+    ServerParams sp = lan();
+    sp.jump_at_s = 600;
+    sp.jump_s = 5;
+    sim2.add_server(sp, source_options(2, 6));
+  }
+  sim2.run(900);
+  auto over = sim2.client().make_step(sim2.clock().tau(), sim2.clock().served());
+  assert_false(over.has_value());
+  assert_int_equal(static_cast<int>(over.error()), static_cast<int>(core::StepRefusal::OverTolerance));
+  assert_true(std::fabs(sim2.clock().served_minus_true()) < 0.01);
+}
+
 // 24 h without any reply after an hour of synchronisation: frequency kept, dispersion
 // growing, still serving; past the bound (1.5 s root distance) unsynchronised; when the
 // sources come back, recovery by slewing, no step.
@@ -397,6 +504,7 @@ int main() {
       cmocka_unit_test(test_four_sources),      cmocka_unit_test(test_falseticker_ignored),
       cmocka_unit_test(test_no_majority),       cmocka_unit_test(test_loss),
       cmocka_unit_test(test_initial_step),      cmocka_unit_test(test_jump_held),
+      cmocka_unit_test(test_admin_step_and_approve),
       cmocka_unit_test(test_holdover),          cmocka_unit_test(test_leap_insert),
       cmocka_unit_test(test_leap_minority_and_wrong_day), cmocka_unit_test(test_drift_file),
       cmocka_unit_test(test_bench_path),

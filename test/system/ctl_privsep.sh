@@ -37,7 +37,17 @@ as_nobody "$TR7NTPC" -s "$T_DIR/ctl.sock" allow add 10.1.0.0/16 2>/dev/null
 check "nobody refused in the sandbox (exit $?)" test $? = 1
 check "the refusal is audited with nobody's uid" jq -s -e "any(.[]; .command == \"allow add 10.1.0.0/16\" and .uid == $(id -u nobody) and (.result | startswith(\"refused\")))" "$T_DIR/state/audit.log"
 check "reload in the sandbox (the helper opens the file)" ctlc reload
-check "source add: a clear error" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json source add ntp.example.net | jq -e '.error.code == 95' >/dev/null"
+# A name added at run time resolves in the chroot (the resolver read /etc/hosts before);
+# nothing listens on dead_port, so it stays unreachable, but requests go out.
+dead_port=$(free_port)
+check "source add by name in the sandbox" ctlc source add localhost port "$dead_port" minpoll -2 maxpoll -2
+resolved_and_polled() {
+  ctlc --json sources | jq -e '.[0].name == "localhost" and .[0].address == "127.0.0.1"' &&
+    ctlc --json ntpdata 127.0.0.1 | jq -e '.tx >= 1'
+}
+check "localhost resolved to 127.0.0.1 and polled from the sandbox" wait_for 5 resolved_and_polled
+check "source delete localhost" ctlc source delete localhost
+check "still local stratum 10 (an unreachable source changes nothing)" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json tracking | jq -e '.state == \"local\" and .stratum == 10' >/dev/null"
 check "HTTP /metrics from the sandbox" python3 -c "import urllib.request; assert b'tr7_stratum 10' in urllib.request.urlopen('http://127.0.0.1:$hport/metrics', timeout=5).read()"
 $CTLPROBE badinput "$T_DIR/ctl.sock" >"$T_DIR/probe.json"
 rc=$?

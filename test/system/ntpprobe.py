@@ -5,8 +5,9 @@
       one request; prints the reply as JSON; exit 1 on timeout
   burst HOST PORT --count N [--src ADDR ...] [--ports-per-src K] [--interval S]
       N requests spread over the sources; prints counts of replies by kind as JSON
-  badinput HOST PORT
-      version 0-7 x mode 0-7 x length 0..1100, plus the THREATS.md packet list;
+  badinput HOST PORT [--src ADDR ...]
+      version 0-7 x mode 0-7 x length 0..1100, plus the THREATS.md packet list
+      (sent from 8 sockets, spread over the --src addresses if given);
       checks bytes out <= bytes in, replies only where allowed, and that a valid
       request is still answered afterwards; prints a JSON summary; exit 1 on violation
 """
@@ -201,8 +202,11 @@ def allowed_layout(version, mode, length):
 def cmd_badinput(a):
     fam = family_of(a.host)
     socks = [socket.socket(fam, socket.SOCK_DGRAM) for _ in range(8)]
-    for s in socks:
+    srcs = a.src or []
+    for i, s in enumerate(socks):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        if srcs:
+            s.bind((srcs[i % len(srcs)], 0))
         s.setblocking(False)
     cases = []  # (name, payload, expect_reply)
     for v in range(8):
@@ -335,6 +339,7 @@ def main():
     x = sub.add_parser("badinput")
     x.add_argument("host")
     x.add_argument("port", type=int)
+    x.add_argument("--src", action="append")
     a = ap.parse_args()
     return {"query": cmd_query, "burst": cmd_burst, "badinput": cmd_badinput}[a.cmd](a)
 

@@ -5,7 +5,8 @@
 # stopped daemon (SIGSTOP) and a terminated one (SIGTERM) are shown as unreachable, and
 # tr7top recovers by itself (SIGCONT, restart) and says so; q, Ctrl-C, SIGTERM and a
 # terminal error all exit with the terminal restored (stty state unchanged, the
-# alternate screen left); NO_COLOR gives monochrome.
+# alternate screen left); NO_COLOR gives monochrome. Last, against a daemon synchronised
+# from two chronyd -x servers, the sources table shows their addresses and states.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd tmux jq setpriv stty
@@ -186,5 +187,52 @@ check "NO_COLOR: no colours" eval '! colours_shown'
 check "NO_COLOR: reverse title" reverse_title
 tm send-keys -t top q
 check "NO_COLOR: q exits 0" until_screen 5 "^tr7top-exit=0$"
+
+# --- a daemon with real sources (two chronyd -x, local stratum 2): the sources table ---
+if command -v chronyd >/dev/null 2>&1; then
+  up_port=$(free_port)
+  for i in 2 3; do
+    start_chronyd "up$i" "local stratum 2
+allow 127.0.0.0/8
+port $up_port
+bindaddress 127.0.0.$i"
+  done
+  for i in 2 3; do
+    wait_for 10 $NTPPROBE query "127.0.0.$i" "$up_port" --timeout 0.5 || die "chronyd 127.0.0.$i not answering"
+  done
+  sport=$(free_port)
+  mkdir -p "$T_DIR/state_s"
+  start_tr7ntpd s "[daemon]
+clock = none
+state_dir = $T_DIR/state_s
+control_socket = $T_DIR/ctl_s.sock
+[server]
+listen = 127.0.0.1:$sport
+[sources]
+server = 127.0.0.2 port $up_port minpoll -2 maxpoll 0 burst_interval 0.25
+server = 127.0.0.3 port $up_port minpoll -2 maxpoll 0 burst_interval 0.25
+min_sources = 2"
+  "$TR7NTPC" -s "$T_DIR/ctl_s.sock" waitsync --timeout 10 >/dev/null || fail "sources: daemon not synchronised"
+  type_line "clear; $TR7TOP -s $T_DIR/ctl_s.sock -i 0.5; echo tr7top-exit=\$?"
+  check "sources 200x50: synchronised, stratum 3" until_screen 8 " Stratum +3( |$)"
+  check "sources 200x50: state synchronised" until_screen 3 " State +synchronised( |$)"
+  check "sources 200x50: a chronyd server is the reference" until_screen 3 " Reference +127\.0\.0\.[23] \("
+  check "sources 200x50: heading counts 2 usable" until_screen 5 " Sources: 2, 2 usable"
+  for a in 2 3; do
+    check "sources 200x50: 127.0.0.$a with name, address, state, stratum 2, reach" \
+      until_screen 5 "^[*+-] 127\.0\.0\.$a +127\.0\.0\.$a +(selected|combined|candidate) +2 "
+  done
+  check "sources 200x50: one of them selected" until_screen 3 "^\* 127\.0\.0\.[23] +127\.0\.0\.[23] +selected "
+  check "sources 200x50: no 'no NTP sources' alert" not_on_screen "no NTP sources"
+  tm resize-window -t top -x 80 -y 24
+  for a in 2 3; do
+    check "sources 80x24: 127.0.0.$a and its state" until_screen 5 "^[*+-] 127\.0\.0\.$a +(selected|combined|candidate) +2 "
+  done
+  check "sources 80x24: nothing wider than 80 columns" max_width 80
+  tm send-keys -t top q
+  check "sources: q exits 0" until_screen 5 "^tr7top-exit=0$"
+else
+  log "chronyd not installed: the sources table against real peers is not checked"
+fi
 
 finish

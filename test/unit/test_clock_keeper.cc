@@ -200,6 +200,10 @@ static void test_keeper_saves_only_when_synced(void**) {
   k.tick(200.0 + k_rtc_interval_s);
   assert_int_equal(rtc_writes, 2);
   assert_int_equal(k.rtc_writes(), 1);  // the failed one is not counted
+  assert_int_equal(k.rtc_failures(), 1);
+  assert_true(k.writes_rtc());
+  assert_true(k.last_rtc_write_s() == 200.0);  // the last successful one
+  assert_true(k.last_save_s() == 200.0);
   k.tick(200.0 + k_save_interval_s);
   assert_int_equal(k.saves(), 2);
   assert_true(load_saved_clock(d) == now);

@@ -60,6 +60,9 @@ static void test_good_file(void**) {
       "local_stratum = 10\n"
       "ratelimit = interval 2 burst 8 kod yes\n"
       "max_clients = 1000\n"
+      "threads = 3\n"
+      "tx_timestamp = batch\n"
+      "busy_poll = 50\n"
       "deny_kod = yes\n");
   assert_true(c.daemon.clock == ClockMode::None);
   assert_string_equal(c.daemon.state_dir.c_str(), "/var/lib/tr7ntp-test");
@@ -73,6 +76,9 @@ static void test_good_file(void**) {
   assert_near(c.server.ratelimit.interval_s, 2.0, 0);
   assert_int_equal(c.server.ratelimit.burst, 8);
   assert_int_equal(c.server.max_clients, 1000);
+  assert_int_equal(c.server.threads, 3);
+  assert_false(c.server.tx_spread);
+  assert_int_equal(c.server.busy_poll_us, 50);
   assert_true(c.server.deny_kod);
   assert_true(c.warnings.empty());
 }
@@ -83,6 +89,9 @@ static void test_defaults(void**) {
   assert_false(c.server.ratelimit.enabled);
   assert_false(c.server.local_stratum.has_value());
   assert_true(c.server.listen.empty());
+  assert_int_equal(c.server.threads, 0);  // auto
+  assert_true(c.server.tx_spread);
+  assert_int_equal(c.server.busy_poll_us, 0);
 }
 
 static void test_structure_errors(void**) {
@@ -138,6 +147,21 @@ static void test_value_errors(void**) {
   }
   refused("[server]\nmax_clients = 15\n", 2, "out of range");
   refused("[server]\ndeny_kod = maybe\n", 2, "expected yes or no");
+  for (const char* n : {"0", "257", "-1", "two", "1.5", "nan", "0x2", ""}) {
+    if (*n) {
+      refused(std::string("[server]\nthreads = ") + n + "\n", 2, "threads:");
+    }
+  }
+  refused("[server]\nthreads = 2\nthreads = 3\n", 3, "duplicate key 'threads'");
+  assert_int_equal(accepted("[server]\nthreads = auto\n").server.threads, 0);
+  assert_int_equal(accepted("[server]\nthreads = 256\n").server.threads, 256);
+  assert_int_equal(accepted("[server]\nthreads = 1\n").server.threads, 1);
+  refused("[server]\ntx_timestamp = late\n", 2, "expected 'spread' or 'batch'");
+  assert_true(accepted("[server]\ntx_timestamp = spread\n").server.tx_spread);
+  for (const char* n : {"-1", "1001", "nan", "5us", "1e3"}) {
+    refused(std::string("[server]\nbusy_poll = ") + n + "\n", 2, "busy_poll:");
+  }
+  assert_int_equal(accepted("[server]\nbusy_poll = 1000\n").server.busy_poll_us, 1000);
   refused("[server]\nratelimit = interval 2\n", 2, "needs both");
   refused("[server]\nratelimit = interval 2 burst\n", 2, "expected 'interval");
   refused("[server]\nratelimit = interval nan burst 8\n", 2, "interval:");

@@ -84,11 +84,21 @@ static void test_every_command_parses(void**) {
     assert_string_equal(m->to_line().c_str(), minimal.c_str());
     // A required argument missing is InvalidArgument, an extra one too.
     if (ci.shape != Shape::Local) {
-      auto extra = parse_command(line + " extra junk words here and more and more and more and more");
+      auto extra = parse_command(line + " extra junk words here and more and more and more and more and more and more");
       assert_false(extra.has_value());
       assert_int_equal(static_cast<int>(extra.error().code), static_cast<int>(ErrCode::InvalidArgument));
     }
   }
+}
+
+// `source add` takes a whole [sources] line: the longest one has 12 option words.
+static void test_source_add_whole_line(void**) {
+  auto p = parse_command(
+      "source add pool.example pool maxsources 2 port 1234 minpoll -2 maxpoll 0 burst_interval 0.25 iburst");
+  if (!p) {
+    fail_msg("%s", p.error().text.c_str());
+  }
+  assert_int_equal(static_cast<int>(p->args.size()), 13);
 }
 
 static void test_bad_arguments(void**) {
@@ -124,7 +134,7 @@ static void test_bad_arguments(void**) {
       {"source add -bad-", ErrCode::InvalidArgument},
       {"source add 1.2.3", ErrCode::InvalidArgument},
       {"source add a.example iburst A B", ErrCode::InvalidArgument},  // upper case option
-      {"source add a.example 1 2 3 4 5 6 7 8 9", ErrCode::InvalidArgument},
+      {"source add a.example 1 2 3 4 5 6 7 8 9 10 11 12 13", ErrCode::InvalidArgument},
       {"approve 0", ErrCode::InvalidArgument},
       {"tracking now", ErrCode::InvalidArgument},
       {"tracking\x01", ErrCode::BadEncoding},
@@ -226,6 +236,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_consistent),
       cmocka_unit_test(test_every_command_parses),
+      cmocka_unit_test(test_source_add_whole_line),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_random_lines_never_crash),

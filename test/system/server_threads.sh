@@ -1,0 +1,95 @@
+#!/bin/bash
+# The multi-threaded server (threads = 2..4, SO_REUSEPORT steered by client address):
+#  * the bad-input matrix (ntpprobe badinput) from several client addresses, so every
+#    thread sees it: only valid requests answered, bytes out <= bytes in, still alive;
+#  * rate limiting per client across threads: clients that rotate their source port
+#    over many sockets get exactly their burst, not burst x threads; the statistics
+#    show the load spread over the threads and no datagram on the wrong thread;
+#  * a reload (SIGHUP) reaches every thread; one thread per configured thread exists;
+#    a second daemon cannot join the port's SO_REUSEPORT group; all of it also with
+#    busy polling (3 threads, busy_poll = 50).
+source "$(dirname "$0")/lib.sh"
+require_cmd python3 setpriv
+
+port=$(free_port)
+start_tr7ntpd mt "[daemon]
+clock = none
+[server]
+listen = 127.0.0.1:$port
+local_stratum = 10
+threads = 4"
+pid=$TR7_PID
+# The process with the server threads: the worker under privilege separation.
+srv=$pid
+[ "$TR7_PRIVSEP" = 1 ] && srv=$(worker_pid_of "$pid")
+grep -q "(4 threads)" "$T_DIR/mt.log" || fail "start-up line does not say 4 threads"
+tasks() { ls "/proc/$srv/task" | wc -l; }
+wait_for 5 test "$(tasks)" -eq 5
+check "1 main + 4 server threads ($(tasks) tasks)" test "$(tasks)" -eq 5
+check "server threads are named" grep -q "tr7ntpd-srv3" /proc/"$srv"/task/*/comm
+
+# SO_REUSEPORT must not let a second daemon (same user) join the group silently.
+if "${NOCLOCK[@]}" "$TR7NTPD" -d -f "$T_DIR/mt.conf" >"$T_DIR/second.log" 2>&1; then
+  fail "a second daemon on the same port started"
+else
+  check "a second daemon on the same port is refused" grep -q "Address already in use" "$T_DIR/second.log"
+fi
+
+# Bad input from 6 client addresses (each steered to one thread).
+if $NTPPROBE badinput 127.0.0.1 "$port" --src 127.0.0.1 --src 127.0.0.2 --src 127.0.0.3 --src 127.0.0.4 \
+  --src 127.0.0.5 --src 127.0.0.6 >"$T_DIR/badinput.json"; then
+  pass "bad-input matrix with 4 threads"
+else
+  fail "bad-input matrix with 4 threads"
+  head -c 3000 "$T_DIR/badinput.json"
+fi
+line=$(stats_of "$pid" "$T_DIR/mt.log") || die "no statistics"
+log "$line"
+per_thread=$(sed -n 's/.* received_per_thread=\([0-9,]*\).*/\1/p' <<<"$line")
+busy=$(tr ',' '\n' <<<"$per_thread" | awk '$1 > 0' | wc -l)
+check "bad input reached several threads ($per_thread)" test "$busy" -ge 2
+check "no datagram on the wrong thread" test "$(stat_value "$line" steering_misses)" = 0
+kill -0 "$pid" 2>/dev/null || die "tr7ntpd died"
+
+# Rate limit: burst 4, one request per 100 s sustained, no leak, no KoD.
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+for threads in 2 3; do
+  port=$(free_port)
+  start_tr7ntpd "rl$threads" "[daemon]
+clock = none
+[server]
+listen = 127.0.0.1:$port
+local_stratum = 10
+threads = $threads
+busy_poll = $(( (threads - 2) * 50 ))
+ratelimit = interval 100 burst 4 leak 0 kod no"
+  pid=$TR7_PID
+  # 8 clients (127.0.1.1-8), each rotating over 16 source ports, 40 requests each.
+  srcs=()
+  for i in 1 2 3 4 5 6 7 8; do srcs+=(--src "127.0.1.$i"); done
+  out=$($NTPPROBE burst 127.0.0.1 "$port" --count 320 "${srcs[@]}" --ports-per-src 16 --wait 1.5)
+  log "$threads threads: $out"
+  replies=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["reply"])' "$out")
+  check "$threads threads: 8 port-rotating clients get 8 x burst 4 = 32 replies (got $replies)" test "$replies" -eq 32
+  line=$(stats_of "$pid" "$T_DIR/rl$threads.log") || die "no statistics"
+  log "$line"
+  check "$threads threads: 288 requests rate limited" test "$(stat_value "$line" rate_limited)" = 288
+  check "$threads threads: 8 clients in the tables" test "$(stat_value "$line" clients)" = 8
+  check "$threads threads: no datagram on the wrong thread" test "$(stat_value "$line" steering_misses)" = 0
+  per_thread=$(sed -n 's/.* received_per_thread=\([0-9,]*\).*/\1/p' <<<"$line")
+  busy=$(tr ',' '\n' <<<"$per_thread" | awk '$1 > 0' | wc -l)
+  check "$threads threads: the clients are spread over the threads ($per_thread)" test "$busy" -ge 2
+  if [ "$threads" = 3 ]; then
+    # Reload with a burst of 10: the same clients get 6 more each, on every thread.
+    sed -i 's/burst 4/burst 10/' "$T_DIR/rl$threads.conf"
+    kill -HUP "$pid"
+    wait_for 5 grep -q "configuration reloaded" "$T_DIR/rl$threads.log" || fail "no reload"
+    out=$($NTPPROBE burst 127.0.0.1 "$port" --count 320 "${srcs[@]}" --ports-per-src 16 --wait 1.5)
+    replies=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["reply"])' "$out")
+    check "after reload to burst 10: 8 x 6 = 48 more replies (got $replies)" test "$replies" -eq 48
+  fi
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null
+done
+finish
