@@ -293,7 +293,7 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   m_candidates = cands.size();
   Selection sel = select_sources(cands, m_opt.min_sources);
   for (auto& [id, e] : m_sources) {
-    e.in_selection = std::any_of(cands.begin(), cands.end(), [&](const Candidate& c) { return c.id == id; });
+    e.in_selection = std::any_of(cands.begin(), cands.end(), [&, sid = id](const Candidate& c) { return c.id == sid; });
     e.truechimer = std::find(sel.truechimers.begin(), sel.truechimers.end(), id) != sel.truechimers.end();
     e.survivor = std::find(sel.survivors.begin(), sel.survivors.end(), id) != sel.survivors.end();
   }

@@ -27,6 +27,8 @@ const char* to_string(Op op) {
       return "open-udp";
     case Op::OpenConfig:
       return "open-config";
+    case Op::NetnsId:
+      return "netns-id";
   }
   return "unknown";
 }
@@ -113,6 +115,15 @@ Result<Request, Refusal> make_open_udp(uint32_t seq, std::string_view netns, con
   return r;
 }
 
+Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns) {
+  if (!valid_netns_name(netns)) {
+    return unexpected(Refusal::BadNetnsName);
+  }
+  Request r = make_request(Op::NetnsId, seq);
+  std::memcpy(r.netns, netns.data(), netns.size());
+  return r;
+}
+
 namespace {
 
 // The canonical encoding of what was decoded: any difference from the message means a
@@ -154,6 +165,39 @@ Result<Valid, Refusal> check_open_udp(const Request& r, const Policy& policy, Va
   v.target = BindTarget{std::string(name), addr};
   for (const auto& t : policy.bind_targets) {
     if (t == v.target) {
+      return v;
+    }
+  }
+  if (!name.empty() && runtime_bind_allowed(policy.runtime_rules, name, addr)) {
+    return v;
+  }
+  return unexpected(Refusal::NotConfigured);
+}
+
+Result<Valid, Refusal> check_netns_id(const Request& r, const Policy& policy, Valid v) {
+  size_t n = 0;
+  while (n < sizeof r.netns && r.netns[n] != '\0') {
+    ++n;
+  }
+  if (n == 0 || n == sizeof r.netns || n > k_netns_max) {
+    return unexpected(Refusal::BadNetnsName);
+  }
+  std::string_view name(r.netns, n);
+  auto want = make_netns_id(r.seq, name);
+  if (!want) {
+    return unexpected(want.error());
+  }
+  if (!canonical(r, *want)) {
+    return unexpected(Refusal::NotCanonical);
+  }
+  v.target.netns = std::string(name);
+  for (const auto& t : policy.bind_targets) {
+    if (t.netns == name) {
+      return v;
+    }
+  }
+  for (const auto& rule : policy.runtime_rules) {
+    if (glob_match(rule.netns_glob, name)) {
       return v;
     }
   }
@@ -243,6 +287,8 @@ Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& poli
       return v;
     case Op::OpenUdp:
       return check_open_udp(r, policy, v);
+    case Op::NetnsId:
+      return check_netns_id(r, policy, v);
   }
   return unexpected(Refusal::UnknownOp);
 }

@@ -29,6 +29,7 @@
 #include "core/netaddr.h"
 #include "core/ntp_packet.h"
 #include "core/result.h"
+#include "core/tenant.h"
 #include "core/time.h"
 
 namespace tr7::core::privsep {
@@ -45,9 +46,10 @@ enum class Op : uint32_t {
   WriteRtc = 7,    // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
   OpenUdp = 8,     // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
   OpenConfig = 9,  // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
+  NetnsId = 10,    // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
 };
 inline constexpr uint32_t k_op_min = 1;
-inline constexpr uint32_t k_op_max = 9;
+inline constexpr uint32_t k_op_max = 10;
 const char* to_string(Op op);
 
 // Longest network namespace name (the file name under /run/netns).
@@ -64,7 +66,7 @@ struct Request {
   uint8_t family;     // OpenUdp: 4 or 6; otherwise 0
   uint8_t reserved2;  // 0
   uint8_t addr[16];   // OpenUdp: network order, IPv4 in the first 4 bytes; otherwise 0
-  char netns[72];     // OpenUdp: NUL-terminated, zero-padded; "" = the daemon's own namespace
+  char netns[72];     // OpenUdp, NetnsId: NUL-terminated, zero-padded; "" = the daemon's own namespace
 };
 static_assert(std::is_trivially_copyable_v<Request> && std::is_standard_layout_v<Request>);
 static_assert(sizeof(Request) == 120, "no implicit padding: every byte is checked");
@@ -74,7 +76,7 @@ struct Response {
   uint32_t op;        // echoed
   uint32_t seq;       // echoed
   int32_t status;     // 0: done; > 0: the errno of the failed operation; < 0: -Refusal
-  int64_t time_ns;    // ReadRtc: the RTC time, ns since 1970 (UTC); otherwise 0
+  int64_t time_ns;    // ReadRtc: the RTC time, ns since 1970 (UTC); NetnsId: the inode; otherwise 0
   double value;       // Query: frequency correction, ppm; otherwise 0
   uint32_t has_fd;    // 1 when exactly one descriptor is attached (OpenUdp, OpenConfig)
   uint32_t reserved;  // 0
@@ -122,6 +124,10 @@ struct Policy {
   Timestamp floor;
   Timestamp ceiling;
   std::vector<BindTarget> bind_targets;
+  // Tenants added at run time ([tenants] runtime): OpenUdp of a (netns, address, port)
+  // that one of these admits (never port 0, never the daemon's own namespace), and
+  // NetnsId of a namespace whose name one of them matches.
+  std::vector<RuntimeBindRule> runtime_rules;
 };
 
 // A request that passed every check; the helper applies exactly this.
@@ -130,7 +136,7 @@ struct Valid {
   uint32_t seq = 0;
   double value = 0.0;
   Leap leap = Leap::None;
-  BindTarget target;  // OpenUdp
+  BindTarget target;  // OpenUdp; NetnsId: target.netns
 };
 
 // Checks one message as received. `now` is the helper's own reading of the clock (for the
@@ -165,6 +171,9 @@ inline constexpr double k_step_refill_s = 300.0;
 Request make_request(Op op, uint32_t seq, double value = 0.0);
 Request make_set_leap(uint32_t seq, Leap leap);
 Result<Request, Refusal> make_open_udp(uint32_t seq, std::string_view netns, const SockAddr& addr);
+// NetnsId of a named namespace (never ""): refused unless a configured target or a
+// runtime rule names it.
+Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns);
 
 // Helper side: the reply to a request (status 0 or a positive errno) and to a refusal.
 Response make_response(uint32_t op, uint32_t seq, int32_t status);

@@ -2,6 +2,7 @@
 #include "ctl/command.h"
 
 #include "core/strutil.h"
+#include "core/tenant.h"
 
 namespace tr7::ctl {
 
@@ -59,6 +60,11 @@ std::vector<ArgSpec> arg_specs(Cmd c) {
       a.kind = ArgKind::Id;
     } else if (n == "FORMAT") {
       a.kind = ArgKind::Format;
+    } else if (n == "TENANT") {
+      a.kind = ArgKind::Tenant;
+    } else if (n == "SETTING...") {
+      a.kind = ArgKind::Settings;
+      a.optional = true;
     } else {
       a.kind = ArgKind::Options;  // OPTION...
       a.optional = true;
@@ -168,6 +174,20 @@ bool option_word(std::string_view w) {
   return true;
 }
 
+bool setting_word(std::string_view w) {
+  if (w.empty() || w.size() > 128) {
+    return false;
+  }
+  for (char c : w) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-' || c == ':' || c == '/' || c == '[' || c == ']' || c == ',' || c == '*' || c == '?';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Checks one argument; fills the typed fields of pc.
 std::optional<Error> check_arg(Cmd c, const ArgSpec& spec, const std::string& w, ParsedCommand& pc) {
   if (w.size() > k_max_arg_len) {
@@ -225,6 +245,18 @@ std::optional<Error> check_arg(Cmd c, const ArgSpec& spec, const std::string& w,
       if (!option_word(w)) {
         return invalid(c, spec.name + ": invalid option '" + escape(w) + "'");
       }
+      return std::nullopt;
+    case ArgKind::Tenant:
+      if (!core::valid_tenant_name(w)) {
+        return invalid(c, spec.name + ": invalid tenant name '" + escape(w) + "' ([A-Za-z0-9_.-], 1 to 64)");
+      }
+      pc.tenant = w;
+      return std::nullopt;
+    case ArgKind::Settings:
+      if (!setting_word(w)) {
+        return invalid(c, spec.name + ": invalid setting '" + escape(w) + "'");
+      }
+      pc.settings.push_back(w);
       return std::nullopt;
   }
   return invalid(c, "bad argument");
@@ -299,12 +331,16 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
   }
   auto specs = arg_specs(pc.cmd);
   size_t wi = used;
-  for (const auto& spec : specs) {
-    if (spec.kind == ArgKind::Options) {
+  for (size_t si = 0; si < specs.size(); ++si) {
+    const auto& spec = specs[si];
+    if (spec.kind == ArgKind::Options || spec.kind == ArgKind::Settings) {
       size_t n = 0;
+      size_t most = spec.kind == ArgKind::Options ? k_max_options : k_max_settings;
       while (wi < words.size()) {
-        if (++n > k_max_options) {
-          return unexpected(invalid(pc.cmd, "too many options (at most " + std::to_string(k_max_options) + ")"));
+        if (++n > most) {
+          return unexpected(invalid(pc.cmd, std::string("too many ") +
+                                                (spec.kind == ArgKind::Options ? "options" : "settings") +
+                                                " (at most " + std::to_string(most) + ")"));
         }
         if (auto e = check_arg(pc.cmd, spec, words[wi], pc)) {
           return unexpected(*e);
@@ -313,10 +349,17 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
       }
       continue;
     }
-    if (wi >= words.size()) {
-      if (spec.optional) {
+    if (spec.optional) {
+      // "[TENANT] ADDR": skipped when the words left are only enough for what must follow.
+      size_t required_after = 0;
+      for (size_t k = si + 1; k < specs.size(); ++k) {
+        required_after += specs[k].optional ? 0 : 1;
+      }
+      if (words.size() - wi <= required_after) {
         continue;
       }
+    }
+    if (wi >= words.size()) {
       return unexpected(invalid(pc.cmd, "missing " + spec.name));
     }
     if (auto e = check_arg(pc.cmd, spec, words[wi], pc)) {

@@ -53,7 +53,7 @@ const char* to_string(Access a);  // "any", "read", "admin"
 const char* to_string(Shape s);   // "none", "keyvalue", "table", "text", "local"
 
 // The kinds of argument in a synopsis.
-enum class ArgKind : uint8_t { Prefix, Addr, Host, Zone, Count, Id, Format, Options };
+enum class ArgKind : uint8_t { Prefix, Addr, Host, Zone, Count, Id, Format, Options, Tenant, Settings };
 struct ArgSpec {
   ArgKind kind;
   bool optional;
@@ -64,6 +64,7 @@ std::vector<ArgSpec> arg_specs(Cmd c);
 
 inline constexpr int64_t k_max_count = 10000;  // N
 inline constexpr size_t k_max_options = 12;    // OPTION... (a whole [sources] line: 12 words)
+inline constexpr size_t k_max_settings = 32;   // SETTING...
 inline constexpr size_t k_max_arg_len = 255;   // any one argument, bytes
 
 struct ParsedCommand {
@@ -73,6 +74,8 @@ struct ParsedCommand {
   std::optional<core::Prefix> prefix;
   std::optional<core::IpAddr> addr;
   std::optional<int64_t> number;  // N or ID
+  std::optional<std::string> tenant;  // TENANT
+  std::vector<std::string> settings;  // SETTING...
 
   // The canonical line: name and arguments separated by single spaces.
   std::string to_line() const;

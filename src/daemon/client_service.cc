@@ -281,6 +281,7 @@ void ClientService::add_member(Endpoint& ep, const core::SockAddr& addr) {
   start_client();
   auto m = std::make_unique<Member>();
   m->addr = addr;
+  m->netns = ep.cfg.netns;
   m->id = m_client->add_source(source_options(ep.cfg), refid_of(addr), mono_now());
   log_info("source %s%s%s added", addr.to_string().c_str(), ep.cfg.host == addr.ip.to_string() ? "" : " from ",
            ep.cfg.host == addr.ip.to_string() ? "" : ep.cfg.host.c_str());
@@ -326,7 +327,20 @@ void ClientService::send_request(Member& m, double mono) {
   m.ev.reset();
   m.fd.reset();
   int family = m.addr.ip.is_v6() ? AF_INET6 : AF_INET;
-  sys::Fd fd(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  core::SockAddr wildcard;
+  wildcard.ip.family = m.addr.ip.family;
+  sys::Fd fd;
+  if (m.netns.empty()) {
+    fd.reset(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  } else if (m_netns_sockets) {
+    // Bound already (wildcard, a fresh ephemeral port) inside the source's namespace.
+    auto s = m_netns_sockets(m.netns, wildcard);
+    if (s) {
+      fd = std::move(*s);
+    } else {
+      log_debug("client socket in netns %s: %s", m.netns.c_str(), s.error().c_str());
+    }
+  }
   auto req = m_client->make_request(m.id, mono);
   if (!fd.valid()) {
     ++m_stats.send_errors;
@@ -341,10 +355,8 @@ void ClientService::send_request(Member& m, double mono) {
   }
   // Bind now (a random ephemeral port) so the send below does not pay for it after T1.
   sockaddr_storage any{};
-  core::SockAddr wildcard;
-  wildcard.ip.family = m.addr.ip.family;
   unsigned any_len = wildcard.to_sockaddr(any);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&any), any_len) < 0) {
+  if (m.netns.empty() && bind(fd.get(), reinterpret_cast<sockaddr*>(&any), any_len) < 0) {
     log_debug("bind: %s", std::strerror(errno));
   }
   sockaddr_storage ss{};

@@ -98,6 +98,11 @@ class ClientService {
   CommandResult approve(std::optional<int64_t> id);
 
   void set_audit_hooks(ClockAuditHooks h) { m_audit = std::move(h); }
+  // Where client sockets of sources with `netns NAME` come from: a UDP socket bound to
+  // the wildcard address, port 0, inside that namespace. Unset: such sources are not
+  // polled (a send error each time).
+  using NetnsSocketFn = std::function<Result<sys::Fd, std::string>(const std::string& netns, const core::SockAddr&)>;
+  void set_netns_sockets(NetnsSocketFn f) { m_netns_sockets = std::move(f); }
   // A reload: discipline settings and min_sources apply at once; source changes are
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
@@ -109,6 +114,7 @@ class ClientService {
  private:
   struct Member {
     core::SockAddr addr;
+    std::string netns;  // "" = the daemon's own namespace
     core::SourceId id = 0;
     sys::Fd fd;
     std::unique_ptr<sys::Callback> ev;
@@ -162,6 +168,7 @@ class ClientService {
   sys::Callback m_drift_timer;
   ClientServiceStats m_stats;
   ClockAuditHooks m_audit;
+  NetnsSocketFn m_netns_sockets;
   bool m_drift_warned = false;
 };
 

@@ -32,7 +32,8 @@ double SourceConfig::min_interval_s() const {
 
 bool SourceConfig::operator==(const SourceConfig& o) const {
   return kind == o.kind && host == o.host && port == o.port && iburst == o.iburst && minpoll == o.minpoll &&
-         maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources;
+         maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources &&
+         netns == o.netns;
 }
 
 namespace {
@@ -141,6 +142,7 @@ class Parser {
     define_sources();
     define_discipline();
     define_metrics();
+    define_tenants();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -180,6 +182,11 @@ class Parser {
 
   void set_reader(Reader* r) { m_reader = r; }
   void note_section(const std::string& sec, int line) {
+    if ((sec == "tenant" || sec.rfind("tenant ", 0) == 0) && !m_sections.count(sec)) {
+      if (!define_tenant(sec, line)) {
+        return;
+      }
+    }
     if (!m_sections.count(sec)) {
       error(line, "unknown section [" + sec + "]");
       return;
@@ -201,6 +208,8 @@ class Parser {
   void define_discipline();
   std::optional<std::string> add_source(const std::string& v, int line, SourceConfig::Kind kind);
   void define_metrics();
+  void define_tenants();
+  bool define_tenant(const std::string& sec, int line);
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action);
 
   std::string m_name;
@@ -575,17 +584,23 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
       sc.iburst = true;
       continue;
     }
-    bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" ||
+    bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" || k == "netns" ||
                  (k == "maxsources" && kind == SourceConfig::Kind::Pool);
     if (!known) {
-      return unexpected("unknown option '" + k + "' (iburst, minpoll N, maxpoll N, port N, burst_interval S" +
+      return unexpected("unknown option '" + k +
+                        "' (iburst, minpoll N, maxpoll N, port N, burst_interval S, netns NAME" +
                         (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")"));
     }
     if (i + 1 >= w.size()) {
       return unexpected("'" + k + "' needs a value");
     }
     const std::string& val = w[++i];
-    if (k == "minpoll" || k == "maxpoll") {
+    if (k == "netns") {
+      if (!core::valid_tenant_name(val)) {
+        return unexpected("netns: invalid namespace name '" + val + "' (a name under /run/netns)");
+      }
+      sc.netns = val;
+    } else if (k == "minpoll" || k == "maxpoll") {
       auto n = parse_int(val, -6, 17);
       if (!n) {
         return unexpected(k + ": " + n.error());
@@ -724,7 +739,156 @@ void Parser::define_discipline() {
                          }};
 }
 
+void Parser::define_tenants() {
+  auto& s = m_sections["tenants"];
+  s["runtime"] = {true, [this](const std::string& v, int) -> std::optional<std::string> {
+                    auto r = core::parse_runtime_bind_rule(v);
+                    if (!r) {
+                      return r.error();
+                    }
+                    for (const auto& o : m_cfg.tenants.runtime) {
+                      if (o == *r) {
+                        return "duplicate rule '" + core::to_string(*r) + "'";
+                      }
+                    }
+                    m_cfg.tenants.runtime.push_back(*r);
+                    return std::nullopt;
+                  }};
+  s["check_interval"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                           auto d = parse_double(v, 0.1, 3600);
+                           if (!d) {
+                             return d.error();
+                           }
+                           m_cfg.tenants.check_interval_s = *d;
+                           return std::nullopt;
+                         }};
+}
+
+// [tenant NAME]: the section's keys write into m_cfg.tenants.tenants[index].
+bool Parser::define_tenant(const std::string& sec, int line) {
+  std::string name(core::trim(std::string_view(sec).substr(std::min<size_t>(sec.size(), 7))));
+  if (!core::valid_tenant_name(name) || name == core::k_default_tenant) {
+    error(line,
+          "invalid tenant name '" + name + "' in [" + sec + "] ([A-Za-z0-9_.-], 1 to 64 characters, not 'default')");
+    return false;
+  }
+  if (sec != "tenant " + name) {
+    error(line, "write the section as [tenant " + name + "]");
+    return false;
+  }
+  size_t idx = m_cfg.tenants.tenants.size();
+  TenantConfig tc;
+  tc.spec.name = name;
+  tc.line = line;
+  m_cfg.tenants.tenants.push_back(tc);
+  auto spec = [this, idx]() -> core::TenantSpec& { return m_cfg.tenants.tenants[idx].spec; };
+  auto& s = m_sections[sec];
+  s["netns"] = {false, [spec](const std::string& v, int) -> std::optional<std::string> {
+                  if (!core::valid_tenant_name(v)) {
+                    return "invalid namespace name '" + v + "' (a name under /run/netns: [A-Za-z0-9_.-], 1 to 64)";
+                  }
+                  spec().netns = v;
+                  return std::nullopt;
+                }};
+  s["listen"] = {true, [spec](const std::string& v, int) -> std::optional<std::string> {
+                   auto items = split_list(v);
+                   if (!items) {
+                     return items.error();
+                   }
+                   for (const auto& item : *items) {
+                     auto a = core::parse_sockaddr(item);
+                     if (!a) {
+                       return a.error();
+                     }
+                     for (const auto& l : spec().listen) {
+                       if (l == *a) {
+                         return "duplicate listen address " + a->to_string();
+                       }
+                     }
+                     if (spec().listen.size() >= core::k_max_tenant_listen) {
+                       return "at most " + std::to_string(core::k_max_tenant_listen) + " addresses per tenant";
+                     }
+                     spec().listen.push_back(*a);
+                   }
+                   return std::nullopt;
+                 }};
+  auto rules = [this, spec](core::AccessAction action) {
+    return KeyDef{true, [this, spec, action](const std::string& v, int at) -> std::optional<std::string> {
+                    auto items = split_list(v);
+                    if (!items) {
+                      return items.error();
+                    }
+                    for (const auto& item : *items) {
+                      auto p = core::parse_prefix(item);
+                      if (!p) {
+                        return p.error();
+                      }
+                      if (p->len == 0) {
+                        warn(at, std::string(action == core::AccessAction::Allow ? "allow" : "deny") + " " +
+                                     p->to_string() + " matches every " + (p->addr.is_v4() ? "IPv4" : "IPv6") +
+                                     " address");
+                      }
+                      if (!spec().access.add(core::AccessRule{*p, action})) {
+                        return p->to_string() + " already has a rule in this tenant";
+                      }
+                    }
+                    return std::nullopt;
+                  }};
+  };
+  s["allow"] = rules(core::AccessAction::Allow);
+  s["deny"] = rules(core::AccessAction::Deny);
+  s["max_clients"] = {false, [spec](const std::string& v, int) -> std::optional<std::string> {
+                        auto n = parse_int(v, 16, 16777216);
+                        if (!n) {
+                          return n.error();
+                        }
+                        spec().max_clients = static_cast<size_t>(*n);
+                        return std::nullopt;
+                      }};
+  s["deny_kod"] = {false, [spec](const std::string& v, int) -> std::optional<std::string> {
+                     auto b = parse_bool(v);
+                     if (!b) {
+                       return b.error();
+                     }
+                     spec().deny_kod = *b;
+                     return std::nullopt;
+                   }};
+  s["ratelimit"] = {false, [spec](const std::string& v, int) -> std::optional<std::string> {
+                      auto r = core::parse_ratelimit(split_words(v));
+                      if (!r) {
+                        return r.error();
+                      }
+                      spec().ratelimit = *r;
+                      return std::nullopt;
+                    }};
+  return true;
+}
+
 void Parser::finish() {
+  // Every tenant needs a namespace and an address; no two may bind the same one.
+  const auto& ts = m_cfg.tenants.tenants;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const auto& t = ts[i];
+    if (t.spec.netns.empty()) {
+      error(t.line, "[tenant " + t.spec.name + "] needs 'netns = NAME'");
+    }
+    if (t.spec.listen.empty()) {
+      error(t.line, "[tenant " + t.spec.name + "] needs 'listen = ADDR:PORT'");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (ts[j].spec.netns != t.spec.netns) {
+        continue;
+      }
+      for (const auto& a : t.spec.listen) {
+        for (const auto& b : ts[j].spec.listen) {
+          if (a == b) {
+            error(t.line, "[tenant " + t.spec.name + "] listens on " + a.to_string() + " in netns " + t.spec.netns +
+                              ", as [tenant " + ts[j].spec.name + "] does (line " + std::to_string(ts[j].line) + ")");
+          }
+        }
+      }
+    }
+  }
   // min_sources that no configuration can reach would never synchronise.
   size_t possible = 0;
   for (const auto& sc : m_cfg.sources.sources) {
@@ -828,6 +992,16 @@ std::vector<std::string> config_summary(const Config& c) {
     add("server.ratelimit", "");
   }
   add("metrics.listen", c.metrics.listen ? c.metrics.listen->to_string() : "");
+  for (const auto& r : c.tenants.runtime) {
+    add("tenants.runtime", core::to_string(r));
+  }
+  for (const auto& t : c.tenants.tenants) {
+    std::string words;
+    for (const auto& w : core::tenant_words(t.spec)) {
+      words += (words.empty() ? "" : " ") + w;
+    }
+    add("tenant." + t.spec.name, words);
+  }
   return out;
 }
 

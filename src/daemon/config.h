@@ -21,6 +21,7 @@
 #include "core/client_table.h"
 #include "core/netaddr.h"
 #include "core/result.h"
+#include "core/tenant.h"
 #include "daemon/log.h"
 
 namespace tr7::daemon {
@@ -81,6 +82,10 @@ struct SourceConfig {
   int8_t maxpoll = 10;
   std::optional<double> burst_interval_s;  // request spacing below 2 s (own LAN servers)
   unsigned maxsources = 4;                 // pool: addresses used at once
+  // Reach the source from this network namespace ("" = the daemon's own): e.g. a
+  // management network the tenants cannot see. The client sockets are opened there (by
+  // the privileged helper under privilege separation); names resolve in the daemon's own.
+  std::string netns;
   int line = 0;
 
   // Smallest spacing between two requests: burst_interval if given, else 2 s, or the
@@ -107,6 +112,21 @@ struct DisciplineSettings {
   std::string drift_name() const { return drift_file == "none" ? std::string() : drift_file; }
 };
 
+// One [tenant NAME] section.
+struct TenantConfig {
+  core::TenantSpec spec;
+  int line = 0;  // of the section header
+};
+
+struct TenantsSettings {
+  std::vector<TenantConfig> tenants;  // in file order
+  // [tenants] runtime = NETNS_GLOB PREFIX [port N]: what `tenant add` may bind (also
+  // the privileged helper's rule). Empty: tenants only from this file.
+  std::vector<core::RuntimeBindRule> runtime;
+  // How often the namespaces of the tenants are checked (gone, replaced, back).
+  double check_interval_s = 1.0;
+};
+
 // Most server threads accepted by `threads`.
 inline constexpr unsigned k_max_server_threads = 256;
 
@@ -117,6 +137,7 @@ struct Config {
   SourcesSettings sources;
   DisciplineSettings discipline;
   MetricsSettings metrics;
+  TenantsSettings tenants;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 

@@ -84,6 +84,14 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_allow_list();
     case ctl::Cmd::AllowCheck:
       return cmd_allow_check(pc);
+    case ctl::Cmd::Tenants:
+      return cmd_tenants();
+    case ctl::Cmd::TenantList:
+      return cmd_tenant_list();
+    case ctl::Cmd::TenantAdd:
+      return cmd_tenant_add(peer, pc);
+    case ctl::Cmd::TenantDelete:
+      return cmd_tenant_delete(peer, pc);
     case ctl::Cmd::DenyAdd:
       return cmd_rule_add(peer, pc, core::AccessAction::Deny);
     case ctl::Cmd::DenyDelete:
@@ -255,11 +263,23 @@ CtlOutcome CtlService::cmd_allow_list() const {
 
 CtlOutcome CtlService::cmd_allow_check(const ctl::ParsedCommand& pc) const {
   const core::IpAddr& a = *pc.addr;
-  core::AccessVerdict v = m_daemon.access().check(a);
+  // A tenant's own allow list, or the daemon's ([server] with the runtime changes).
+  std::optional<core::TenantSpec> tenant;
+  if (pc.tenant && *pc.tenant != core::k_default_tenant) {
+    tenant = m_daemon.tenant(*pc.tenant);
+    if (!tenant) {
+      return CtlOutcome::fail(ctl::ErrCode::NotFound, "no tenant " + *pc.tenant);
+    }
+  }
+  core::AccessVerdict v = tenant ? tenant->access.check(a) : m_daemon.access().check(a);
   std::string reason;
   std::string rule;
   std::string origin = "default";
-  if (v.rule) {
+  if (v.rule && tenant) {
+    rule = v.rule->prefix.to_string();
+    origin = "tenant";
+    reason = "longest matching prefix " + rule + " (" + action_name(v.rule->action) + ", tenant " + tenant->name + ")";
+  } else if (v.rule) {
     rule = v.rule->prefix.to_string();
     origin = rule_origin(v.rule->prefix);
     reason = "longest matching prefix " + rule + " (" + action_name(v.rule->action) + ", from the " +
@@ -269,20 +289,139 @@ CtlOutcome CtlService::cmd_allow_check(const ctl::ParsedCommand& pc) const {
   } else {
     reason = "no rule matches; the default is allow because there are no allow rules";
   }
-  if (!pc.args.empty() && pc.args[0] != a.to_string()) {
-    reason += "; " + pc.args[0] + " was matched as " + a.to_string();
+  if (!pc.args.empty() && pc.args.back() != a.to_string()) {
+    reason += "; " + pc.args.back() + " was matched as " + a.to_string();
   }
   std::string served = v.action == core::AccessAction::Allow ? "yes" : "no";
   if (a.is_bad_source()) {
     served = "no";
     reason += "; but requests from a multicast, broadcast or unspecified address are never answered";
   }
-  return one({{"address", a.to_string()},
+  return one({{"tenant", tenant ? tenant->name : std::string(core::k_default_tenant)},
+              {"address", a.to_string()},
               {"action", action_name(v.action)},
               {"served", served},
               {"rule", rule},
               {"origin", origin},
               {"reason", reason}});
+}
+
+namespace {
+
+std::string rules_text(const core::AllowList& l) {
+  std::string t;
+  for (const auto& r : l.rules()) {
+    t += (t.empty() ? "" : ",") + std::string(action_name(r.action)) + ":" + r.prefix.to_string();
+  }
+  return t;
+}
+
+}  // namespace
+
+CtlOutcome CtlService::cmd_tenants() const {
+  // The serverstats keys (tr7top reads them) with the tenant's name, plus the summary
+  // columns: requests, denied (silently or with KoD), rate-limited (dropped or KoD).
+  CtlOutcome o;
+  for (const auto& t : m_daemon.tenants()) {
+    const core::ServerStats& s = t.server;
+    uint64_t denied = s.dropped[static_cast<size_t>(core::DropReason::Denied)] + s.kod_deny;
+    uint64_t limited = s.dropped[static_cast<size_t>(core::DropReason::RateLimited)] + s.kod_rate;
+    ctl::Record r{{"name", t.name},
+                  {"netns", t.netns},
+                  {"listen", core::listen_text(t.listen)},
+                  {"state", t.state},
+                  {"requests", std::to_string(s.received)},
+                  {"answered", std::to_string(s.answered)},
+                  {"denied", std::to_string(denied)},
+                  {"ratelimited", std::to_string(limited)},
+                  {"clients", std::to_string(t.clients)},
+                  {"client_capacity", std::to_string(t.client_capacity)},
+                  {"received", std::to_string(s.received)},
+                  {"kod_rate", std::to_string(s.kod_rate)},
+                  {"kod_deny", std::to_string(s.kod_deny)},
+                  {"leaked", std::to_string(s.leaked)},
+                  {"dropped", std::to_string(s.dropped_total())}};
+    for (size_t i = 0; i < core::k_drop_reasons; ++i) {
+      r.emplace_back(std::string("dropped_") + core::to_string(static_cast<core::DropReason>(i)),
+                     std::to_string(s.dropped[i]));
+    }
+    r.emplace_back("send_errors", std::to_string(t.send_errors));
+    r.emplace_back("rebinds", std::to_string(t.rebinds));
+    o.lines.push_back(ctl::encode_record(r));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_tenant_list() const {
+  CtlOutcome o;
+  for (const auto& t : m_daemon.tenants()) {
+    auto spec = m_daemon.tenant(t.name);
+    ctl::Record r{{"name", t.name},
+                  {"netns", t.netns},
+                  {"listen", core::listen_text(t.listen)},
+                  {"origin", t.runtime ? "runtime" : "config"},
+                  {"state", t.state},
+                  {"rules", spec ? rules_text(spec->access) : ""},
+                  {"max_clients", std::to_string(t.client_capacity)}};
+    std::string rl;
+    if (spec && spec->ratelimit.enabled) {
+      rl = "interval " + ctl::format_double(spec->ratelimit.interval_s) + " burst " +
+           std::to_string(spec->ratelimit.burst) + " kod " + (spec->ratelimit.kod ? "yes" : "no");
+    }
+    r.emplace_back("ratelimit", rl);
+    o.lines.push_back(ctl::encode_record(r));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_tenant_add(const Peer& peer, const ctl::ParsedCommand& pc) {
+  auto spec = core::parse_tenant_words(*pc.tenant, pc.settings);
+  if (!spec) {
+    return refuse(peer, pc, ctl::ErrCode::InvalidArgument, spec.error());
+  }
+  if (m_daemon.tenant(spec->name)) {
+    return refuse(peer, pc, ctl::ErrCode::Exists, "tenant " + spec->name + " exists ('tenant delete' it first)");
+  }
+  const auto& rules = m_daemon.config().tenants.runtime;
+  for (const auto& a : spec->listen) {
+    if (!core::runtime_bind_allowed(rules, spec->netns, a)) {
+      return refuse(peer, pc, ctl::ErrCode::Unsupported,
+                    "netns " + spec->netns + " address " + a.to_string() +
+                        " is not allowed for runtime tenants (see [tenants] runtime in tr7ntpd.conf(5))");
+    }
+  }
+  // Open the sockets first: a tenant that cannot serve is refused and nothing is kept.
+  if (auto r = m_daemon.add_tenant(*spec); !r) {
+    return refuse(peer, pc, ctl::ErrCode::Failed, r.error());
+  }
+  std::string after;
+  for (const auto& w : core::tenant_words(*spec)) {
+    after += (after.empty() ? "" : " ") + w;
+  }
+  RuntimeState next = m_state;
+  next.tenants.push_back(TenantEntry{spec->name, core::tenant_words(*spec)});
+  CtlOutcome o = commit(peer, pc, "", "tenant " + spec->name + " " + after, next, [] {});
+  if (!o.ok) {
+    m_daemon.remove_tenant(spec->name);  // not durable and audited: not done
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_tenant_delete(const Peer& peer, const ctl::ParsedCommand& pc) {
+  const std::string& name = *pc.tenant;
+  auto spec = m_daemon.tenant(name);
+  if (!spec) {
+    return refuse(peer, pc, ctl::ErrCode::NotFound, "no tenant " + name);
+  }
+  std::string before;
+  for (const auto& w : core::tenant_words(*spec)) {
+    before += (before.empty() ? "" : " ") + w;
+  }
+  RuntimeState next = m_state;
+  next.tenants.erase(
+      std::remove_if(next.tenants.begin(), next.tenants.end(), [&](const TenantEntry& t) { return t.name == name; }),
+      next.tenants.end());
+  return commit(peer, pc, "tenant " + name + " " + before, "", next, [this, name] { m_daemon.remove_tenant(name); });
 }
 
 ctl::Record CtlService::zone_record(core::Timestamp now) const {

@@ -262,6 +262,10 @@ std::string CtlService::metrics_text(ctl::MetricsFormat f) const {
   in.sources = m_provider.sources(now);
   in.server.emplace_back("default", m_daemon.server_stats());
   in.server_clients.emplace_back("default", m_daemon.client_count());
+  for (const auto& t : m_daemon.tenants()) {
+    in.server.emplace_back(t.name, t.server);
+    in.server_clients.emplace_back(t.name, t.clients);
+  }
   in.send_errors = m_daemon.send_errors();
   if (m_server) {
     in.ctl_connections = m_server->connections();

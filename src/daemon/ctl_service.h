@@ -28,6 +28,7 @@
 #include "daemon/ctl_server.h"
 #include "daemon/runtime_state.h"
 #include "daemon/state_dir.h"
+#include "daemon/tenants.h"
 #include "daemon/tzdb.h"
 #include "sys/fd.h"
 
@@ -75,6 +76,24 @@ class DaemonView {
   virtual ReloadOutcome reload() = 0;
   // The RTC and saved-clock state (rtc command).
   virtual RtcReport rtc_report() const { return {}; }
+
+  // --- tenants (tenants.h); a daemon without them has none -------------------------
+  virtual std::vector<TenantRow> tenants() const { return {}; }
+  // The settings of tenant `name`, nullopt if there is none.
+  virtual std::optional<core::TenantSpec> tenant(const std::string& name) const {
+    (void)name;
+    return std::nullopt;
+  }
+  // Adds a tenant and opens its sockets (refused when they cannot be opened, or when
+  // the namespace/address is not allowed for runtime tenants).
+  virtual Result<void, std::string> add_tenant(const core::TenantSpec& spec) {
+    (void)spec;
+    return unexpected(std::string("this daemon has no tenants"));
+  }
+  virtual bool remove_tenant(const std::string& name) {
+    (void)name;
+    return false;
+  }
 };
 
 class CtlService {
@@ -96,6 +115,8 @@ class CtlService {
   void audit_reload(const Caller& who, const ReloadOutcome& r);
   // Replays runtime sources through the provider (call once the provider is ready).
   void restore_sources();
+  // Tenants added with `tenant add` (runtime state), to add again at start.
+  const std::vector<TenantEntry>& runtime_tenants() const { return m_state.tenants; }
 
   AuditLog& audit() { return m_audit; }
   const TimezoneDb& zones() const { return m_tz; }
@@ -132,6 +153,10 @@ class CtlService {
   CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_delete(const Peer& peer, const ctl::ParsedCommand& pc);
+  CtlOutcome cmd_tenants() const;
+  CtlOutcome cmd_tenant_list() const;
+  CtlOutcome cmd_tenant_add(const Peer& peer, const ctl::ParsedCommand& pc);
+  CtlOutcome cmd_tenant_delete(const Peer& peer, const ctl::ParsedCommand& pc);
 
   DaemonView& m_daemon;
   ClientStatusProvider& m_provider;

@@ -128,14 +128,29 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
       }
       break;
     }
+    case ps::Op::NetnsId:
+      if (!m_deps.netns_id) {
+        r.resp.status = ENOSYS;
+        break;
+      }
+      try {
+        r.resp.time_ns = static_cast<int64_t>(m_deps.netns_id(v.target.netns));
+      } catch (const std::system_error& e) {
+        r.resp.status = e.code().value() > 0 ? e.code().value() : EIO;
+      }
+      break;
     case ps::Op::OpenUdp:
     case ps::Op::OpenConfig:
       try {
         r.fd = v.op == ps::Op::OpenUdp ? m_deps.open_udp(v.target) : m_deps.open_config();
         r.resp.has_fd = 1;
         if (v.op == ps::Op::OpenUdp) {
-          log_info("helper: opened UDP socket %s%s%s for the worker", v.target.addr.to_string().c_str(),
-                   v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
+          // Client sockets (port 0) come once per poll: not worth a line each.
+          (v.target.addr.port == 0 ? log_debug : log_info)(
+              "helper: opened UDP socket %s%s%s for the worker", v.target.addr.to_string().c_str(),
+              v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
+        } else if (m_deps.refresh_policy) {
+          m_deps.refresh_policy(m_policy);  // a reload: tenants of the file as it is now
         }
       } catch (const std::system_error& e) {
         log_warn("helper: %s failed: %s", ps::to_string(v.op), e.what());

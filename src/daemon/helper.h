@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 
 #include "core/clock.h"
 #include "core/privsep.h"
@@ -30,6 +31,13 @@ struct HelperDeps {
   std::function<sys::Fd(const core::privsep::BindTarget&)> open_udp;
   // Opens the configuration file read-only; throws std::system_error.
   std::function<sys::Fd()> open_config;
+  // Called after each OpenConfig (a reload): may replace the policy's bind_targets and
+  // runtime_rules with those of the file as it is now (the admin's file, read by the
+  // helper itself: the worker chooses nothing). Empty: the policy stays as at start.
+  std::function<void(core::privsep::Policy&)> refresh_policy;
+  // The inode of /run/netns/NAME (name validated); throws std::system_error (ENOENT
+  // when it does not exist). Empty: NetnsId fails with ENOSYS.
+  std::function<uint64_t(const std::string&)> netns_id;
 };
 
 struct HelperStats {

@@ -135,6 +135,30 @@ Result<sys::Fd, std::string> HelperClient::open_udp(std::string_view netns, cons
   return std::move(r->fd);
 }
 
+Result<uint64_t, std::string> HelperClient::netns_id(std::string_view netns) {
+  auto req = ps::make_netns_id(0, netns);
+  if (!req) {
+    return unexpected(std::string("netns-id: ") + ps::to_string(req.error()));
+  }
+  auto r = call(*req);
+  if (!r) {
+    return unexpected(r.error());
+  }
+  if (r->fd.valid()) {
+    return unexpected(std::string("netns-id: unexpected descriptor in the reply"));
+  }
+  if (r->resp.status == ENOENT) {
+    return uint64_t{0};
+  }
+  if (r->resp.status != 0) {
+    return unexpected("netns-id " + std::string(netns) + ": " + describe(r->resp.status));
+  }
+  if (r->resp.time_ns <= 0) {
+    return unexpected(std::string("netns-id: malformed reply"));
+  }
+  return static_cast<uint64_t>(r->resp.time_ns);
+}
+
 Result<sys::Fd, std::string> HelperClient::open_config() {
   auto r = call_ok(ps::make_request(ps::Op::OpenConfig, 0));
   if (!r) {

@@ -44,6 +44,9 @@ class HelperClient {
   // (netns, address, port) not in the configuration (see make_bind_targets in privsep.h);
   // port 0 asks for an ephemeral port and is allowed only where configured so.
   Result<sys::Fd, std::string> open_udp(std::string_view netns, const core::SockAddr& addr);
+  // The identity (inode) of /run/netns/NAME; 0 when it does not exist. The helper
+  // answers only for configured namespaces and those [tenants] runtime rules name.
+  Result<uint64_t, std::string> netns_id(std::string_view netns);
   // The configuration file, opened read-only by the helper (the worker's chroot cannot see it).
   Result<sys::Fd, std::string> open_config();
   Result<core::Timestamp, std::string> read_rtc();

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -355,6 +356,32 @@ std::vector<ps::BindTarget> make_bind_targets(const Config& cfg) {
   for (const auto& a : cfg.server.listen) {
     t.push_back(ps::BindTarget{"", a});
   }
+  for (auto& n : namespace_bind_targets(cfg)) {
+    t.push_back(std::move(n));
+  }
+  return t;
+}
+
+std::vector<ps::BindTarget> namespace_bind_targets(const Config& cfg) {
+  std::vector<ps::BindTarget> t;
+  for (const auto& tenant : cfg.tenants.tenants) {
+    for (const auto& a : tenant.spec.listen) {
+      t.push_back(ps::BindTarget{tenant.spec.netns, a});
+    }
+  }
+  // Client sockets of sources reached from a namespace: the wildcard address, an
+  // ephemeral port (both families: a name may resolve to either).
+  for (const auto& sc : cfg.sources.sources) {
+    if (sc.netns.empty()) {
+      continue;
+    }
+    for (const char* any : {"0.0.0.0", "::"}) {
+      ps::BindTarget b{sc.netns, core::SockAddr{*core::parse_ip(any), 0}};
+      if (std::find(t.begin(), t.end(), b) == t.end()) {
+        t.push_back(b);
+      }
+    }
+  }
   return t;
 }
 
@@ -366,6 +393,7 @@ ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   p.floor = st.plan.floor;
   p.ceiling = st.plan.ceiling;
   p.bind_targets = make_bind_targets(cfg);
+  p.runtime_rules = cfg.tenants.runtime;
   return p;
 }
 
@@ -407,6 +435,7 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   deps.mono_ns = [] { return sys::monotonic_ns(); };
   int self_ns = st.self_netns.get();
   deps.open_udp = [self_ns](const ps::BindTarget& t) { return sys::open_udp_in_netns(t.netns, t.addr, self_ns); };
+  deps.netns_id = [](const std::string& name) { return sys::netns_inode(name); };
   std::string path = opt.config_path;
   deps.open_config = [path]() {
     sys::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
@@ -414,6 +443,33 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
       throw std::system_error(errno, std::generic_category(), "open " + path);
     }
     return fd;
+  };
+  // On a reload the helper reads the file itself and admits the tenants it has now; the
+  // [server] addresses stay those of the start (the worker opens them only at start).
+  std::vector<ps::BindTarget> server_targets;
+  for (const auto& a : cfg.server.listen) {
+    server_targets.push_back(ps::BindTarget{"", a});
+  }
+#ifdef TR7_TEST_HOOKS
+  if (auto t = test_broker_target()) {
+    server_targets.push_back(*t);
+  }
+#endif
+  deps.refresh_policy = [path, server_targets](ps::Policy& p) {
+    auto c = load_config_file(path);
+    if (!c) {
+      return;  // the worker refuses it too; the helper keeps what it had
+    }
+    std::vector<ps::BindTarget> t = server_targets;
+    for (auto& n : namespace_bind_targets(*c)) {
+      t.push_back(std::move(n));
+    }
+    if (t != p.bind_targets || c->tenants.runtime != p.runtime_rules) {
+      log_info("helper: configuration re-read: %zu tenant(s), %zu runtime rule(s)", c->tenants.tenants.size(),
+               c->tenants.runtime.size());
+    }
+    p.bind_targets = std::move(t);
+    p.runtime_rules = c->tenants.runtime;
   };
   ps::Policy policy = make_helper_policy(cfg, st);
 #ifdef TR7_TEST_HOOKS

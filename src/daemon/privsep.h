@@ -56,9 +56,14 @@ struct Startup {
 Startup open_startup(const Config& cfg, bool privsep);
 
 // The sockets the helper may open for the worker: the [server] listen addresses in the
-// daemon's own namespace. Multi-tenancy adds (netns, address) pairs of its tenants here,
-// and (netns, wildcard:0) where the worker needs client sockets inside a namespace.
+// daemon's own namespace and the (netns, address) pairs of the [tenant NAME] sections.
+// Tenants added at run time are admitted by the [tenants] runtime rules instead
+// (Policy::runtime_rules), which also name the namespaces NetnsId may look at.
 std::vector<core::privsep::BindTarget> make_bind_targets(const Config& cfg);
+// The part of those inside network namespaces: the tenants' addresses, and (netns,
+// wildcard:0) for the client sockets of sources with `netns NAME` (also what the helper
+// admits after re-reading the file on a reload).
+std::vector<core::privsep::BindTarget> namespace_bind_targets(const Config& cfg);
 // The helper's whole policy.
 core::privsep::Policy make_helper_policy(const Config& cfg, const Startup& st);
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/strutil.h"
+#include "core/tenant.h"
 #include "ctl/command.h"
 #include "ctl/protocol.h"
 #include "sys/fd.h"
@@ -49,6 +50,13 @@ std::string RuntimeState::encode() const {
       opts += (opts.empty() ? "" : " ") + o;
     }
     out += ctl::encode_record({{"source", s.host}, {"options", opts}}) + "\n";
+  }
+  for (const auto& t : tenants) {
+    std::string w;
+    for (const auto& x : t.settings) {
+      w += (w.empty() ? "" : " ") + x;
+    }
+    out += ctl::encode_record({{"tenant", t.name}, {"settings", w}}) + "\n";
   }
   return out;
 }
@@ -122,6 +130,21 @@ Result<RuntimeState> RuntimeState::decode(std::string_view text) {
         return err("too many source options");
       }
       st.sources.push_back(std::move(s));
+    } else if (kind == "tenant") {
+      const std::string* settings = ctl::find(*rec, "settings");
+      if (!settings || rec->size() != 2) {
+        return err("bad tenant");
+      }
+      TenantEntry t{value, core::split_words(*settings)};
+      if (auto spec = core::parse_tenant_words(t.name, t.settings); !spec) {
+        return err("tenant " + ctl::escape(value) + ": " + spec.error());
+      }
+      for (const auto& o : st.tenants) {
+        if (o.name == t.name) {
+          return err("tenant " + t.name + " given twice");
+        }
+      }
+      st.tenants.push_back(std::move(t));
     } else {
       return err("unknown record '" + ctl::escape(kind) + "'");
     }

@@ -6,6 +6,7 @@
 //   timezone=Europe/Istanbul
 //   rule=10.0.0.0/8 action=allow        (allow | deny | remove: a config rule deleted)
 //   source=ntp1.example.net options=iburst%20minpoll%204
+//   tenant=acme settings=netns%20acme%20listen%2010.20.0.1:123   (`tenant add`)
 // It is only ever written whole and atomically (temp file, fsync, rename, fsync of the
 // directory), relative to the state directory's fd. A file that does not parse is not
 // applied at all: the daemon logs why and renames it to runtime.state.bad.
@@ -34,10 +35,18 @@ struct SourceEntry {
   std::vector<std::string> options;
 };
 
+// A tenant added with `tenant add`: its name and settings words (core::tenant_words).
+struct TenantEntry {
+  std::string name;
+  std::vector<std::string> settings;
+  bool operator==(const TenantEntry& o) const { return name == o.name && settings == o.settings; }
+};
+
 struct RuntimeState {
   std::optional<std::string> timezone;
   std::vector<RuleOverride> rules;  // at most one per prefix
   std::vector<SourceEntry> sources;
+  std::vector<TenantEntry> tenants;
 
   std::string encode() const;
   static Result<RuntimeState> decode(std::string_view text);

@@ -87,6 +87,15 @@ class Worker::View final : public DaemonView {
     m_w.apply_policy(p);
   }
   ReloadOutcome reload() override { return m_w.reload_config(); }
+  std::vector<TenantRow> tenants() const override { return m_w.m_tenants->rows(); }
+  std::optional<core::TenantSpec> tenant(const std::string& name) const override {
+    const core::TenantSpec* s = m_w.m_tenants->find(name);
+    return s ? std::optional<core::TenantSpec>(*s) : std::nullopt;
+  }
+  Result<void, std::string> add_tenant(const core::TenantSpec& spec) override {
+    return m_w.m_tenants->add(spec, true, true);
+  }
+  bool remove_tenant(const std::string& name) override { return m_w.m_tenants->remove(name); }
 
  private:
   Worker& m_w;
@@ -181,6 +190,81 @@ Worker::Worker(Config cfg, WorkerOptions opt)
       m_base.get(), m_state_dir, [this] { return m_clock.now(); },
       [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
   m_ctl->restore_sources();
+  setup_tenants();
+}
+
+void Worker::setup_tenants() {
+  if (m_opt.helper != nullptr) {
+    m_tenant_sockets = std::make_unique<HelperTenantSockets>(*m_opt.helper);
+  } else {
+    m_tenant_sockets = std::make_unique<LocalTenantSockets>();
+  }
+  TenantPoolOptions to;
+  to.precision = m_precision;
+  to.spread_tx = m_cfg.server.tx_spread;
+  m_tenants = std::make_unique<TenantSet>(*m_tenant_sockets, m_clock, m_reference, to);
+  if (m_client) {
+    // Sources with `netns NAME` (a management network): client sockets from there.
+    m_client->set_netns_sockets([this](const std::string& netns, const core::SockAddr& addr) {
+      return m_tenant_sockets->open_udp(netns, addr);
+    });
+  }
+  for (const auto& t : m_cfg.tenants.tenants) {
+    if (auto r = m_tenants->add(t.spec, false, false); !r) {
+      log_err("tenant %s: %s", t.spec.name.c_str(), r.error().c_str());
+    }
+  }
+  // Tenants added at run time before the last stop, if the configuration still allows them.
+  for (const auto& e : m_ctl->runtime_tenants()) {
+    auto spec = core::parse_tenant_words(e.name, e.settings);
+    if (!spec) {
+      continue;  // checked when the state file was read
+    }
+    bool allowed = true;
+    for (const auto& a : spec->listen) {
+      allowed = allowed && core::runtime_bind_allowed(m_cfg.tenants.runtime, spec->netns, a);
+    }
+    if (!allowed) {
+      log_warn("tenant %s (added at run time) is no longer allowed by [tenants] runtime: not served", e.name.c_str());
+      continue;
+    }
+    if (auto r = m_tenants->add(*spec, true, false); !r) {
+      log_warn("tenant %s (added at run time): %s", e.name.c_str(), r.error().c_str());
+    }
+  }
+  m_tenant_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST,
+                                                   [this](evutil_socket_t, short) { m_tenants->check(); });
+  m_tenant_timer->add(m_cfg.tenants.check_interval_s);
+}
+
+// Tenants of the configuration file after a reload: gone ones removed, new ones added,
+// changed ones re-opened (namespace or addresses) or given their new policy. Tenants
+// added at run time stay, unless the file now has a tenant of the same name.
+void Worker::reload_tenants(const Config& next) {
+  for (const auto& name : m_tenants->names()) {
+    bool runtime = m_tenants->is_runtime(name);
+    bool in_next = false;
+    for (const auto& t : next.tenants.tenants) {
+      in_next = in_next || t.spec.name == name;
+    }
+    if (!in_next && !runtime) {
+      m_tenants->remove(name);
+    }
+  }
+  for (const auto& t : next.tenants.tenants) {
+    const core::TenantSpec* cur = m_tenants->find(t.spec.name);
+    if (cur && !m_tenants->is_runtime(t.spec.name) && cur->netns == t.spec.netns && cur->listen == t.spec.listen) {
+      m_tenants->set_policy(t.spec.name, t.spec);
+      continue;
+    }
+    if (cur) {
+      m_tenants->remove(t.spec.name);
+    }
+    if (auto r = m_tenants->add(t.spec, false, false); !r) {
+      log_err("tenant %s: %s", t.spec.name.c_str(), r.error().c_str());
+    }
+  }
+  m_tenant_timer->add(next.tenants.check_interval_s);
 }
 
 Worker::~Worker() = default;
@@ -342,6 +426,7 @@ ReloadOutcome Worker::reload_config() {
   }
   std::vector<std::string> before = config_summary(m_cfg);
   apply_policy(make_policy(cfg->server));
+  reload_tenants(*cfg);
   log_set_level(cfg->daemon.log_level);
   m_cfg = std::move(*cfg);
   publish_reference();
@@ -419,6 +504,7 @@ int Worker::run() {
   for (auto& p : m_extra_pools) {
     p->start();
   }
+  m_tenants->start();
   m_running = true;
   event_base_dispatch(m_base.get());
   m_running = false;
@@ -426,6 +512,7 @@ int Worker::run() {
   for (auto& p : m_extra_pools) {
     p->stop();
   }
+  m_tenants->stop();
   log_stats();
   if (m_client) {
     m_client->save_drift();

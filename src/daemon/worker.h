@@ -21,6 +21,7 @@
 #include "daemon/server_pool.h"
 #include "daemon/state_dir.h"
 #include "daemon/system_clock.h"
+#include "daemon/tenants.h"
 #include "sys/event.h"
 
 namespace tr7::daemon {
@@ -65,6 +66,8 @@ class Worker {
   ServerPool& server_pool() { return *m_pool; }
   // Server statistics summed over every server thread (also add_listener's).
   ServerPoolStats server_stats() const;
+  // The tenants' server pools (tenants.h).
+  const TenantSet& tenants() const { return *m_tenants; }
   // How often the reference state is compared with what the server threads serve.
   static constexpr double k_reference_check_s = 0.25;
 
@@ -109,6 +112,12 @@ class Worker {
   std::unique_ptr<ClientStatusProvider> m_provider;
   std::unique_ptr<View> m_view;
   std::unique_ptr<CtlService> m_ctl;
+  // Tenants: sockets through the helper or in-process, one pool each, the namespace check.
+  std::unique_ptr<TenantSockets> m_tenant_sockets;
+  std::unique_ptr<TenantSet> m_tenants;
+  std::unique_ptr<sys::Callback> m_tenant_timer;
+  void setup_tenants();
+  void reload_tenants(const Config& next);
 };
 
 }  // namespace tr7::daemon

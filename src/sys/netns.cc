@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -21,6 +22,16 @@ Fd open_netns(std::string_view name) {
     throw std::system_error(errno, std::generic_category(), std::string("open ") + k_netns_dir + "/" + n);
   }
   return ns;
+}
+
+uint64_t netns_inode(std::string_view name) {
+  Fd ns = open_netns(name);
+  struct stat st {};
+  if (fstat(ns.get(), &st) < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            "fstat " + std::string(k_netns_dir) + "/" + std::string(name));
+  }
+  return static_cast<uint64_t>(st.st_ino);
 }
 
 Fd open_udp_in_netns(std::string_view name, const core::SockAddr& addr, int self) {

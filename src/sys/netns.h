@@ -2,6 +2,7 @@
 // Thin wrapper: the name must have been validated (core::privsep::valid_netns_name).
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string_view>
 
@@ -22,6 +23,11 @@ struct NetnsStuck : std::runtime_error {
 // openat(/run/netns, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) on a directory opened with
 // O_DIRECTORY | O_NOFOLLOW. Throws std::system_error.
 Fd open_netns(std::string_view name);
+
+// The identity of namespace `name`: the inode number of /run/netns/NAME (which is the
+// namespace's own inode while it is mounted there). Throws std::system_error (ENOENT
+// when there is no such namespace).
+uint64_t netns_inode(std::string_view name);
 
 // Opens a UDP socket (non-blocking, close-on-exec, IPV6_V6ONLY for IPv6) bound to `addr`
 // inside network namespace `name` ("" = the current one): setns(2) there, socket, bind,

@@ -6,7 +6,9 @@
 //    (no unused byte, no padding, no junk after the namespace name);
 //  * accepted values are finite and inside the bounds: |frequency| <= 5000 ppm,
 //    |slew| <= k_max_slew_s, |step| <= max_step and the step target inside the window,
-//    leap 0..2, a valid namespace name, a configured (netns, address, port);
+//    leap 0..2, a valid namespace name, a configured (netns, address, port) or one a
+//    runtime tenant rule admits (never port 0, never the own namespace); NetnsId only
+//    for a namespace of a configured target or a runtime rule;
 //  * with clock control off, no clock operation is ever accepted;
 //  * parse_response accepts only exact-size replies (the worker's side).
 #include <cmath>
@@ -34,6 +36,7 @@ Policy make_policy(bool clock_control) {
   p.bind_targets.push_back(BindTarget{"", SockAddr{*parse_ip("0.0.0.0"), 123}});
   p.bind_targets.push_back(BindTarget{"acme", SockAddr{*parse_ip("10.20.0.1"), 123}});
   p.bind_targets.push_back(BindTarget{"acme", SockAddr{*parse_ip("::"), 0}});
+  p.runtime_rules.push_back(*parse_runtime_bind_rule("cust-* 100.64.0.0/10 port 123"));
   return p;
 }
 
@@ -67,8 +70,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& t : p->bind_targets) {
           configured = configured || t == v->target;
         }
-        check(configured);
+        bool runtime = !v->target.netns.empty() && v->target.addr.port != 0 &&
+                       runtime_bind_allowed(p->runtime_rules, v->target.netns, v->target.addr);
+        check(configured || runtime);
         auto r = make_open_udp(v->seq, v->target.netns, v->target.addr);
+        check(r.has_value());
+        again = *r;
+        break;
+      }
+      case Op::NetnsId: {
+        check(valid_netns_name(v->target.netns));
+        bool known = false;
+        for (const auto& t : p->bind_targets) {
+          known = known || t.netns == v->target.netns;
+        }
+        for (const auto& rule : p->runtime_rules) {
+          known = known || glob_match(rule.netns_glob, v->target.netns);
+        }
+        check(known);
+        auto r = make_netns_id(v->seq, v->target.netns);
         check(r.has_value());
         again = *r;
         break;

@@ -17,6 +17,7 @@ example() {
     PREFIX) echo 192.0.2.0/24 ;; ADDR) echo 127.0.0.1 ;; HOST) echo 127.0.0.1 ;;
     ZONE) echo Europe/Istanbul ;; N | '[N]') echo 5 ;; ID | '[ID]') echo 1 ;;
     FORMAT | '[FORMAT]') echo prometheus ;; 'OPTION...' | '[OPTION...]') echo iburst ;;
+    TENANT) echo tx ;; '[TENANT]') echo default ;; 'SETTING...') echo netns ;;
   esac
 }
 # The exit status each command must have on a daemon without NTP sources (sources
@@ -24,6 +25,7 @@ example() {
 expected_rc() {
   case $1 in
     burst | makestep | approve | ntpdata) echo 1 ;;
+    "tenant add" | "tenant delete") echo 1 ;;  # not allowed for runtime tenants; no such tenant
     quit) echo 3 ;;  # closes without a reply... handled below
     *) echo 0 ;;
   esac

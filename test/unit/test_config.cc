@@ -344,6 +344,84 @@ static void test_sources_and_discipline(void**) {
   assert_near(n.discipline.offset_tolerance_s, 0, 0);
 }
 
+static void test_tenants(void**) {
+  Config c = accepted(
+      "[server]\n"
+      "listen = 127.0.0.1:10123\n"
+      "[tenants]\n"
+      "runtime = t-* 10.99.0.0/16 port 123\n"
+      "runtime = lab? 192.0.2.0/24\n"
+      "check_interval = 0.5\n"
+      "[tenant acme]\n"
+      "netns = ns-acme\n"
+      "listen = 10.20.0.1:123\n"
+      "listen = [fd00::1]:123\n"
+      "allow = 10.20.0.0/16\n"
+      "deny = 10.20.9.0/24\n"
+      "ratelimit = interval 2 burst 8 kod yes\n"
+      "max_clients = 1000\n"
+      "deny_kod = yes\n"
+      "[tenant beta.2]\n"
+      "netns = ns-beta\n"
+      "listen = 10.20.0.1:123\n");
+  assert_int_equal(c.tenants.tenants.size(), 2);
+  const auto& a = c.tenants.tenants[0].spec;
+  assert_string_equal(a.name.c_str(), "acme");
+  assert_string_equal(a.netns.c_str(), "ns-acme");
+  assert_int_equal(a.listen.size(), 2);
+  assert_string_equal(a.listen[1].to_string().c_str(), "[fd00::1]:123");
+  assert_int_equal(a.access.size(), 2);
+  assert_true(a.ratelimit.enabled && a.ratelimit.kod);
+  assert_int_equal(a.ratelimit.burst, 8);
+  assert_int_equal(a.max_clients, 1000);
+  assert_true(a.deny_kod);
+  assert_int_equal(c.tenants.tenants[0].line, 7);
+  const auto& b = c.tenants.tenants[1].spec;
+  assert_int_equal(b.max_clients, tr7::core::k_tenant_default_max_clients);
+  assert_false(b.ratelimit.enabled);
+  assert_int_equal(c.tenants.runtime.size(), 2);
+  assert_int_equal(c.tenants.runtime[0].port, 123);
+  assert_true(c.tenants.check_interval_s == 0.5);
+  // The summary carries the tenants (audited on reload).
+  bool seen = false;
+  for (const auto& l : config_summary(c)) {
+    seen = seen || l == "tenant.beta.2 = netns ns-beta listen 10.20.0.1:123";
+  }
+  assert_true(seen);
+
+  refused("[tenant a]\nlisten = 10.0.0.1:123\n", 1, "needs 'netns = NAME'");
+  refused("[tenant a]\nnetns = x\n", 1, "needs 'listen = ADDR:PORT'");
+  refused("[tenant default]\nnetns = x\nlisten = 10.0.0.1:123\n", 1, "invalid tenant name");
+  refused("[tenant a/b]\nnetns = x\nlisten = 10.0.0.1:123\n", 1, "invalid tenant name");
+  refused("[tenant ]\nnetns = x\n", 1, "invalid tenant name");
+  refused("[tenant a]\nnetns = ../x\nlisten = 10.0.0.1:123\n", 2, "invalid namespace name");
+  refused("[tenant a]\nnetns = x\nnetns = y\nlisten = 10.0.0.1:123\n", 3, "duplicate key");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1\n", 3, "listen");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123, 10.0.0.1:123\n", 3, "duplicate listen");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\nallow = 10.0.0.0/8\ndeny = 10.0.0.0/8\n", 5,
+          "already has a rule");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\nratelimit = interval 2\n", 4, "needs both");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\nmax_clients = 3\n", 4, "max_clients");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\nthreads = 3\n", 4, "unknown key 'threads'");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\n[tenant a]\nnetns = y\n", 4, "duplicate section");
+  refused("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\n[tenant b]\nnetns = x\nlisten = 10.0.0.1:123\n", 4,
+          "as [tenant a] does");
+  refused("[tenants]\nruntime = a/b 10.0.0.0/8\n", 2, "invalid namespace pattern");
+  refused("[tenants]\nruntime = t* 10.0.0.0/8 port 0\n", 2, "port");
+  refused("[tenants]\nruntime = t* 10.0.0.0/8\nruntime = t* 10.0.0.0/8\n", 3, "duplicate rule");
+  refused("[tenants]\ncheck_interval = 0\n", 2, "check_interval");
+  // Sources reached from a namespace.
+  Config m = accepted("[sources]\nserver = 192.0.2.1 netns mgmt iburst\npool = pool.example.net netns mgmt\n");
+  assert_string_equal(m.sources.sources[0].netns.c_str(), "mgmt");
+  assert_string_equal(m.sources.sources[1].netns.c_str(), "mgmt");
+  assert_true(m.sources.sources[0].iburst);
+  refused("[sources]\nserver = 192.0.2.1 netns ../x\n", 2, "invalid namespace name");
+  refused("[sources]\nserver = 192.0.2.1 netns\n", 2, "needs a value");
+  refused("[sources]\nserver = 192.0.2.1 netns a netns b\n", 2, "given twice");
+  // Two tenants may use the same address in different namespaces (that is the point).
+  accepted("[tenant a]\nnetns = x\nlisten = 10.0.0.1:123\n[tenant b]\nnetns = y\nlisten = 10.0.0.1:123\n");
+}
+
 static void test_sources_errors(void**) {
   refused("[sources]\nserver =\n", 2, "missing value");
   refused("[sources]\nserver = bad/host\n", 2, "not a host name");
@@ -387,7 +465,7 @@ int main() {
       cmocka_unit_test(test_value_errors),   cmocka_unit_test(test_all_errors_reported_nothing_applied),
       cmocka_unit_test(test_warnings),       cmocka_unit_test(test_file_errors),
       cmocka_unit_test(test_control_and_metrics_keys), cmocka_unit_test(test_summary),
-      cmocka_unit_test(test_privsep_keys),
+      cmocka_unit_test(test_privsep_keys),   cmocka_unit_test(test_tenants),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

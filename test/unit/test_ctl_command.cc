@@ -59,8 +59,49 @@ static std::string example_arg(const ArgSpec& a) {
       return "prometheus";
     case ArgKind::Options:
       return "iburst";
+    case ArgKind::Tenant:
+      return "acme";
+    case ArgKind::Settings:
+      return "netns acme listen 10.0.0.1:123";
   }
   return "";
+}
+
+static void test_tenant_commands(void**) {
+  auto p = parse_command("allow check 10.0.0.1");
+  assert_true(p.has_value());
+  assert_false(p->tenant.has_value());
+  assert_string_equal(p->addr->to_string().c_str(), "10.0.0.1");
+  p = parse_command("allow check acme 10.0.0.1");
+  assert_true(p.has_value());
+  assert_string_equal(p->tenant->c_str(), "acme");
+  assert_string_equal(p->addr->to_string().c_str(), "10.0.0.1");
+  assert_false(parse_command("allow check acme").has_value());  // ADDR missing
+  assert_false(parse_command("allow check a/b 10.0.0.1").has_value());
+  assert_false(parse_command("allow check acme 10.0.0.1 x").has_value());
+  p = parse_command(
+      "tenant add tC netns ns-c listen 10.9.0.1:123,[fd00::1]:123 allow 10.9.0.0/16 ratelimit interval 2 "
+      "burst 8");
+  assert_true(p.has_value());
+  assert_int_equal(static_cast<int>(p->cmd), static_cast<int>(Cmd::TenantAdd));
+  assert_string_equal(p->tenant->c_str(), "tC");
+  assert_int_equal(p->settings.size(), 11);
+  assert_string_equal(p->settings[3].c_str(), "10.9.0.1:123,[fd00::1]:123");
+  assert_true(parse_command("tenant add tC").has_value());  // settings are checked by the daemon
+  assert_false(parse_command("tenant add").has_value());
+  assert_false(parse_command("tenant add tC netns a;b").has_value());
+  assert_false(parse_command("tenant add tC netns a$b").has_value());
+  std::string many = "tenant add tC";
+  for (int i = 0; i < 33; ++i) {
+    many += " x";
+  }
+  assert_false(parse_command(many).has_value());
+  p = parse_command("tenant delete tC");
+  assert_true(p.has_value() && *p->tenant == "tC");
+  assert_false(parse_command("tenant delete").has_value());
+  assert_false(parse_command("tenant delete tC x").has_value());
+  assert_true(parse_command("tenants").has_value());
+  assert_true(parse_command("tenant list").has_value());
 }
 
 static void test_every_command_parses(void**) {
@@ -84,7 +125,8 @@ static void test_every_command_parses(void**) {
     assert_string_equal(m->to_line().c_str(), minimal.c_str());
     // A required argument missing is InvalidArgument, an extra one too.
     if (ci.shape != Shape::Local) {
-      auto extra = parse_command(line + " extra junk words here and more and more and more and more and more and more");
+      auto extra =
+          parse_command(line + " extra junk words here and more and more and more and more and more and more %");
       assert_false(extra.has_value());
       assert_int_equal(static_cast<int>(extra.error().code), static_cast<int>(ErrCode::InvalidArgument));
     }
@@ -236,6 +278,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_table_consistent),
       cmocka_unit_test(test_every_command_parses),
+      cmocka_unit_test(test_tenant_commands),
       cmocka_unit_test(test_source_add_whole_line),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_names),

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -101,6 +102,13 @@ struct Rig {
     d.open_config = [] {
       sys::Fd fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
       return fd;
+    };
+    p.runtime_rules.push_back(*tr7::core::parse_runtime_bind_rule("t-* 10.99.0.0/16 port 123"));
+    d.netns_id = [](const std::string& name) -> uint64_t {
+      if (name == "t-gone") {
+        throw std::system_error(ENOENT, std::generic_category(), "open /run/netns/t-gone");
+      }
+      return 4026532000ULL + name.size();
     };
     svc = std::make_unique<HelperService>(p, std::move(d));
   }
@@ -284,6 +292,15 @@ static void test_channel_round_trips(void**) {
   assert_false(refused.has_value());
   assert_true(refused.error().find("address not configured") != std::string::npos);
   assert_false(ch.client->open_udp("a/b", SockAddr{*parse_ip("127.0.0.1"), 0}).has_value());
+  // Namespace identities: a runtime rule's namespace, one that is gone, one not allowed.
+  auto id = ch.client->netns_id("t-a");
+  assert_true(id.has_value() && *id == 4026532003ULL);
+  auto gone = ch.client->netns_id("t-gone");
+  assert_true(gone.has_value() && *gone == 0);
+  auto other = ch.client->netns_id("other");
+  assert_false(other.has_value());
+  assert_true(other.error().find("address not configured") != std::string::npos);
+  assert_false(ch.client->netns_id("..").has_value());
   assert_false(ch.client->broken());
   assert_int_equal(ch.rig.clock.calls.size(), 4);
   assert_string_equal(ch.rig.clock.calls[3].c_str(), "step -1.500000");

@@ -63,6 +63,8 @@ Request encode(const Valid& v) {
       return make_set_leap(v.seq, v.leap);
     case Op::OpenUdp:
       return *make_open_udp(v.seq, v.target.netns, v.target.addr);
+    case Op::NetnsId:
+      return *make_netns_id(v.seq, v.target.netns);
     default:
       return make_request(v.op, v.seq, v.value);
   }
@@ -234,6 +236,44 @@ static void test_open_udp(void**) {
   refused(check(r), Refusal::OutOfRange);
 }
 
+static void test_runtime_tenants(void**) {
+  Policy p = permissive();
+  // Without runtime rules only the configured targets.
+  refused(check(open_udp("cust-1", "100.64.0.1", 123), p), Refusal::NotConfigured);
+  refused(check(*make_netns_id(1, "cust-1"), p), Refusal::NotConfigured);
+  auto v = check(*make_netns_id(3, "acme"), p);  // a configured tenant's namespace
+  assert_true(v.has_value() && v->op == Op::NetnsId && v->target.netns == "acme" && v->seq == 3);
+  p.runtime_rules.push_back(*parse_runtime_bind_rule("cust-* 100.64.0.0/10 port 123"));
+  assert_true(check(open_udp("cust-1", "100.64.0.1", 123), p).has_value());
+  assert_true(check(*make_netns_id(1, "cust-1"), p).has_value());
+  refused(check(open_udp("cust-1", "100.64.0.1", 124), p), Refusal::NotConfigured);  // port
+  refused(check(open_udp("cust-1", "100.64.0.1", 0), p), Refusal::NotConfigured);    // never ephemeral
+  refused(check(open_udp("cust-1", "10.0.0.1", 123), p), Refusal::NotConfigured);    // prefix
+  refused(check(open_udp("cus-1", "100.64.0.1", 123), p), Refusal::NotConfigured);   // namespace
+  refused(check(open_udp("", "100.64.0.1", 123), p), Refusal::NotConfigured);        // own namespace
+  refused(check(*make_netns_id(1, "other"), p), Refusal::NotConfigured);
+  // NetnsId: a name is required, and nothing but the name may be set.
+  assert_false(make_netns_id(1, "").has_value());
+  assert_false(make_netns_id(1, "..").has_value());
+  Request r = *make_netns_id(1, "cust-1");
+  r.port = 123;
+  refused(check(r, p), Refusal::NotCanonical);
+  r = *make_netns_id(1, "cust-1");
+  r.value = 1.0;
+  refused(check(r, p), Refusal::NotCanonical);
+  r = *make_netns_id(1, "cust-1");
+  r.netns[10] = 'x';  // junk after the NUL
+  refused(check(r, p), Refusal::NotCanonical);
+  r = *make_netns_id(1, "cust-1");
+  std::memset(r.netns, 0, sizeof r.netns);
+  refused(check(r, p), Refusal::BadNetnsName);
+  std::memset(r.netns, 'a', sizeof r.netns);
+  refused(check(r, p), Refusal::BadNetnsName);
+  r = *make_netns_id(1, "cust-1");
+  r.netns[2] = '/';
+  refused(check(r, p), Refusal::BadNetnsName);
+}
+
 static void test_netns_names(void**) {
   std::string max(k_netns_max, 'a');
   assert_true(valid_netns_name("acme"));
@@ -274,7 +314,7 @@ static void test_random_messages(void**) {
   std::vector<Request> seeds = {make_request(Op::Query, 1),         make_request(Op::Slew, 2, 0.1),
                                 make_request(Op::SetFreq, 3, 12.5), make_request(Op::Step, 4, -3.0),
                                 make_set_leap(5, Leap::Insert),     open_udp("acme", "10.20.0.1", 123),
-                                make_request(Op::WriteRtc, 6)};
+                                make_request(Op::WriteRtc, 6),      *make_netns_id(7, "acme")};
   int accepted = 0;
   for (int i = 0; i < 200000; ++i) {
     std::vector<uint8_t> m;
@@ -374,6 +414,7 @@ int main() {
       cmocka_unit_test(test_valid_requests),  cmocka_unit_test(test_sizes),       cmocka_unit_test(test_version_and_op),
       cmocka_unit_test(test_not_finite),      cmocka_unit_test(test_bounds),      cmocka_unit_test(test_disabled),
       cmocka_unit_test(test_not_canonical),   cmocka_unit_test(test_open_udp),    cmocka_unit_test(test_netns_names),
+      cmocka_unit_test(test_runtime_tenants),
       cmocka_unit_test(test_random_messages), cmocka_unit_test(test_step_budget), cmocka_unit_test(test_responses),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
