@@ -4,23 +4,13 @@
 #include <cstdlib>
 #include <map>
 
+#include "core/privsep.h"
 #include "core/strutil.h"
 
 namespace tr7::core {
 
-bool valid_tenant_name(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name == "." || name == "..") {
-    return false;
-  }
-  for (char c : name) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
+// The same rule as a namespace name: a plain file-name-like token.
+bool valid_tenant_name(std::string_view name) { return privsep::valid_netns_name(name); }
 
 Result<RateLimitParams> parse_ratelimit(std::span<const std::string> w) {
   RateLimitParams p;

@@ -201,7 +201,9 @@ class Parser {
 
  private:
   void error(int line, const std::string& msg) { m_errors.push_back(m_name + ":" + std::to_string(line) + ": " + msg); }
-  void warn(int line, const std::string& msg) { m_cfg.warnings.push_back(m_name + ":" + std::to_string(line) + ": " + msg); }
+  void warn(int line, const std::string& msg) {
+    m_cfg.warnings.push_back(m_name + ":" + std::to_string(line) + ": " + msg);
+  }
   void define_daemon();
   void define_server();
   void define_sources();
@@ -210,7 +212,8 @@ class Parser {
   void define_metrics();
   void define_tenants();
   bool define_tenant(const std::string& sec, int line);
-  std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action);
+  std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action, core::AllowList& into,
+                                       const std::string& section);
 
   std::string m_name;
   std::vector<std::string>& m_errors;
@@ -219,7 +222,7 @@ class Parser {
   std::map<std::string, std::map<std::string, KeyDef>> m_sections;
   std::map<std::string, int> m_seen;
   std::map<std::string, int> m_section_lines;
-  std::vector<std::pair<core::Prefix, int>> m_rule_lines;
+  std::map<std::string, std::vector<std::pair<core::Prefix, int>>> m_rule_lines;  // by section
   int m_min_sources_line = 0;
 };
 
@@ -256,8 +259,8 @@ void Parser::define_daemon() {
                  // A plain user name (as useradd accepts them), never root.
                  bool ok = !v.empty() && v.size() <= 32 && v[0] != '-' && v[0] != '.';
                  for (char c : v) {
-                   ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                               c == '_' || c == '-' || c == '.');
+                   ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                               c == '-' || c == '.');
                  }
                  if (!ok) {
                    return "expected a user name ([A-Za-z0-9_.-], at most 32 characters)";
@@ -314,24 +317,26 @@ void Parser::define_daemon() {
                            m_cfg.daemon.control_socket_set = true;
                            return std::nullopt;
                          }};
-  s["control_socket_mode"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
-                                if (v.size() < 3 || v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
-                                  return "expected an octal mode such as 0660";
-                                }
-                                unsigned m = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 8));
-                                if (m & 07111) {
-                                  return "no execute, setuid, setgid or sticky bits";
-                                }
-                                if ((m & 0600) != 0600) {
-                                  return "the owner (root) needs read and write";
-                                }
-                                if (m & 0002) {
-                                  warn(line, "control_socket_mode lets every local user connect (commands are still "
-                                             "checked against admin_group and monitor_group)");
-                                }
-                                m_cfg.daemon.control_socket_mode = m;
-                                return std::nullopt;
-                              }};
+  s["control_socket_mode"] = {
+      false, [this](const std::string& v, int line) -> std::optional<std::string> {
+        if (v.size() < 3 || v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
+          return "expected an octal mode such as 0660";
+        }
+        unsigned m = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 8));
+        if (m & 07111) {
+          return "no execute, setuid, setgid or sticky bits";
+        }
+        if ((m & 0600) != 0600) {
+          return "the owner (root) needs read and write";
+        }
+        if (m & 0002) {
+          warn(line,
+               "control_socket_mode lets every local user connect (commands are still "
+               "checked against admin_group and monitor_group)");
+        }
+        m_cfg.daemon.control_socket_mode = m;
+        return std::nullopt;
+      }};
   auto group_key = [this](std::string DaemonSettings::*field) {
     return KeyDef{false, [this, field](const std::string& v, int) -> std::optional<std::string> {
                     // POSIX portable user/group names: [A-Za-z0-9._-], not starting with '-'.
@@ -371,11 +376,15 @@ void Parser::define_metrics() {
                  }};
 }
 
-std::optional<std::string> Parser::add_rules(const std::string& v, int line, core::AccessAction action) {
+// allow/deny lines of [server] and of each [tenant NAME]: `into` is that section's list,
+// `section` names it for the line numbers of duplicates.
+std::optional<std::string> Parser::add_rules(const std::string& v, int line, core::AccessAction action,
+                                             core::AllowList& into, const std::string& section) {
   auto items = split_list(v);
   if (!items) {
     return items.error();
   }
+  auto& lines = m_rule_lines[section];
   for (const auto& item : *items) {
     auto p = core::parse_prefix(item);
     if (!p) {
@@ -385,16 +394,16 @@ std::optional<std::string> Parser::add_rules(const std::string& v, int line, cor
       warn(line, std::string(action == core::AccessAction::Allow ? "allow" : "deny") + " " + p->to_string() +
                      " matches every " + (p->addr.is_v4() ? "IPv4" : "IPv6") + " address");
     }
-    if (!m_cfg.server.access.add(core::AccessRule{*p, action})) {
+    if (!into.add(core::AccessRule{*p, action})) {
       int first = 0;
-      for (const auto& [pre, l] : m_rule_lines) {
+      for (const auto& [pre, l] : lines) {
         if (pre == *p) {
           first = l;
         }
       }
-      return p->to_string() + " already has a rule (line " + std::to_string(first) + ")";
+      return p->to_string() + " already has a rule in [" + section + "] (line " + std::to_string(first) + ")";
     }
-    m_rule_lines.emplace_back(*p, line);
+    lines.emplace_back(*p, line);
   }
   return std::nullopt;
 }
@@ -420,8 +429,12 @@ void Parser::define_server() {
                    }
                    return std::nullopt;
                  }};
-  s["allow"] = {true, [this](const std::string& v, int line) { return add_rules(v, line, core::AccessAction::Allow); }};
-  s["deny"] = {true, [this](const std::string& v, int line) { return add_rules(v, line, core::AccessAction::Deny); }};
+  s["allow"] = {true, [this](const std::string& v, int line) {
+                  return add_rules(v, line, core::AccessAction::Allow, m_cfg.server.access, "server");
+                }};
+  s["deny"] = {true, [this](const std::string& v, int line) {
+                 return add_rules(v, line, core::AccessAction::Deny, m_cfg.server.access, "server");
+               }};
   s["local_stratum"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                           auto n = parse_int(v, 1, 15);
                           if (!n) {
@@ -658,7 +671,8 @@ std::optional<std::string> Parser::add_source(const std::string& v, int line, So
 
 void Parser::define_sources() {
   auto& s = m_sections["sources"];
-  s["server"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Server); }};
+  s["server"] = {true,
+                 [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Server); }};
   s["pool"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Pool); }};
   s["min_sources"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                         auto n = parse_int(v, 1, 16);
@@ -812,27 +826,9 @@ bool Parser::define_tenant(const std::string& sec, int line) {
                    }
                    return std::nullopt;
                  }};
-  auto rules = [this, spec](core::AccessAction action) {
-    return KeyDef{true, [this, spec, action](const std::string& v, int at) -> std::optional<std::string> {
-                    auto items = split_list(v);
-                    if (!items) {
-                      return items.error();
-                    }
-                    for (const auto& item : *items) {
-                      auto p = core::parse_prefix(item);
-                      if (!p) {
-                        return p.error();
-                      }
-                      if (p->len == 0) {
-                        warn(at, std::string(action == core::AccessAction::Allow ? "allow" : "deny") + " " +
-                                     p->to_string() + " matches every " + (p->addr.is_v4() ? "IPv4" : "IPv6") +
-                                     " address");
-                      }
-                      if (!spec().access.add(core::AccessRule{*p, action})) {
-                        return p->to_string() + " already has a rule in this tenant";
-                      }
-                    }
-                    return std::nullopt;
+  auto rules = [this, spec, sec](core::AccessAction action) {
+    return KeyDef{true, [this, spec, sec, action](const std::string& v, int at) {
+                    return add_rules(v, at, action, spec().access, sec);
                   }};
   };
   s["allow"] = rules(core::AccessAction::Allow);
@@ -946,9 +942,7 @@ ConfigResult parse_config_text(std::string_view text, const std::string& name) {
   parser.finish();
   if (!errors.empty()) {
     // Report in file order (section checks ran before the main pass).
-    auto line_of = [&](const std::string& e) {
-      return std::atoi(e.c_str() + std::min(e.size(), name.size() + 1));
-    };
+    auto line_of = [&](const std::string& e) { return std::atoi(e.c_str() + std::min(e.size(), name.size() + 1)); };
     std::stable_sort(errors.begin(), errors.end(),
                      [&](const std::string& a, const std::string& b) { return line_of(a) < line_of(b); });
     return unexpected(std::move(errors));
@@ -1027,7 +1021,7 @@ ConfigResult load_config_fd(int fd, const std::string& name) {
   }
   auto r = parse_config_text(text, name);
   if (r) {
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd, &st) == 0 && (st.st_mode & S_IWOTH)) {
       r->warnings.push_back(name + ": file is world-writable");
     }

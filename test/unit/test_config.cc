@@ -140,7 +140,7 @@ static void test_value_errors(void**) {
                         "10.0.0.0/08", "10.0.0.1/8", "::/129", "host.example"}) {
     refused(std::string("[server]\nallow = ") + a + "\n", 2, "allow:");
   }
-  refused("[server]\nallow = 10.0.0.0/8\ndeny = 10.0.0.0/8\n", 3, "already has a rule (line 2)");
+  refused("[server]\nallow = 10.0.0.0/8\ndeny = 10.0.0.0/8\n", 3, "already has a rule in [server] (line 2)");
   for (const char* n : {"0", "16", "nan", "inf", "1e309", "-0", "0x10", "5abc", "9223372036854775808", "2^63", "-1",
                         "1.5"}) {
     refused(std::string("[server]\nlocal_stratum = ") + n + "\n", 2, "local_stratum:");
