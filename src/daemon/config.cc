@@ -133,6 +133,31 @@ struct KeyDef {
   std::function<std::optional<std::string>(const std::string& value, int line)> apply;
 };
 
+// A single-valued key holding an integer (int_key) or a real (real_key) in [lo, hi];
+// `set` stores the parsed value.
+template <class Set>
+KeyDef int_key(int64_t lo, int64_t hi, Set set) {
+  return KeyDef{false, [lo, hi, set](const std::string& v, int) -> std::optional<std::string> {
+                  auto n = parse_int(v, lo, hi);
+                  if (!n) {
+                    return n.error();
+                  }
+                  set(*n);
+                  return std::nullopt;
+                }};
+}
+template <class Set>
+KeyDef real_key(double lo, double hi, Set set) {
+  return KeyDef{false, [lo, hi, set](const std::string& v, int) -> std::optional<std::string> {
+                  auto x = parse_double(v, lo, hi);
+                  if (!x) {
+                    return x.error();
+                  }
+                  set(*x);
+                  return std::nullopt;
+                }};
+}
+
 class Parser {
  public:
   Parser(std::string name, std::vector<std::string>& errors) : m_name(std::move(name)), m_errors(errors) {
@@ -435,22 +460,8 @@ void Parser::define_server() {
   s["deny"] = {true, [this](const std::string& v, int line) {
                  return add_rules(v, line, core::AccessAction::Deny, m_cfg.server.access, "server");
                }};
-  s["local_stratum"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
-                          auto n = parse_int(v, 1, 15);
-                          if (!n) {
-                            return n.error();
-                          }
-                          m_cfg.server.local_stratum = static_cast<uint8_t>(*n);
-                          return std::nullopt;
-                        }};
-  s["max_clients"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
-                        auto n = parse_int(v, 16, 16777216);
-                        if (!n) {
-                          return n.error();
-                        }
-                        m_cfg.server.max_clients = static_cast<size_t>(*n);
-                        return std::nullopt;
-                      }};
+  s["local_stratum"] = int_key(1, 15, [this](int64_t n) { m_cfg.server.local_stratum = static_cast<uint8_t>(n); });
+  s["max_clients"] = int_key(16, 16777216, [this](int64_t n) { m_cfg.server.max_clients = static_cast<size_t>(n); });
   s["threads"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                     if (v == "auto") {
                       m_cfg.server.threads = 0;
@@ -705,14 +716,7 @@ void Parser::define_discipline() {
                      d.makestep_limit = static_cast<int>(*n);
                      return std::nullopt;
                    }};
-  s["max_slew_ppm"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
-                         auto x = parse_double(v, 1, 4500);
-                         if (!x) {
-                           return x.error();
-                         }
-                         d.max_slew_ppm = *x;
-                         return std::nullopt;
-                       }};
+  s["max_slew_ppm"] = real_key(1, 4500, [&d](double x) { d.max_slew_ppm = x; });
   s["offset_tolerance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
                              auto x = parse_double(v, 0, 1e6);
                              if (!x) {
@@ -724,14 +728,7 @@ void Parser::define_discipline() {
                              d.offset_tolerance_s = *x;
                              return std::nullopt;
                            }};
-  s["max_distance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
-                         auto x = parse_double(v, 0.01, 16);
-                         if (!x) {
-                           return x.error();
-                         }
-                         d.max_distance_s = *x;
-                         return std::nullopt;
-                       }};
+  s["max_distance"] = real_key(0.01, 16, [&d](double x) { d.max_distance_s = x; });
   s["drift_file"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
                        // A plain name: the file lives in state_dir, which is the worker's
                        // root under privilege separation (no other path is reachable).
@@ -743,14 +740,7 @@ void Parser::define_discipline() {
                        d.drift_file = v;
                        return std::nullopt;
                      }};
-  s["drift_interval"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
-                           auto x = parse_double(v, 10, 86400);
-                           if (!x) {
-                             return x.error();
-                           }
-                           d.drift_interval_s = *x;
-                           return std::nullopt;
-                         }};
+  s["drift_interval"] = real_key(10, 86400, [&d](double x) { d.drift_interval_s = x; });
 }
 
 void Parser::define_tenants() {
@@ -833,14 +823,7 @@ bool Parser::define_tenant(const std::string& sec, int line) {
   };
   s["allow"] = rules(core::AccessAction::Allow);
   s["deny"] = rules(core::AccessAction::Deny);
-  s["max_clients"] = {false, [spec](const std::string& v, int) -> std::optional<std::string> {
-                        auto n = parse_int(v, 16, 16777216);
-                        if (!n) {
-                          return n.error();
-                        }
-                        spec().max_clients = static_cast<size_t>(*n);
-                        return std::nullopt;
-                      }};
+  s["max_clients"] = int_key(16, 16777216, [spec](int64_t n) { spec().max_clients = static_cast<size_t>(n); });
   s["deny_kod"] = {false, [spec](const std::string& v, int) -> std::optional<std::string> {
                      auto b = parse_bool(v);
                      if (!b) {
