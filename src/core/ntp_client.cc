@@ -10,13 +10,13 @@ namespace tr7::core {
 
 namespace {
 constexpr double k_far_s = 3600.0;
-// Poll adaptation: raise the poll when waiting twice as long would add less than this
-// fraction of the current offset uncertainty; lower it when one interval adds more than
-// the upper fraction.
-constexpr double k_poll_up = 0.05;
+// Poll adaptation (see adapt_poll): raise the poll when waiting twice as long would add
+// less than this fraction of the current offset uncertainty; lower it when one interval
+// adds more than the upper fraction.
+constexpr double k_poll_up = 0.25;
 constexpr double k_poll_down = 2.0;
-constexpr double k_poll_up_jitter = 0.1;
 constexpr double k_leap_margin_s = 1.0;
+constexpr unsigned k_unreachable_polls = 8;  // unanswered requests before backing off
 constexpr double k_rms_weight = 0.1;  // of a new offset in the RMS average
 }  // namespace
 
@@ -101,7 +101,17 @@ std::array<uint8_t, k_header_len> NtpClient::make_request(SourceId id, double mo
   if (it == m_sources.end()) {
     return {};
   }
-  return it->second.src.make_request(mono, m_rng);
+  Entry& e = it->second;
+  // A source that stopped answering is asked less and less often, up to maxpoll (a
+  // server that is down or overloaded); its first answer restores the poll.
+  if (e.src.unanswered() >= k_unreachable_polls && e.src.poll() < e.src.options().maxpoll) {
+    if (!e.poll_before_backoff) {
+      e.poll_before_backoff = e.src.poll();
+    }
+    e.src.set_poll(static_cast<int8_t>(e.src.poll() + 1));
+    e.at_poll = 0;
+  }
+  return e.src.make_request(mono, m_rng);
 }
 
 void NtpClient::request_sent(SourceId id, Timestamp t1) {
@@ -213,6 +223,7 @@ std::optional<Candidate> NtpClient::candidate(const Entry& e, Timestamp now, Usa
 }
 
 void NtpClient::adapt_poll(Entry& e, Timestamp now) {
+  ++e.at_poll;
   if (!m_discipline.synchronised() || e.src.in_burst() || e.filt.samples() < 4) {
     return;
   }
@@ -221,14 +232,19 @@ void NtpClient::adapt_poll(Entry& e, Timestamp now) {
   double q = e.filt.process_noise();
   auto growth = [&](double t) { return std::sqrt(est.freq_var) * t + std::sqrt(q * t * t * t / 3); };
   double interval = e.src.poll_interval_s();
-  // Waiting longer must cost little against both the current uncertainty and the
-  // noise of a single measurement: otherwise the filter loses samples it needs.
-  double g2 = growth(2 * interval);
-  double g1 = growth(interval);
-  if (g2 < k_poll_up * sd && g2 < k_poll_up_jitter * est.jitter_s) {
-    e.src.set_poll(static_cast<int8_t>(e.src.poll() + 1));
-  } else if (g1 > k_poll_down * sd || g1 > est.jitter_s) {
-    e.src.set_poll(static_cast<int8_t>(e.src.poll() - 1));
+  int8_t poll = e.src.poll();
+  // Raise only once the filter's window is full and at least half of it was sampled at
+  // this interval: until then every sample still shrinks the error (as 1/n on a path
+  // with bounded jitter); afterwards a longer interval only stretches the window in
+  // time. And only while running twice as long on the current frequency costs little
+  // against the current uncertainty.
+  if (e.filt.window_full() && e.at_poll >= SourceFilter::k_window / 2 && growth(2 * interval) < k_poll_up * sd) {
+    e.src.set_poll(static_cast<int8_t>(poll + 1));
+  } else if (growth(interval) > k_poll_down * sd || growth(interval) > est.jitter_s) {
+    e.src.set_poll(static_cast<int8_t>(poll - 1));
+  }
+  if (e.src.poll() != poll) {
+    e.at_poll = 0;
   }
 }
 
@@ -246,6 +262,11 @@ ResponseResult NtpClient::on_response(SourceId id, std::span<const uint8_t> data
   }
   if (!res.sample) {
     return res;
+  }
+  if (e.poll_before_backoff) {
+    e.src.set_poll(*e.poll_before_backoff);
+    e.poll_before_backoff.reset();
+    e.at_poll = 0;
   }
   if (m_leap != Leap::None && mono > m_leap_mono - k_leap_margin_s) {
     return res;  // samples around a leap second are not trusted (either side may be off)

@@ -215,6 +215,8 @@ class NtpClient {
     bool survivor = false;
     bool in_selection = false;
     bool retire_reported = false;
+    size_t at_poll = 0;                         // samples since the last poll change
+    std::optional<int8_t> poll_before_backoff;  // set while backing off an unreachable source
   };
 
   std::optional<Candidate> candidate(const Entry& e, Timestamp now, Usability* why = nullptr) const;

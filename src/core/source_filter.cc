@@ -1,4 +1,4 @@
-// Kalman filter of one source (see source_filter.h for the model).
+// The sample filter of one source (see source_filter.h for the model).
 #include "core/source_filter.h"
 
 #include <algorithm>
@@ -18,13 +18,52 @@ constexpr double k_prior_weight = 2.0;    // pseudo-samples of the measurement n
 // How far above the true minimum the observed minimum delay may be, in delay spreads.
 constexpr double k_floor_uncertainty = 1.0;
 constexpr size_t k_weight_after = 16;  // delays needed before weighting by delay
+constexpr double k_split_adapt = 1.0 / 16;  // averaging weight of the split-half disagreement
 
 }  // namespace
 
 SourceFilter::SourceFilter(double freq0, double freq0_sd, double precision_s)
-    : m_freq0(freq0), m_freq0_sd(freq0_sd), m_precision_s(precision_s) {}
+    : m_freq0(freq0),
+      m_freq0_sd(freq0_sd),
+      m_precision_s(precision_s),
+      m_bound(precision_s),
+      m_halves{BoundFit(precision_s, BoundFit::k_max_points / 2), BoundFit(precision_s, BoundFit::k_max_points / 2)} {}
+
+void SourceFilter::bound_clear() {
+  m_bound.clear();
+  m_halves[0].clear();
+  m_halves[1].clear();
+  m_bound_count = 0;
+  m_split_var = -1;
+  m_split_fvar = -1;
+}
+
+void SourceFilter::bound_add(double t, double z, double delay_s) {
+  m_bound.set_wander(m_q_freq);
+  m_bound.add(t, z, delay_s);
+  BoundFit& h = m_halves[m_bound_count % 2];
+  h.set_wander(m_q_freq);
+  h.add(t, z, delay_s);
+  ++m_bound_count;
+  if (m_halves[0].valid() && m_halves[1].valid()) {
+    // Two independent estimates from half the samples each, over the same span: the
+    // mean square of their difference is twice the variance of a half-window estimate,
+    // at least twice that of the whole window's (more for bounded jitter, where the
+    // error falls as 1/n rather than 1/sqrt(n)).
+    double d = m_halves[0].centre_at(t) - m_halves[1].centre_at(t);
+    double fd = m_halves[0].slope_centre() - m_halves[1].slope_centre();
+    if (m_split_var < 0) {
+      m_split_var = d * d;
+      m_split_fvar = fd * fd;
+    } else {
+      m_split_var += k_split_adapt * (d * d - m_split_var);
+      m_split_fvar += k_split_adapt * (fd * fd - m_split_fvar);
+    }
+  }
+}
 
 void SourceFilter::reset() {
+  bound_clear();
   m_count = 0;
   m_outliers = 0;
   m_nis = 1.0;
@@ -122,9 +161,11 @@ void SourceFilter::restart(double t, double z, double delay_s) {
   m_nis = 1.0;
   m_corr = 0.0;
   m_prev_nu = 0.0;
+  bound_clear();
+  bound_add(t, z, delay_s);
 }
 
-FilterEstimate SourceFilter::estimate_at(double t) const {
+FilterEstimate SourceFilter::kalman_at(double t) const {
   FilterEstimate e;
   double dt = t - m_t;
   e.offset_s = m_x[0] + m_x[1] * dt;
@@ -133,6 +174,32 @@ FilterEstimate SourceFilter::estimate_at(double t) const {
   e.offset_var = m_p[0] + 2 * m_p[1] * dt + m_p[3] * dt * dt + k_phase_noise * adt + m_q_freq * adt * adt * adt / 3;
   e.freq_var = m_p[3] + m_q_freq * adt;
   e.jitter_s = std::sqrt(base_var() * m_r_scale);
+  return e;
+}
+
+FilterEstimate SourceFilter::estimate_at(double t) const {
+  FilterEstimate e = kalman_at(t);
+  if (m_bound.valid() && m_split_var >= 0) {
+    // The delay-bounded fit is far more precise on a path whose jitter is bounded below
+    // (queueing), less so when the jitter is symmetric; early on, the Kalman filter's
+    // prior (drift file) may know more. The two are blended by inverse variance (a
+    // choice would make the output jump when they swap); they share their samples, so
+    // the blend's variance is taken as the harmonic mean of theirs, not as if they
+    // were independent.
+    double bdt = std::fabs(t - m_bound.newest_time());
+    double var = bound_var() + k_phase_noise * bdt + m_q_freq * bdt * bdt * bdt / 3 + m_precision_s * m_precision_s;
+    double fvar = bound_freq_var() + m_q_freq * bdt;
+    if (e.offset_var + var > 0) {
+      double w = e.offset_var / (e.offset_var + var);
+      e.offset_s += w * (m_bound.centre_at(t) - e.offset_s);
+      e.offset_var = w * var + (1 - w) * e.offset_var;
+    }
+    if (e.freq_var + fvar > 0) {
+      double w = e.freq_var / (e.freq_var + fvar);
+      e.freq += w * (m_bound.slope_centre() - e.freq);
+      e.freq_var = w * fvar + (1 - w) * e.freq_var;
+    }
+  }
   return e;
 }
 
@@ -180,6 +247,7 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   }
   m_outliers = 0;
   push_delay(delay_s);
+  bound_add(t, z, delay_s);
   // Update.
   double k0 = p00 / s;
   double k1 = p01 / s;

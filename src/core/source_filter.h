@@ -1,5 +1,6 @@
 // Per-source sample filter: a two-state Kalman filter (offset, frequency) over the
-// source's measurements, with adaptive noise estimates and outlier handling.
+// source's measurements, with adaptive noise estimates and outlier handling, blended with
+// a delay-bounded line fit (bound_fit.h) over the last k_window samples.
 //
 // No I/O. Everything here is on the client's *raw* time line: `t` is seconds since the
 // client's epoch on the uncorrected clock, `z` the offset server - raw clock. The client
@@ -19,11 +20,21 @@
 //    anti-correlated ones.
 //  * Outliers (|innovation| > 5 sigma) are dropped; k_reset_after in a row that agree
 //    with each other mean the server really moved: the filter restarts from them.
+//  * The delay-bounded fit (every accepted sample, the newest k_window): of the lines
+//    consistent with each sample's bound (offset +- (delay - min delay) / 2), the
+//    centre. Its variance is measured, not modelled: the same fit runs over the even and
+//    over the odd samples; the mean square of their difference is twice the variance of
+//    a half, which is 2 (averaging) to 4 (bounded jitter, error falling as 1/n) times
+//    the variance of the whole: the divisor used is 8, the bounded case. The output
+//    blends the Kalman filter's estimate and the fit's by inverse variance, for the
+//    offset and for the frequency.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+
+#include "core/bound_fit.h"
 
 namespace tr7::core {
 
@@ -48,13 +59,27 @@ class SourceFilter {
 
   bool ready() const { return m_count > 0; }
   size_t samples() const { return m_count; }  // samples used since the last reset
+  // The delay-bounded fit's window holds as many samples as it can.
+  bool window_full() const { return m_bound.full(); }
+  static constexpr size_t k_window = BoundFit::k_max_points;
   double last_time() const { return m_t; }
   double first_time() const { return m_t0; }  // of the first sample since the last reset
   FilterEstimate estimate_at(double t) const;
+  // Diagnostics: the Kalman filter's own estimate, and the delay-bounded fit.
+  FilterEstimate kalman_at(double t) const;
+  const BoundFit& bound() const { return m_bound; }
+  // Its variance, as its two interleaved halves disagree (< 0: not known yet).
+  double bound_var() const { return m_split_var / 8; }
+  double bound_freq_var() const { return m_split_fvar / 8; }
 
   // The server's time scale moved by delta_s relative to ours in a known way (a leap
   // second applied at both ends is not a jump): shift the state.
-  void shift(double delta_s) { m_x[0] += delta_s; }
+  void shift(double delta_s) {
+    m_x[0] += delta_s;
+    m_bound.shift(delta_s);
+    m_halves[0].shift(delta_s);
+    m_halves[1].shift(delta_s);
+  }
   void reset();
 
   // Diagnostics.
@@ -94,6 +119,15 @@ class SourceFilter {
   double m_out_t = 0;
   double m_out_z = 0;
   double m_out_delay = 0;
+  // The delay-bounded fit over the window, and the same fit over its even and odd
+  // samples: their disagreement measures its precision.
+  void bound_clear();
+  void bound_add(double t, double z, double delay_s);
+  BoundFit m_bound;
+  std::array<BoundFit, 2> m_halves;
+  size_t m_bound_count = 0;
+  double m_split_var = -1;   // mean squared disagreement of the halves (offset, s^2); < 0: none yet
+  double m_split_fvar = -1;  // the same for the slope
 };
 
 }  // namespace tr7::core

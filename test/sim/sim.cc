@@ -156,6 +156,9 @@ double Simulation::server_time(const Server& s, double tau) const {
 double Simulation::leg_delay(const ServerParams& p, bool out) {
   double base = out ? p.delay_out_s : p.delay_in_s;
   double j = p.jitter_gauss ? p.jitter_s * m_rng.next_gaussian() : p.jitter_s * (2 * m_rng.next_double() - 1);
+  if (p.extra_mean_s > 0 && m_rng.next_double() < p.extra_p) {
+    j -= p.extra_mean_s * std::log(1.0 - m_rng.next_double());
+  }
   return std::max(1e-6, base + j);
 }
 

@@ -75,6 +75,10 @@ struct ServerParams {
   double delay_in_s = 0.005;
   double jitter_s = 0.0005;   // per leg, uniform +- jitter (see jitter_gauss)
   bool jitter_gauss = false;  // gaussian with this sd instead
+  // Per leg, an extra exponentially distributed delay with this mean, added with
+  // probability extra_p (queueing, a late userspace relay): 0 for none.
+  double extra_mean_s = 0;
+  double extra_p = 1.0;
   double loss = 0;            // probability a request or reply is lost
   uint8_t stratum = 1;
   double root_delay_s = 0;
