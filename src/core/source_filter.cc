@@ -11,13 +11,13 @@ namespace {
 constexpr double k_outlier_sigma2 = 25.0;  // 5 sigma
 constexpr double k_q_min = 1e-24;
 constexpr double k_q_max = 1e-12;
-constexpr double k_phase_noise = 1e-15;   // s^2 per s: a white-frequency floor
-constexpr double k_adapt = 1.0 / 32;      // averaging weight of the noise statistics
-constexpr size_t k_adapt_after = 12;      // samples before the noise estimates adapt
-constexpr double k_prior_weight = 2.0;    // pseudo-samples of the measurement noise prior
+constexpr double k_phase_noise = 1e-15;  // s^2 per s: a white-frequency floor
+constexpr double k_adapt = 1.0 / 32;     // averaging weight of the noise statistics
+constexpr size_t k_adapt_after = 12;     // samples before the noise estimates adapt
+constexpr double k_prior_weight = 2.0;   // pseudo-samples of the measurement noise prior
 // How far above the true minimum the observed minimum delay may be, in delay spreads.
 constexpr double k_floor_uncertainty = 1.0;
-constexpr size_t k_weight_after = 16;  // delays needed before weighting by delay
+constexpr size_t k_weight_after = 16;       // delays needed before weighting by delay
 constexpr double k_split_adapt = 1.0 / 16;  // averaging weight of the split-half disagreement
 
 }  // namespace
@@ -132,7 +132,12 @@ double SourceFilter::base_var() const {
 double SourceFilter::measurement_var(double delay_s) const {
   double base = base_var() * m_r_scale;
   if (m_delay_n < k_weight_after) {
-    return base;
+    // Too few delays to weight by them, but a round trip far above the shortest one seen
+    // still bounds this sample's asymmetry only by half its excess: spread evenly, a
+    // variance of excess^2 / 12. Without it the second sample of a source, if slow, was
+    // trusted like the first and set the frequency alone (80 ppm off on loopback).
+    double excess = std::max(0.0, delay_s - min_delay_s());
+    return base + excess * excess / 12;
   }
   // The asymmetry of one exchange is at most its delay above the path's minimum: a
   // sample near the minimum delay is far better than the average one (the reason for
@@ -203,6 +208,34 @@ FilterEstimate SourceFilter::estimate_at(double t) const {
   return e;
 }
 
+void SourceFilter::reset_from_run(double freq, double freq_var) {
+  // Restart from the run and feed it the rest. The old frequency is the prior only as far
+  // as the run does not contradict it: its variance grows by the square of its
+  // disagreement with the run's own slope, so a wrong but confident frequency (the usual
+  // reason for such a run) does not survive the reset. The run's first sample may be a
+  // lone spike that happened to precede the move (a miss on the same side): with enough
+  // of them, the run starts from its second.
+  int from = m_outliers >= 3 ? 1 : 0;
+  const Pending first = m_run[static_cast<size_t>(from)];
+  const Pending last = m_run[static_cast<size_t>(m_outliers - 1)];
+  double span = last.t - first.t;
+  double var = std::max(freq_var, 1e-12);
+  if (span > 0) {
+    double slope = (last.z - first.z) / span;
+    var += (slope - freq) * (slope - freq);
+  }
+  int n = m_outliers;
+  std::array<Pending, k_reset_after> run = m_run;
+  push_delay(first.delay);
+  restart(first.t, first.z, first.delay);
+  m_x[1] = freq;
+  m_p[3] = std::min(var, std::max(m_freq0_sd * m_freq0_sd, 1e-12));
+  for (int i = from + 1; i < n; ++i) {
+    const Pending& p = run[static_cast<size_t>(i)];
+    (void)add(p.t, p.z, p.delay);
+  }
+}
+
 FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   if (!std::isfinite(t) || !std::isfinite(z) || !std::isfinite(delay_s)) {
     return FilterVerdict::Outlier;
@@ -226,21 +259,21 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   double nu = z - x0;
   double s = p00 + r;
   if (nu * nu > k_outlier_sigma2 * s) {
-    // Keep it aside: several in a row that agree among themselves (within their own
-    // noise) mean the server's time really moved.
-    bool agrees = m_outliers > 0 && std::fabs((z - m_out_z) - x1 * (t - m_out_t)) <
-                                        5 * std::sqrt(r + measurement_var(m_out_delay)) + 1e-3 * std::fabs(nu);
-    m_outliers = agrees || m_outliers == 0 ? m_outliers + 1 : 1;
-    m_out_t = t;
-    m_out_z = z;
-    m_out_delay = delay_s;
+    // Keep it aside: several in a row that agree among themselves (within their own noise,
+    // on the current frequency) or that all miss the prediction on the same side mean
+    // the model is wrong: the server's time moved, or the frequency is off (then the
+    // misses grow). Random spikes rarely do either several times in a row.
+    const Pending* prev = m_outliers > 0 ? &m_run[static_cast<size_t>(m_outliers - 1)] : nullptr;
+    bool agrees = prev != nullptr && (std::fabs((z - prev->z) - x1 * (t - prev->t)) <
+                                          5 * std::sqrt(r + measurement_var(prev->delay)) + 1e-3 * std::fabs(nu) ||
+                                      (nu > 0) == (prev->nu > 0));
+    if (!agrees) {
+      m_outliers = 0;
+    }
+    m_run[static_cast<size_t>(m_outliers)] = {t, z, delay_s, nu};
+    ++m_outliers;
     if (m_outliers >= k_reset_after) {
-      double keep_freq = m_x[1];
-      double keep_sd = std::sqrt(m_p[3]);
-      push_delay(delay_s);
-      restart(t, z, delay_s);
-      m_x[1] = keep_freq;
-      m_p[3] = std::max(keep_sd * keep_sd, 1e-12);
+      reset_from_run(x1, p11);
       return FilterVerdict::Reset;
     }
     return FilterVerdict::Outlier;

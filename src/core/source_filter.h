@@ -19,7 +19,11 @@
 //    innovations: a lagging filter leaves correlated innovations, an over-eager one
 //    anti-correlated ones.
 //  * Outliers (|innovation| > 5 sigma) are dropped; k_reset_after in a row that agree
-//    with each other mean the server really moved: the filter restarts from them.
+//    with each other, or all miss on the same side, mean the model is wrong (the server
+//    moved, or the frequency is off): the filter restarts from them, keeping the old
+//    frequency only as far as the run's own slope does not contradict it.
+//  * Until enough delays are known to weight by them, a sample's variance still grows
+//    with its delay above the shortest seen (its asymmetry bound).
 //  * The delay-bounded fit (every accepted sample, the newest k_window): of the lines
 //    consistent with each sample's bound (offset +- (delay - min delay) / 2), the
 //    centre. Its variance is measured, not modelled: the same fit runs over the even and
@@ -103,22 +107,24 @@ class SourceFilter {
   size_t m_count = 0;
   double m_t = 0;
   double m_t0 = 0;
-  std::array<double, 2> m_x{};                 // offset, freq
-  std::array<double, 4> m_p{};                 // covariance, row major
-  double m_q_freq = 1e-20;                     // (s/s)^2 per second: frequency random walk
+  std::array<double, 2> m_x{};  // offset, freq
+  std::array<double, 4> m_p{};  // covariance, row major
+  double m_q_freq = 1e-20;      // (s/s)^2 per second: frequency random walk
   double m_r_scale = 1.0;
-  double m_nis = 1.0;                          // average normalised innovation squared
-  double m_corr = 0.0;                         // average lag-1 innovation correlation
-  double m_prev_nu = 0.0;                      // previous normalised innovation
+  double m_nis = 1.0;      // average normalised innovation squared
+  double m_corr = 0.0;     // average lag-1 innovation correlation
+  double m_prev_nu = 0.0;  // previous normalised innovation
   std::array<double, k_delays> m_delays{};
   size_t m_delay_n = 0;
   size_t m_delay_pos = 0;
   double m_delay_sd = 0;
-  // Pending outliers (candidates for a reset).
+  // Pending outliers (candidates for a reset): the current run.
+  struct Pending {
+    double t, z, delay, nu;
+  };
+  void reset_from_run(double freq, double freq_var);
   int m_outliers = 0;
-  double m_out_t = 0;
-  double m_out_z = 0;
-  double m_out_delay = 0;
+  std::array<Pending, k_reset_after> m_run{};
   // The delay-bounded fit over the window, and the same fit over its even and odd
   // samples: their disagreement measures its precision.
   void bound_clear();

@@ -143,7 +143,10 @@ static void test_loss(void**) {
   }
   RunResult r = sim.run(3600);
   report("30% loss", r, 600);
-  assert_true(r.sync_tau >= 0 && r.sync_tau < 5);
+  // An exchange succeeds with p = 0.7^2 = 0.49 and a source is asked every 2 s during
+  // its burst; synchronising needs 2 sources. Still without 2 after the rounds at 0, 2,
+  // 4 and 6 s: about 0.1 % of seeds (after 3 rounds, 0.9 %: seed 11 is one of those).
+  assert_true(r.sync_tau >= 0 && r.sync_tau < 8);
   assert_true(r.rms(600) < 0.3e-3);
   assert_true(r.max_abs(600) < 1.5e-3);
 }
@@ -454,7 +457,9 @@ static void test_drift_file(void**) {
               "in the first 5 min %.0f us vs %.0f us (learned %.3f ppm)\n",
               t_cold, t_warm, cold.max_abs(0, 300) * 1e6, warm.max_abs(0, 300) * 1e6, freq);
   assert_true(t_warm >= 0 && t_cold >= 0);
-  assert_true(t_warm < t_cold);
+  // On a quiet LAN a cold start may settle within 300 us as early (after 1 s, seeds 15,
+  // 21, 28); the frequency known from the start still shows as a smaller error meanwhile.
+  assert_true(t_warm <= t_cold);
   assert_true(warm.max_abs(1, 300) < cold.max_abs(1, 300));
   assert_near(freq, -120.0, 0.1);
   (void)freq2;
