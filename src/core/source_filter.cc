@@ -62,13 +62,60 @@ void SourceFilter::bound_add(double t, double z, double delay_s) {
   }
 }
 
+namespace {
+
+constexpr double k_bank_q0 = 1e-24;         // the bank's smallest process noise
+constexpr double k_bank_step = 100.0;       // and the factor between neighbours
+constexpr double k_bank_forget = 1.0 / 32;  // of the log-likelihoods, per sample
+
+double bank_q(size_t k) { return k_bank_q0 * std::pow(k_bank_step, static_cast<double>(k)); }
+
+}  // namespace
+
+void SourceFilter::bank_restart() {
+  for (auto& m : m_bank) {
+    m.x = m_x;
+    m.p = m_p;
+    m.loglik = 0;
+  }
+}
+
+void SourceFilter::bank_update(double dt, double z, double r) {
+  double best = -1e300;
+  for (size_t k = 0; k < k_models; ++k) {
+    Model& m = m_bank[k];
+    double q = bank_q(k);
+    double x0 = m.x[0] + m.x[1] * dt;
+    double p00 = m.p[0] + 2 * m.p[1] * dt + m.p[3] * dt * dt + k_phase_noise * dt + q * dt * dt * dt / 3;
+    double p01 = m.p[1] + m.p[3] * dt + q * dt * dt / 2;
+    double p11 = m.p[3] + q * dt;
+    double nu = z - x0;
+    double s = p00 + r;
+    // A miss counts at most as a 5-sigma one: a single spike must not decide.
+    double e = std::min(nu * nu / s, k_outlier_sigma2);
+    m.loglik = (1 - k_bank_forget) * m.loglik - 0.5 * (std::log(s) + e);
+    double k0 = p00 / s, k1 = p01 / s;
+    m.x = {x0 + k0 * nu, m.x[1] + k1 * nu};
+    m.p = {(1 - k0) * p00, (1 - k0) * p01, (1 - k0) * p01, p11 - k1 * p01};
+    best = std::max(best, m.loglik);
+  }
+  if (m_count <= k_adapt_after) {
+    return;
+  }
+  double wsum = 0, lsum = 0;
+  for (size_t k = 0; k < k_models; ++k) {
+    double w = std::exp(m_bank[k].loglik - best);
+    wsum += w;
+    lsum += w * std::log(bank_q(k));
+  }
+  m_q_freq = std::clamp(std::exp(lsum / wsum), k_q_min, k_q_max);
+}
+
 void SourceFilter::reset() {
   bound_clear();
   m_count = 0;
   m_outliers = 0;
   m_nis = 1.0;
-  m_corr = 0.0;
-  m_prev_nu = 0.0;
 }
 
 double SourceFilter::min_delay_s() const {
@@ -164,10 +211,9 @@ void SourceFilter::restart(double t, double z, double delay_s) {
   m_p = {r, 0.0, 0.0, m_freq0_sd * m_freq0_sd};
   m_outliers = 0;
   m_nis = 1.0;
-  m_corr = 0.0;
-  m_prev_nu = 0.0;
   bound_clear();
   bound_add(t, z, delay_s);
+  bank_restart();
 }
 
 FilterEstimate SourceFilter::kalman_at(double t) const {
@@ -230,6 +276,7 @@ void SourceFilter::reset_from_run(double freq, double freq_var) {
   restart(first.t, first.z, first.delay);
   m_x[1] = freq;
   m_p[3] = std::min(var, std::max(m_freq0_sd * m_freq0_sd, 1e-12));
+  bank_restart();
   for (int i = from + 1; i < n; ++i) {
     const Pending& p = run[static_cast<size_t>(i)];
     (void)add(p.t, p.z, p.delay);
@@ -292,20 +339,15 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   m_p[3] = p11 - k1 * p01;
   m_t = t;
   ++m_count;
+  bank_update(dt, z, r);
 
-  // Noise adaptation.
+  // Noise adaptation: the measurement noise's scale from the normalised innovations (the
+  // process noise comes from the bank, above).
   double nn = nu / std::sqrt(s);
   if (m_count > 2) {
     m_nis += k_adapt * (nn * nn - m_nis);
-    m_corr += k_adapt * (nn * m_prev_nu - m_corr);
   }
-  m_prev_nu = nn;
   if (m_count > k_adapt_after) {
-    if (m_corr > 0.15) {
-      m_q_freq = std::min(m_q_freq * 1.3, k_q_max);
-    } else if (m_corr < 0.0) {
-      m_q_freq = std::max(m_q_freq / 1.15, k_q_min);
-    }
     if (m_nis > 1.6) {
       m_r_scale = std::min(m_r_scale * 1.05, 100.0);
     } else if (m_nis < 0.6) {

@@ -10,6 +10,7 @@
 //   sim_bench [--seeds N] [--seed0 S] [--duration S] [--skip S] [--extra MEAN_S] [--extra-p P]
 //             [--minpoll N] [--maxpoll N] [--jitter S] [--delay S] [--gauss] [--wander PPM]
 //             [--freq PPM] [--sources N] [--server-step-at S --server-step S] [--quiet]
+//             [--trace]  (every 10 s of each run: the error and the first source's filter state)
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
   double duration = 180, skip = 60, extra = 0, extra_p = 1, jitter = 0.002, delay = 0.010, wander = 0, freq = -50;
   int minpoll = 0, maxpoll = 4, sources = 1;
   double step_at = -1, step = 0;
-  bool gauss = false, quiet = false;
+  bool gauss = false, quiet = false, trace = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto num = [&]() { return i + 1 < argc ? std::atof(argv[++i]) : 0.0; };
@@ -67,6 +68,8 @@ int main(int argc, char** argv) {
       step = num();
     } else if (a == "--quiet") {
       quiet = true;
+    } else if (a == "--trace") {
+      trace = true;
     } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -103,7 +106,28 @@ int main(int argc, char** argv) {
       so.min_interval_s = minpoll >= 1 ? 2.0 : std::ldexp(1.0, minpoll);
       sim.add_server(sp, so);
     }
-    RunResult r = sim.run(duration, 0.5);
+    RunResult r;
+    if (trace) {
+      // Every 10 s: the served time's error and the first source's filter state; the
+      // segments together make the run (requests and steps are counted over the run).
+      for (double tau = 10; tau <= duration; tau += 10) {
+        RunResult seg = sim.run(tau, 0.5);
+        r.samples.insert(r.samples.end(), seg.samples.begin(), seg.samples.end());
+        if (r.sync_tau < 0) {
+          r.sync_tau = seg.sync_tau;
+        }
+        r.steps = seg.steps;
+        r.requests = seg.requests;
+        auto src = sim.client().sources(sim.clock().served());
+        const auto& f = src.front();
+        std::printf(
+            "trace %6.0f err %8.1f us poll %d n %zu sd %6.1f us freq %9.4f ppm fsd %7.4f jit %6.1f q %.2g r %.2f\n",
+            tau, seg.samples.back().error_s * 1e6, f.poll, f.filter_samples, f.offset_sd_s * 1e6, f.freq_ppm,
+            std::sqrt(f.freq_var) * 1e6, f.jitter_s * 1e6, f.wander, f.noise_scale);
+      }
+    } else {
+      r = sim.run(duration, 0.5);
+    }
     double rms = r.rms(skip), mx = r.max_abs(skip);
     rmss.push_back(rms);
     maxs.push_back(mx);
