@@ -98,6 +98,16 @@ class Discipline {
   double frequency_ppm() const { return m_base_freq * 1e6; }  // the base (drift) frequency
   double current_freq_ppm() const { return m_freq * 1e6; }    // including a slew
   bool slewing() const { return m_slew_end.has_value(); }
+  // What the slew in progress has still to correct at served time `now` (seconds, signed
+  // like an offset; 0 when none): until it is done, the served time is off by that much
+  // more than the sources say.
+  double slew_remaining_s(Timestamp now) const {
+    if (!m_slew_end) {
+      return 0;
+    }
+    double left = diff_s(*m_slew_end, now);
+    return left > 0 ? (m_freq - m_base_freq) * left : 0;
+  }
   double last_offset_s() const { return m_last_offset; }
   uint64_t steps() const { return m_steps; }
   uint64_t clock_errors() const { return m_clock_errors; }

@@ -17,7 +17,7 @@ constexpr double k_poll_up = 0.25;
 constexpr double k_poll_down = 2.0;
 constexpr double k_leap_margin_s = 1.0;
 constexpr unsigned k_unreachable_polls = 8;  // unanswered requests before backing off
-constexpr double k_rms_weight = 0.1;  // of a new offset in the RMS average
+constexpr double k_rms_weight = 0.1;         // of a new offset in the RMS average
 }  // namespace
 
 const char* to_string(Usability u) {
@@ -484,6 +484,9 @@ ReferenceState NtpClient::reference(Timestamp now) const {
     // them. Not counted against the holdover bound: our own clock is still disciplined.
     r.root_dispersion_s += std::fabs(m_discipline.held_offset_s());
   }
+  // Honest too: a correction still being slewed in (after a first step from a sample
+  // that queued, tens of milliseconds at up to max_slew_ppm) is error in what we serve.
+  r.root_dispersion_s += std::fabs(m_discipline.slew_remaining_s(now));
   r.leap = (m_leap != Leap::None && now < m_leap_at) ? m_leap : Leap::None;
   return r;
 }

@@ -177,8 +177,8 @@ void Simulation::send(size_t si, std::array<uint8_t, core::k_header_len> req, do
     core::NtpHeader q = core::decode_header(std::span<const uint8_t, core::k_header_len>(req.data(), req.size()));
     const double proc = 20e-6;
     core::NtpHeader h;
-    bool announce = srv.p.leap_announce_from_s >= 0 && t2 >= srv.p.leap_announce_from_s &&
-                    (m_leap_tau < 0 || t2 < m_leap_tau);
+    bool announce =
+        srv.p.leap_announce_from_s >= 0 && t2 >= srv.p.leap_announce_from_s && (m_leap_tau < 0 || t2 < m_leap_tau);
     h.leap = announce ? srv.p.leap_kind : core::Leap::None;
     h.version = 4;
     h.mode = core::Mode::Server;
@@ -240,7 +240,8 @@ RunResult Simulation::run(double tau_end, double probe_s) {
     push(t, [this, &res] {
       Timestamp now = m_clock.served();
       core::ReferenceState ref = m_client->reference(now);
-      Sample s{m_clock.tau(), m_clock.served_minus_true(), ref.synchronised, ref.root_dispersion_at(now), ref.leap};
+      Sample s{m_clock.tau(),   m_clock.served_minus_true(), ref.synchronised, ref.root_dispersion_at(now), ref.leap,
+               ref.root_delay_s};
       if (!res.samples.empty()) {
         double served_prev = res.samples.back().tau + res.samples.back().error_s;
         double served_now = s.tau + s.error_s;
@@ -252,8 +253,8 @@ RunResult Simulation::run(double tau_end, double probe_s) {
       res.samples.push_back(s);
       if (m_trace > 0 && std::fmod(s.tau, m_trace) < 1e-9) {
         auto tr = m_client->tracking(now);
-        std::printf("# t=%7.0f err=%9.1fus freq=%9.4fppm(true %9.4f) sel=%s", s.tau, s.error_s * 1e6,
-                    tr.frequency_ppm, m_clock.freq_error_ppm(), core::to_string(tr.selection));
+        std::printf("# t=%7.0f err=%9.1fus freq=%9.4fppm(true %9.4f) sel=%s", s.tau, s.error_s * 1e6, tr.frequency_ppm,
+                    m_clock.freq_error_ppm(), core::to_string(tr.selection));
         for (const auto& src : m_client->sources(now)) {
           std::printf(" [p%d n%zu off%.1f sd%.1f j%.1f q%.0e r%.2f]", src.poll, src.filter_samples, src.offset_s * 1e6,
                       src.offset_sd_s * 1e6, src.jitter_s * 1e6, src.wander, src.noise_scale);

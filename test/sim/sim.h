@@ -8,6 +8,7 @@
 // start + tau, minus the leap seconds inserted so far. The client's mono clock is tau.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,10 +24,10 @@
 namespace tr7::sim {
 
 struct ClockParams {
-  double offset_s = 0;      // initial raw - true
-  double freq_ppm = 0;      // raw clock frequency error (positive: runs fast)
-  double wander_ppm = 0;    // random walk of the frequency: sd of its change over one hour (ppm)
-  double step_at_s = -1;    // an external step of the raw clock at this tau (< 0: none)
+  double offset_s = 0;    // initial raw - true
+  double freq_ppm = 0;    // raw clock frequency error (positive: runs fast)
+  double wander_ppm = 0;  // random walk of the frequency: sd of its change over one hour (ppm)
+  double step_at_s = -1;  // an external step of the raw clock at this tau (< 0: none)
   double step_s = 0;
 };
 
@@ -36,7 +37,7 @@ class SimClock final : public core::ClockControl {
  public:
   SimClock(const ClockParams& p, core::Timestamp start, uint64_t seed);
   void advance(double tau);
-  core::Timestamp served() const;  // at the current tau
+  core::Timestamp served() const;    // at the current tau
   double served_minus_true() const;  // served - true POSIX time, at the current tau
   double tau() const { return m_tau; }
   double freq_error_ppm() const { return m_err * 1e6; }  // of the raw oscillator
@@ -69,9 +70,9 @@ class SimClock final : public core::ClockControl {
 };
 
 struct ServerParams {
-  double offset_s = 0;        // server time - true time
-  double freq_ppm = 0;        // server's own rate error
-  double delay_out_s = 0.005; // base one-way delays
+  double offset_s = 0;         // server time - true time
+  double freq_ppm = 0;         // server's own rate error
+  double delay_out_s = 0.005;  // base one-way delays
   double delay_in_s = 0.005;
   double jitter_s = 0.0005;   // per leg, uniform +- jitter (see jitter_gauss)
   bool jitter_gauss = false;  // gaussian with this sd instead
@@ -79,14 +80,14 @@ struct ServerParams {
   // probability extra_p (queueing, a late userspace relay): 0 for none.
   double extra_mean_s = 0;
   double extra_p = 1.0;
-  double loss = 0;            // probability a request or reply is lost
+  double loss = 0;  // probability a request or reply is lost
   uint8_t stratum = 1;
   double root_delay_s = 0;
   double root_dispersion_s = 0.0001;
   int8_t precision = -24;
-  double jump_at_s = -1;      // the server's time jumps by jump_s at this tau
+  double jump_at_s = -1;  // the server's time jumps by jump_s at this tau
   double jump_s = 0;
-  double dead_from_s = -1;    // no replies in [dead_from_s, dead_until_s)
+  double dead_from_s = -1;  // no replies in [dead_from_s, dead_until_s)
   double dead_until_s = 1e300;
   // Leap indicator announced: from this tau until the leap (< 0: never).
   double leap_announce_from_s = -1;
@@ -97,10 +98,14 @@ struct ServerParams {
 
 struct Sample {
   double tau;
-  double error_s;      // served - true
-  bool synchronised;   // reference usable
+  double error_s;     // served - true
+  bool synchronised;  // reference usable
   double root_disp_s;
   core::Leap leap;
+  double root_delay_s = 0;
+  // The error within the root distance the client would be told (root delay / 2 + root
+  // dispersion): what a client of ours may rely on.
+  bool honest() const { return !synchronised || std::fabs(error_s) <= root_delay_s / 2 + root_disp_s; }
 };
 
 struct RunResult {
