@@ -70,6 +70,24 @@ constexpr double k_bank_forget = 1.0 / 32;  // of the log-likelihoods, per sampl
 
 double bank_q(size_t k) { return k_bank_q0 * std::pow(k_bank_step, static_cast<double>(k)); }
 
+// One step of the two-state filter (offset, frequency): the prediction dt seconds on with
+// frequency random walk q, and the correction by an innovation nu of variance s.
+struct Prediction {
+  double x0, x1, p00, p01, p11;
+};
+
+Prediction predict(const std::array<double, 2>& x, const std::array<double, 4>& p, double q, double dt) {
+  return {x[0] + x[1] * dt, x[1], p[0] + 2 * p[1] * dt + p[3] * dt * dt + k_phase_noise * dt + q * dt * dt * dt / 3,
+          p[1] + p[3] * dt + q * dt * dt / 2, p[3] + q * dt};
+}
+
+void correct(const Prediction& pr, double nu, double s, std::array<double, 2>& x, std::array<double, 4>& p) {
+  double k0 = pr.p00 / s;
+  double k1 = pr.p01 / s;
+  x = {pr.x0 + k0 * nu, pr.x1 + k1 * nu};
+  p = {(1 - k0) * pr.p00, (1 - k0) * pr.p01, (1 - k0) * pr.p01, pr.p11 - k1 * pr.p01};
+}
+
 }  // namespace
 
 void SourceFilter::bank_restart() {
@@ -84,19 +102,13 @@ void SourceFilter::bank_update(double dt, double z, double r) {
   double best = -1e300;
   for (size_t k = 0; k < k_models; ++k) {
     Model& m = m_bank[k];
-    double q = bank_q(k);
-    double x0 = m.x[0] + m.x[1] * dt;
-    double p00 = m.p[0] + 2 * m.p[1] * dt + m.p[3] * dt * dt + k_phase_noise * dt + q * dt * dt * dt / 3;
-    double p01 = m.p[1] + m.p[3] * dt + q * dt * dt / 2;
-    double p11 = m.p[3] + q * dt;
-    double nu = z - x0;
-    double s = p00 + r;
+    Prediction pr = predict(m.x, m.p, bank_q(k), dt);
+    double nu = z - pr.x0;
+    double s = pr.p00 + r;
     // A miss counts at most as a 5-sigma one: a single spike must not decide.
     double e = std::min(nu * nu / s, k_outlier_sigma2);
     m.loglik = (1 - k_bank_forget) * m.loglik - 0.5 * (std::log(s) + e);
-    double k0 = p00 / s, k1 = p01 / s;
-    m.x = {x0 + k0 * nu, m.x[1] + k1 * nu};
-    m.p = {(1 - k0) * p00, (1 - k0) * p01, (1 - k0) * p01, p11 - k1 * p01};
+    correct(pr, nu, s, m.x, m.p);
     best = std::max(best, m.loglik);
   }
   if (m_count <= k_adapt_after) {
@@ -296,22 +308,17 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
     return FilterVerdict::Outlier;
   }
   double dt = t - m_t;
-  // Predict.
-  double x0 = m_x[0] + m_x[1] * dt;
-  double x1 = m_x[1];
-  double p00 = m_p[0] + 2 * m_p[1] * dt + m_p[3] * dt * dt + k_phase_noise * dt + m_q_freq * dt * dt * dt / 3;
-  double p01 = m_p[1] + m_p[3] * dt + m_q_freq * dt * dt / 2;
-  double p11 = m_p[3] + m_q_freq * dt;
+  Prediction pr = predict(m_x, m_p, m_q_freq, dt);
   double r = measurement_var(delay_s);
-  double nu = z - x0;
-  double s = p00 + r;
+  double nu = z - pr.x0;
+  double s = pr.p00 + r;
   if (nu * nu > k_outlier_sigma2 * s) {
     // Keep it aside: several in a row that agree among themselves (within their own noise,
     // on the current frequency) or that all miss the prediction on the same side mean
     // the model is wrong: the server's time moved, or the frequency is off (then the
     // misses grow). Random spikes rarely do either several times in a row.
     const Pending* prev = m_outliers > 0 ? &m_run[static_cast<size_t>(m_outliers - 1)] : nullptr;
-    bool agrees = prev != nullptr && (std::fabs((z - prev->z) - x1 * (t - prev->t)) <
+    bool agrees = prev != nullptr && (std::fabs((z - prev->z) - pr.x1 * (t - prev->t)) <
                                           5 * std::sqrt(r + measurement_var(prev->delay)) + 1e-3 * std::fabs(nu) ||
                                       (nu > 0) == (prev->nu > 0));
     if (!agrees) {
@@ -320,7 +327,7 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
     m_run[static_cast<size_t>(m_outliers)] = {t, z, delay_s, nu};
     ++m_outliers;
     if (m_outliers >= k_reset_after) {
-      reset_from_run(x1, p11);
+      reset_from_run(pr.x1, pr.p11);
       return FilterVerdict::Reset;
     }
     return FilterVerdict::Outlier;
@@ -328,15 +335,7 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   m_outliers = 0;
   push_delay(delay_s);
   bound_add(t, z, delay_s);
-  // Update.
-  double k0 = p00 / s;
-  double k1 = p01 / s;
-  m_x[0] = x0 + k0 * nu;
-  m_x[1] = x1 + k1 * nu;
-  m_p[0] = (1 - k0) * p00;
-  m_p[1] = (1 - k0) * p01;
-  m_p[2] = m_p[1];
-  m_p[3] = p11 - k1 * p01;
+  correct(pr, nu, s, m_x, m_p);
   m_t = t;
   ++m_count;
   bank_update(dt, z, r);
