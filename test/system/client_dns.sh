@@ -60,7 +60,7 @@ check "NTP answers at once (a name still being resolved blocks nothing)" \
   "${NX[@]}" $NTPPROBE query 127.0.0.1 1123 --timeout 0.5
 pool_addrs() { j sources | jq -r '[.[] | select(.name == "pool.tr7.test") | .address] | sort | join(",")'; }
 check "the pool expands to its 4 addresses" \
-  wait_for 3 test "$(pool_addrs)" = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5"
+  wait_until 3 '[ "$(pool_addrs)" = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" ]'
 pool_now=$(pool_addrs)
 [ "$pool_now" = "127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5" ] || log "pool addresses: $pool_now"
 resolved() { j sources | jq -e --arg n "$1" --arg a "$2" 'any(.[]; .name == $n and .address == $a)' >/dev/null; }

@@ -57,7 +57,7 @@ state_dump() {
   local logf=$1 before
   before=$(grep -c "tracking:" "$logf")
   kill -USR1 "$TR7_PID"
-  wait_for 5 test "$(grep -c 'tracking:' "$logf")" -gt "$before"
+  wait_until 5 '[ "$(grep -c "tracking:" "$logf")" -gt "$before" ]'
 }
 source_line() { grep "source $1:$port " "$2" | tail -n 1; }
 

@@ -51,7 +51,7 @@ check "NTP never stalled (max delay ${maxd} s < 0.25 s)" python3 -c "import sys;
 check "NTP delay stayed small (mean ${meand} s < 0.01 s)" python3 -c "import sys; sys.exit(0 if float('$meand') < 0.01 else 1)"
 
 # Back to baseline (the reaper runs on the next loop turn; give it a moment).
-wait_for 5 test "$(fds)" -le "$fd0"
+wait_until 5 '[ "$(fds)" -le "$fd0" ]'
 fd1=$(fds)
 rss1=$(rss_kb)
 log "fds $fd0 -> $fd1, RSS ${rss0} kB -> ${rss1} kB"

@@ -57,9 +57,10 @@ check "bad reload: NTP still served at stratum 10" bash -c "$NTPPROBE query 127.
 
 # SIGHUP: the same, audited without a caller.
 printf '%s\n' "$(ctl_daemon_conf "$port" "timezone = UTC" "deny = 127.0.0.7/32")" >"$T_DIR/d2.conf"
-n=$(jq -s 'map(select(.command == "reload")) | length' "$audit")
+reloads() { jq -s 'map(select(.command == "reload")) | length' "$audit"; }
+n=$(reloads)
 kill -HUP "$TR7_PID"
-wait_for 5 test "$(jq -s 'map(select(.command == "reload")) | length' "$audit")" -gt "$n"
+wait_until 5 '[ "$(reloads)" -gt "$n" ]'
 line=$(jq -c 'select(.command == "reload")' "$audit" | tail -n 1)
 log "SIGHUP audit: $line"
 check "SIGHUP reload audited, via signal, no uid" test "$(jq -r '.via + " " + (.uid|tostring)' <<<"$line")" = "signal null"

@@ -17,7 +17,7 @@ timezone = UTC")
 [metrics]
 listen = 127.0.0.1:$hport"
 helper=$TR7_PID
-wait_for 5 test -n "$(worker_pid_of "$helper")" || die "no worker process"
+wait_until 5 '[ -n "$(worker_pid_of "$helper")" ]' || die "no worker process"
 worker=$(worker_pid_of "$helper")
 check "worker is sandboxed (Seccomp 2)" test "$(sed -n 's/^Seccomp:[[:space:]]*//p' "/proc/$worker/status")" = 2
 check "worker is chrooted into the state directory" test "$(readlink "/proc/$worker/root")" = "$(realpath "$T_DIR/state")"

@@ -105,6 +105,14 @@ wait_for() {
   done
   return 0
 }
+# wait_until TIMEOUT EXPR: like wait_for, but the shell expression EXPR (for example
+# '[ "$(f)" -gt "$n" ]', in single quotes) is evaluated anew each time. Beware of
+# `wait_for N test "$(f)" -gt "$n"`: the shell expands "$(f)" once, before the first try.
+wait_until() {
+  local __timeout=$1
+  shift
+  wait_for "$__timeout" eval "$1"
+}
 
 # Privilege separation: with TR7_PRIVSEP=1 every tr7ntpd a test starts runs as it does in
 # production when started as root: a privileged helper and a sandboxed worker (chroot,
@@ -183,7 +191,7 @@ stats_of() {
   local pid=$1 logf=$2 before
   before=$(grep -c "server stats:" "$logf")
   kill -USR1 "$pid"
-  wait_for 5 test "$(grep -c 'server stats:' "$logf")" -gt "$before" || return 1
+  wait_until 5 '[ "$(grep -c "server stats:" "$logf")" -gt "$before" ]' || return 1
   grep "server stats:" "$logf" | tail -n 1
 }
 # stat_value LINE KEY: the number after KEY= in a stats line.

@@ -37,7 +37,7 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 start_tr7ntpd main "$conf"
 helper=$TR7_PID
 state=$(realpath "$T_DIR/main.state")
-wait_for 5 test -n "$(worker_pid_of "$helper")" || die "no worker process"
+wait_until 5 '[ -n "$(worker_pid_of "$helper")" ]' || die "no worker process"
 worker=$(worker_pid_of "$helper")
 children=$(pgrep -P "$helper" | wc -l)
 check "exactly two processes (helper $helper, worker $worker)" test "$children" -eq 1

@@ -24,7 +24,7 @@ srv=$pid
 [ "$TR7_PRIVSEP" = 1 ] && srv=$(worker_pid_of "$pid")
 grep -q "(4 threads)" "$T_DIR/mt.log" || fail "start-up line does not say 4 threads"
 tasks() { ls "/proc/$srv/task" | wc -l; }
-wait_for 5 test "$(tasks)" -eq 5
+wait_until 5 '[ "$(tasks)" -eq 5 ]'
 check "1 main + 4 server threads ($(tasks) tasks)" test "$(tasks)" -eq 5
 check "server threads are named" grep -q "tr7ntpd-srv3" /proc/"$srv"/task/*/comm
 
