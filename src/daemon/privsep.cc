@@ -289,32 +289,9 @@ PrivsepPlan prepare_privsep(const Config& cfg) {
   if (p.uid == 0 || p.gid == 0) {
     throw std::runtime_error("user '" + p.user + "' has uid or gid 0: the worker must not run as root");
   }
-  struct stat st {};
-  if (stat(p.state_dir.c_str(), &st) < 0) {
-    if (errno != ENOENT) {
-      throw std::system_error(errno, std::generic_category(), "state_dir " + p.state_dir);
-    }
-    if (mkdir(p.state_dir.c_str(), 0750) < 0) {
-      throw std::system_error(errno, std::generic_category(), "cannot create state_dir " + p.state_dir);
-    }
-    if (chown(p.state_dir.c_str(), p.uid, p.gid) < 0) {
-      throw std::system_error(errno, std::generic_category(), "chown state_dir " + p.state_dir);
-    }
-    log_info("created state_dir %s for user %s", p.state_dir.c_str(), p.user.c_str());
-    if (stat(p.state_dir.c_str(), &st) < 0) {
-      throw std::system_error(errno, std::generic_category(), "state_dir " + p.state_dir);
-    }
-  }
-  if (!S_ISDIR(st.st_mode)) {
-    throw std::runtime_error("state_dir " + p.state_dir + " is not a directory");
-  }
-  if (st.st_uid != p.uid) {
-    throw std::runtime_error("state_dir " + p.state_dir + " is owned by uid " + std::to_string(st.st_uid) +
-                             ", not by " + p.user + " (uid " + std::to_string(p.uid) +
-                             "): chown it, or let tmpfiles.d create it");
-  }
-  if (st.st_mode & S_IWOTH) {
-    throw std::runtime_error("state_dir " + p.state_dir + " is writable by everyone: chmod o-w it");
+  std::string repaired = prepare_state_dir(p.state_dir, p.user, p.uid, p.gid);
+  if (!repaired.empty()) {
+    log_info("state_dir %s: %s", p.state_dir.c_str(), repaired.c_str());
   }
   return p;
 }

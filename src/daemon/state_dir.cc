@@ -1,10 +1,14 @@
 #include "daemon/state_dir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
 
 namespace tr7::daemon {
 
@@ -104,6 +108,90 @@ int StateDir::write_atomic(const std::string& name, const std::string& data) con
     return errno;
   }
   return 0;
+}
+
+namespace {
+
+[[noreturn]] void sys_fail(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+
+// Gives every entry directly in `dirfd` that root owns to uid:gid (not following links).
+// Returns how many it changed.
+int chown_root_entries(int dirfd, const std::string& path, uid_t uid, gid_t gid) {
+  int fd = dup(dirfd);
+  if (fd < 0) {
+    sys_fail("state_dir " + path);
+  }
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    sys_fail("state_dir " + path);
+  }
+  int changed = 0;
+  errno = 0;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) {
+      continue;
+    }
+    struct stat st {};
+    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != 0) {
+      continue;
+    }
+    if (fchownat(dirfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+      int err = errno;
+      closedir(d);
+      errno = err;
+      sys_fail("chown " + path + "/" + e->d_name);
+    }
+    ++changed;
+  }
+  closedir(d);
+  return changed;
+}
+
+}  // namespace
+
+std::string prepare_state_dir(const std::string& path, const std::string& user, uid_t uid, gid_t gid) {
+  std::string fix = "chown -R " + user + ": " + path;
+  std::string repaired;
+  if (mkdir(path.c_str(), 0750) == 0) {
+    repaired = "created";
+  } else if (errno != EEXIST) {
+    sys_fail("cannot create state_dir " + path);
+  }
+  // From here on through one descriptor, so a rename of the path cannot redirect us.
+  sys::Fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) {
+    if (errno == ENOTDIR || errno == ELOOP) {
+      throw std::runtime_error("state_dir " + path + " is not a directory (a symlink or a file): remove it");
+    }
+    sys_fail("state_dir " + path);
+  }
+  struct stat st {};
+  if (fstat(dir.get(), &st) < 0) {
+    sys_fail("state_dir " + path);
+  }
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    throw std::runtime_error("state_dir " + path + " is writable by " +
+                             ((st.st_mode & S_IWOTH) ? "everyone" : "its group") + ": chmod 0750 " + path);
+  }
+  if (st.st_uid != uid && st.st_uid != 0) {
+    throw std::runtime_error("state_dir " + path + " is owned by uid " + std::to_string(st.st_uid) + ", not by " +
+                             user + " (uid " + std::to_string(uid) + "): " + fix);
+  }
+  if (st.st_uid == 0) {
+    if (fchown(dir.get(), uid, gid) < 0) {
+      sys_fail("chown state_dir " + path);
+    }
+    if (repaired.empty()) {
+      repaired = "was owned by root, given to " + user;
+    }
+  }
+  int files = chown_root_entries(dir.get(), path, uid, gid);
+  if (files > 0) {
+    repaired += std::string(repaired.empty() ? "" : "; ") + std::to_string(files) + " file" +
+                (files == 1 ? "" : "s") + " owned by root given to " + user;
+  }
+  return repaired;
 }
 
 }  // namespace tr7::daemon

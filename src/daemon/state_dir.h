@@ -8,6 +8,8 @@
 // point leaves the old file or the new one, never a mix.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 
@@ -36,5 +38,19 @@ class StateDir {
   sys::Fd m_fd;
   std::string m_path;
 };
+
+// Makes `path` a state directory that the worker's user (`user`, uid/gid) owns, before
+// the privileges drop; called as root. So that a one-process run as root (-d) and a
+// privilege-separated start can alternate on the same directory without a chown by hand:
+// - missing: created 0750 and given to the user;
+// - owned by root and writable by nobody else: only root can have made it (an earlier
+//   -d run, or an admin's mkdir), so it is given to the user, with every file directly in
+//   it that root owns (symlinks are changed themselves, never followed);
+// - owned by the user: any file directly in it that root owns (left by a -d run as root)
+//   is given to the user;
+// - owned by anybody else, writable by group or others, or not a directory: refused,
+//   with the command that fixes it.
+// Returns what it repaired ("" when nothing) or throws std::runtime_error.
+std::string prepare_state_dir(const std::string& path, const std::string& user, uid_t uid, gid_t gid);
 
 }  // namespace tr7::daemon

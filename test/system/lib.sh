@@ -131,24 +131,46 @@ ensure_test_user() {
     die "cannot create user $TR7_TEST_USER (set TR7_TEST_USER to an existing unprivileged user)"
 }
 
-# privsep_conf NAME CONF_TEXT: prints CONF_TEXT with user and state_dir added to [daemon]
-# (when missing), and makes the state directory (owned by the test user).
-privsep_conf() {
-  local name=$1 conf=$2 state
-  state=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*\([^;#[:space:]]*\).*/\1/p' <<<"$conf" | tail -n 1)
-  local extra=""
-  if [ -z "$state" ]; then
-    state="$T_DIR/$name.state"
-    extra="state_dir = $state"$'\n'
-  fi
-  grep -q '^[[:space:]]*user[[:space:]]*=' <<<"$conf" || extra+="user = $TR7_TEST_USER"$'\n'
-  mkdir -p "$state"
-  chown "$TR7_TEST_USER:" "$state"
-  chmod 750 "$state"
-  if grep -q '^[[:space:]]*\[daemon\]' <<<"$conf"; then
+# daemon_conf_add CONF_TEXT LINES: prints CONF_TEXT with LINES (newline-terminated) added
+# at the top of its [daemon] section (a [daemon] section is made if there is none).
+daemon_conf_add() {
+  local conf=$1 extra=$2
+  if [ -z "$extra" ]; then
+    printf '%s\n' "$conf"
+  elif grep -q '^[[:space:]]*\[daemon\]' <<<"$conf"; then
     awk -v extra="$extra" '{ print } /^[[:space:]]*\[daemon\]/ && !done { printf "%s", extra; done = 1 }' <<<"$conf"
   else
     printf '[daemon]\n%s\n%s\n' "$extra" "$conf"
+  fi
+}
+# conf_key CONF_TEXT KEY: the last value of KEY in CONF_TEXT (empty if absent).
+conf_key() {
+  sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*\([^;#[:space:]]*\).*/\1/p" <<<"$1" | tail -n 1
+}
+
+# hermetic_conf NAME CONF_TEXT: prints CONF_TEXT with state_dir ($T_DIR/NAME.state) and
+# control_socket ($T_DIR/NAME.sock) added to [daemon] where it names none, so that no
+# daemon a test starts uses the host's /var/lib/tr7ntp or /run/tr7ntp (the defaults).
+hermetic_conf() {
+  local name=$1 conf=$2 extra=""
+  [ -n "$(conf_key "$conf" state_dir)" ] || extra+="state_dir = $T_DIR/$name.state"$'\n'
+  [ -n "$(conf_key "$conf" control_socket)" ] || extra+="control_socket = $T_DIR/$name.sock"$'\n'
+  daemon_conf_add "$conf" "$extra"
+}
+
+# privsep_conf NAME CONF_TEXT: prints CONF_TEXT made hermetic (above), with user added
+# to [daemon] when missing, and makes the state directory (owned by the test user).
+privsep_conf() {
+  local name=$1 conf state
+  conf=$(hermetic_conf "$name" "$2")
+  state=$(conf_key "$conf" state_dir)
+  mkdir -p "$state"
+  chown "$TR7_TEST_USER:" "$state"
+  chmod 750 "$state"
+  if grep -q '^[[:space:]]*user[[:space:]]*=' <<<"$conf"; then
+    printf '%s\n' "$conf"
+  else
+    daemon_conf_add "$conf" "user = $TR7_TEST_USER"$'\n'
   fi
 }
 
@@ -167,6 +189,8 @@ start_tr7ntpd() {
     ensure_test_user
     conf=$(privsep_conf "$name" "$conf")
     mode=(-n -e)
+  else
+    conf=$(hermetic_conf "$name" "$conf")
   fi
   printf '%s\n' "$conf" >"$T_DIR/$name.conf"
   "$@" "${NOCLOCK[@]}" "$TR7NTPD" "${mode[@]}" -f "$T_DIR/$name.conf" >"$T_DIR/$name.log" 2>&1 &

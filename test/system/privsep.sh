@@ -13,7 +13,9 @@
 #  * test builds: a forbidden call in the worker (clock_settime, execve, ...) kills it
 #    with SIGSYS, and the helper then exits;
 #  * the helper killed -> the worker exits; the worker killed -> the helper exits;
-#  * start-up refusals: state directory not owned by the user, user root.
+#  * the state directory: -d as root and privsep starts alternate on one directory (the
+#    privsep start repairs what root left); owned by another user or world-writable:
+#    refused with the fix; user root: refused.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd setpriv python3 pgrep
@@ -182,13 +184,58 @@ check "worker killed: the helper exits" wait_for 5 gone "$h"
 check "helper reported the worker's death" grep -q "worker (pid $w) killed by signal 9" "$T_DIR/killworker.log"
 
 # --- start-up refusals -------------------------------------------------------------------
-mkdir -p "$T_DIR/rootowned"
-make_conf "state_dir = $T_DIR/rootowned
+# The state directory: a one-process run as root (-d) and a privilege-separated start
+# alternate on one fresh directory without a chown by hand; anything suspicious is refused
+# with the command that fixes it.
+port=$(free_port)
+alt="$T_DIR/alternate"
+# run_alt MODE LOG: starts tr7ntpd on alt.conf directly (not through start_tr7ntpd, which
+# would prepare the state directory itself) and waits until it has started.
+run_alt() {
+  "${NOCLOCK[@]}" "$TR7NTPD" "$1" ${2:+-e} -f "$T_DIR/alt.conf" >"$T_DIR/$3.log" 2>&1 &
+  ALT_PID=$!
+  T_PIDS+=("$ALT_PID")
+  wait_for 10 grep -q "started:" "$T_DIR/$3.log"
+}
+stop_alt() {
+  kill -TERM "$ALT_PID"
+  wait "$ALT_PID" 2>/dev/null
+}
+alt_conf() { make_conf "state_dir = $alt
+control_socket = $T_DIR/alt.sock
+user = $TR7_TEST_USER"; }
+alt_conf >"$T_DIR/alt.conf"
+check "-d as root on a fresh state directory" run_alt -d "" alt-d1
+wait_for 5 test -f "$alt/audit.log"
+stop_alt
+check "-d as root left root-owned files (what the next start must repair)" \
+  test -n "$(find "$alt" -user root | head -n 1)"
+check "privsep start after -d" run_alt -n e alt-p1
+check "  repaired it, no chown by hand" grep -q "state_dir $alt: .*given to $TR7_TEST_USER" "$T_DIR/alt-p1.log"
+check "  nothing in it owned by root any more" test -z "$(find "$alt" -user root | head -n 1)"
+check "  the worker is sandboxed" grep -q '^Seccomp:[[:space:]]*2' "/proc/$(worker_pid_of "$ALT_PID")/status"
+stop_alt
+check "-d again after privsep" run_alt -d "" alt-d2
+stop_alt
+check "privsep again after -d" run_alt -n e alt-p2
+stop_alt
+
+mkdir -p "$T_DIR/otherowned"
+chown nobody "$T_DIR/otherowned"
+make_conf "state_dir = $T_DIR/otherowned
+control_socket = $T_DIR/bad.sock
 user = $TR7_TEST_USER" >"$T_DIR/bad.conf"
 out=$("${NOCLOCK[@]}" "$TR7NTPD" -n -e -f "$T_DIR/bad.conf" 2>&1)
 rc=$?
-check "state directory owned by root: refused (exit 1)" test "$rc" -eq 1
-check "  with a message saying what to fix" grep -q "is owned by uid 0, not by $TR7_TEST_USER" <<<"$out"
+check "state directory owned by another user: refused (exit 1)" test "$rc" -eq 1
+check "  with the command that fixes it" grep -q "is owned by uid $(id -u nobody), not by $TR7_TEST_USER .*chown -R $TR7_TEST_USER: $T_DIR/otherowned" <<<"$out"
+mkdir -p "$T_DIR/open"
+chmod 0777 "$T_DIR/open"
+sed "s|otherowned|open|" "$T_DIR/bad.conf" >"$T_DIR/open.conf"
+out=$("${NOCLOCK[@]}" "$TR7NTPD" -n -e -f "$T_DIR/open.conf" 2>&1)
+rc=$?
+check "state directory writable by everyone: refused (exit 1)" test "$rc" -eq 1
+check "  with the command that fixes it" grep -q "writable by everyone: chmod 0750" <<<"$out"
 make_conf "user = root" >"$T_DIR/root.conf"
 out=$("$TR7NTPD" --check-config -f "$T_DIR/root.conf" 2>&1)
 rc=$?

@@ -103,7 +103,8 @@ rc=$?
 
 # --- daemon mode: forks, parent exits 0 once ready, child serves
 p3=$(free_port)
-printf '[daemon]\nclock = none\n[server]\nlisten = 127.0.0.1:%s\nlocal_stratum = 3\n' "$p3" >"$T_DIR/bg.conf"
+printf '[daemon]\nclock = none\nstate_dir = %s/bg.state\ncontrol_socket = %s/bg.sock\n[server]\nlisten = 127.0.0.1:%s\nlocal_stratum = 3\n' \
+  "$T_DIR" "$T_DIR" "$p3" >"$T_DIR/bg.conf"
 "${NOCLOCK[@]}" "$TR7NTPD" -f "$T_DIR/bg.conf"
 rc=$?
 [ $rc -eq 0 ] && pass "background start exits 0" || fail "background start exit $rc"
@@ -111,7 +112,9 @@ bgpid=$(pgrep -f "tr7ntpd -f $T_DIR/bg.conf" | head -n1)
 [ -n "$bgpid" ] && T_PIDS+=("$bgpid")
 $NTPPROBE query 127.0.0.1 "$p3" >/dev/null && pass "background daemon serves" || fail "background daemon silent"
 # A second instance on the same port fails with a clear error and exit 1.
-out=$("${NOCLOCK[@]}" "$TR7NTPD" -f "$T_DIR/bg.conf" 2>&1)
+# (its own control socket and state: the port is what they share)
+sed "s|bg\.sock|bg2.sock|; s|bg\.state|bg2.state|" "$T_DIR/bg.conf" >"$T_DIR/bg2.conf"
+out=$("${NOCLOCK[@]}" "$TR7NTPD" -f "$T_DIR/bg2.conf" 2>&1)
 rc=$?
 [ $rc -eq 1 ] && grep -q "cannot listen on 127.0.0.1:$p3" <<<"$out" && pass "port in use: clear error, exit 1" ||
   fail "port in use: rc=$rc out=$out"
