@@ -188,8 +188,8 @@ std::string prepare_state_dir(const std::string& path, const std::string& user, 
   }
   int files = chown_root_entries(dir.get(), path, uid, gid);
   if (files > 0) {
-    repaired += std::string(repaired.empty() ? "" : "; ") + std::to_string(files) + " file" +
-                (files == 1 ? "" : "s") + " owned by root given to " + user;
+    repaired += std::string(repaired.empty() ? "" : "; ") + std::to_string(files) + " file" + (files == 1 ? "" : "s") +
+                " owned by root given to " + user;
   }
   return repaired;
 }
