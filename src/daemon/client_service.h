@@ -90,9 +90,10 @@ class ClientService {
   // events it causes (steps, releases) through the audit hooks.
   //  add_source: Exists if the same host and port is a source already.
   //  delete_source: by the host as added/configured, or by a resolved address (a pool
-  //    member is then banned for a while and replaced).
+  //    member is then banned for a while and replaced); on `port` when given, else the
+  //    host must name exactly one source (several: refused as ambiguous, with the ports).
   CommandResult add_source(const SourceConfig& sc);
-  CommandResult delete_source(const std::string& host);
+  CommandResult delete_source(const std::string& host, std::optional<uint16_t> port = std::nullopt);
   CommandResult burst();
   CommandResult make_step();
   CommandResult approve(std::optional<int64_t> id);

@@ -14,7 +14,7 @@ $NTPPROBE query 127.0.0.1 "$port" >/dev/null || die "no NTP answer"
 # The example argument of each kind, as in the synopsis.
 example() {
   case $1 in
-    PREFIX) echo 192.0.2.0/24 ;; ADDR) echo 127.0.0.1 ;; HOST) echo 127.0.0.1 ;;
+    PREFIX) echo 192.0.2.0/24 ;; ADDR) echo 127.0.0.1 ;; HOST | 'HOST[:PORT]') echo 127.0.0.1 ;;
     ZONE) echo Europe/Istanbul ;; N | '[N]') echo 5 ;; ID | '[ID]') echo 1 ;;
     FORMAT | '[FORMAT]') echo prometheus ;; 'OPTION...' | '[OPTION...]') echo iburst ;;
     TENANT) echo tx ;; '[TENANT]') echo default ;; 'SETTING...') echo netns ;;
@@ -38,7 +38,8 @@ while IFS= read -r c; do
   [ "$c" = quit ] && continue
   args=$(ctlc --json help | jq -r --arg c "$c" '.[] | select(.command == $c) | .args')
   line=($c)
-  for a in $args; do line+=("$(example "$a")"); done
+  # Words without an example (the optional "[port PORT]") are left out.
+  for a in $args; do e=$(example "$a"); [ -n "$e" ] && line+=("$e"); done
   want=$(expected_rc "$c")
   # Each run starts from the same state: a delete needs its rule, an add must not find it.
   prep() { case $c in "allow delete") ctlc allow add 192.0.2.0/24 ;; "deny delete") ctlc deny add 192.0.2.0/24 ;;

@@ -1,0 +1,53 @@
+#!/bin/bash
+# The operator's view of tr7ntpc against a real daemon: `source delete` picks exactly the
+# source named by HOST[:PORT] / `port N` (and refuses an ambiguous HOST), JSON output is
+# typed (booleans, numbers, null), a usage error under --json is a JSON error object, a
+# stale socket says "tr7ntpd is not running" (exit 4), and `reload` names each changed key
+# that needs a restart (exit 1).
+. "$(dirname "$0")/lib.sh"
+require_root
+require_cmd jq setpriv
+
+port=$(free_port)
+p1=$(free_port)
+p2=$(free_port)
+p3=$(free_port)
+conf=$(ctl_daemon_conf "$port" "" "[sources]
+server = 127.0.0.1 port $p1 minpoll 4")
+start_tr7ntpd d "$conf"
+j() { ctlc --json "$@"; }
+has_port() { j sources | jq -e --argjson p "$1" 'any(.[]; .address == "127.0.0.1" and .port == $p)' >/dev/null; }
+
+# --- source delete by port ------------------------------------------------------------
+check "source add 127.0.0.1 port $p2" ctlc source add 127.0.0.1 port "$p2"
+check "sources: both ports" bash -c "$(declare -f ctlc j has_port); T_DIR='$T_DIR' TR7NTPC='$TR7NTPC'; has_port $p1 && has_port $p2"
+ctlc source delete 127.0.0.1 >"$T_DIR/amb.out" 2>"$T_DIR/amb.err"
+rc=$?
+check "source delete 127.0.0.1 with two sources on that host: exit 1 ($rc)" test "$rc" = 1
+check "... says ambiguous and names both ports ($(cat "$T_DIR/amb.err"))" \
+  bash -c "grep -q ambiguous '$T_DIR/amb.err' && grep -q '$p1' '$T_DIR/amb.err' && grep -q '$p2' '$T_DIR/amb.err'"
+check "... and deletes nothing" test "$(j sources | jq length)" = 2
+check "source delete 127.0.0.1 port $p2" ctlc source delete 127.0.0.1 port "$p2"
+check "sources: $p1 kept, $p2 gone" bash -c "test \"\$('$TR7NTPC' -s '$T_DIR/ctl.sock' --json sources | jq -c '[.[].port]')\" = '[$p1]'"
+check "runtime state: the added source gone" bash -c "! grep -q '^source=' '$T_DIR/state/runtime.state'"
+check "source add 127.0.0.1 port $p2 again (the same host on another port was no duplicate)" ctlc source add 127.0.0.1 port "$p2"
+check "source add 127.0.0.1 port $p3 (a third)" ctlc source add 127.0.0.1 port "$p3"
+check "source delete 127.0.0.1:$p3" ctlc source delete "127.0.0.1:$p3"
+check "sources: $p1 and $p2 remain" bash -c "test \"\$('$TR7NTPC' -s '$T_DIR/ctl.sock' --json sources | jq -c '[.[].port] | sort')\" = '[$(printf '%s\n' "$p1" "$p2" | sort -n | paste -sd,)]'"
+ctlc source delete "127.0.0.1:$p3" 2>/dev/null
+check "source delete 127.0.0.1:$p3 again: not found, exit 1" test $? = 1
+ctlc source delete "127.0.0.1:$p2" port "$p3" 2>/dev/null
+check "two different ports: usage error, exit 2" test $? = 2
+check "source delete 127.0.0.1 port $p1 (the configured one)" ctlc source delete 127.0.0.1 port "$p1"
+check "sources: only $p2" bash -c "test \"\$('$TR7NTPC' -s '$T_DIR/ctl.sock' --json sources | jq -c '[.[].port]')\" = '[$p2]'"
+check "source delete 127.0.0.1 (now the only one on that host)" ctlc source delete 127.0.0.1
+check "sources: none" test "$(j sources | jq length)" = 0
+check "source add ::1 port $p3" ctlc source add ::1 port "$p3"
+check "source delete [::1]:$p3" ctlc source delete "[::1]:$p3"
+check "sources: none again" test "$(j sources | jq length)" = 0
+at=$(j audit tail 20)
+check "audit: the delete by port" jq -e --arg p "$p2" 'any(.[]; .command == "source delete 127.0.0.1 port " + $p and (.result | startswith("ok")))' <<<"$at"
+check "audit: the refused ambiguous delete" jq -e 'any(.[]; .command == "source delete 127.0.0.1" and (.result | test("ambiguous")))' <<<"$at"
+
+kill -0 "$TR7_PID" || fail "tr7ntpd died"
+finish
