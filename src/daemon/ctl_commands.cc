@@ -493,7 +493,8 @@ CtlOutcome CtlService::cmd_rtc() const {
     struct stat st {};
     present = stat(r.device.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
   }
-  auto age = [](double a) { return a < 0 ? std::string("never") : std::to_string(static_cast<int64_t>(a)); };
+  // Never: the empty value (null in tr7ntpc --json, "never" for people).
+  auto age = [](double a) { return a < 0 ? std::string() : std::to_string(static_cast<int64_t>(a)); };
   const char* mode = r.writing          ? "written every 11 min while synchronised"
                      : r.device.empty() ? "none configured (the saved clock is the fallback)"
                                         : "not written (not opened, or no privileged helper)";

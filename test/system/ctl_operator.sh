@@ -49,5 +49,27 @@ at=$(j audit tail 20)
 check "audit: the delete by port" jq -e --arg p "$p2" 'any(.[]; .command == "source delete 127.0.0.1 port " + $p and (.result | startswith("ok")))' <<<"$at"
 check "audit: the refused ambiguous delete" jq -e 'any(.[]; .command == "source delete 127.0.0.1" and (.result | test("ambiguous")))' <<<"$at"
 
+# --- JSON: typed values ------------------------------------------------------------------
+t=$(j tracking)
+log "tracking: $t"
+check "tracking --json: synchronised is a boolean, stratum a number, nothing held is null" \
+  jq -e '(.synchronised | type) == "boolean" and .synchronised == true and (.stratum | type) == "number" and
+         .held_id == null and .held_offset_s == null and .held_since_utc == null and (.offset_s | type) == "number"' <<<"$t"
+w=$(ctlc --json waitsync --timeout 3)
+check "waitsync --json: synchronised is the same boolean ($w)" jq -e '.synchronised == true' <<<"$w"
+check "rtc --json: never written is null, not \"never\"" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json rtc | jq -e '.last_write_age_s == null and .present == false and .managed == false'"
+check "source add 127.0.0.1 port $p1" ctlc source add 127.0.0.1 port "$p1"
+check "sources --json: reach is a number, port a number" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json sources | jq -e '(.[0].reach | type) == \"number\" and .[0].port == $p1 and .[0].last_rx_ago_s == null'"
+ctlc source delete 127.0.0.1 >/dev/null
+ctlc --json frobnicate >"$T_DIR/u.json" 2>"$T_DIR/u.err"
+rc=$?
+check "usage error under --json: exit 2 ($rc)" test "$rc" = 2
+check "... a JSON error object on stdout ($(cat "$T_DIR/u.json"))" jq -e '.error.name == "usage" and .error.exit_status == 2 and (.error.message | test("frobnicate"))' "$T_DIR/u.json"
+check "... and the message on stderr" grep -q frobnicate "$T_DIR/u.err"
+ctlc --json --timeout x tracking >"$T_DIR/u2.json" 2>/dev/null
+check "a bad option value under --json: a JSON error too" jq -e '.error.name == "usage"' "$T_DIR/u2.json"
+ctlc -j source delete 127.0.0.1:0 >"$T_DIR/u3.json" 2>/dev/null
+check "a bad argument under -j: a JSON error (exit $?)" jq -e '.error.code == 22' "$T_DIR/u3.json"
+
 kill -0 "$TR7_PID" || fail "tr7ntpd died"
 finish

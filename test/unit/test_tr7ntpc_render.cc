@@ -74,6 +74,36 @@ static void test_text_and_errors(void**) {
   assert_string_equal(local_time("garbage", o).c_str(), "garbage");
 }
 
+// --json: typed values. Booleans, numbers, null for the empty value, reach as its real
+// value, free text as strings whatever it looks like.
+static void test_json_types(void**) {
+  assert_string_equal(json_field("synchronised", "yes").c_str(), "true");
+  assert_string_equal(json_field("synchronised", "no").c_str(), "false");
+  assert_string_equal(json_field("present", "true").c_str(), "true");
+  assert_string_equal(json_field("held_id", "").c_str(), "null");
+  assert_string_equal(json_field("held_offset_s", "").c_str(), "null");
+  assert_string_equal(json_field("last_write_age_s", "").c_str(), "null");
+  assert_string_equal(json_field("offset_s", "7.867172676320201e-08").c_str(), "7.867172676320201e-08");
+  assert_string_equal(json_field("stratum", "10").c_str(), "10");
+  assert_string_equal(json_field("reach", "377").c_str(), "255");
+  assert_string_equal(json_field("reach", "000").c_str(), "0");
+  assert_string_equal(json_field("reach", "017").c_str(), "15");
+  assert_string_equal(json_field("abbreviation", "-03").c_str(), "\"-03\"");
+  assert_string_equal(json_field("name", "yes").c_str(), "\"yes\"");
+  assert_string_equal(json_field("address", "10").c_str(), "\"10\"");
+  assert_string_equal(json_field("ref_id", "0x7F000001").c_str(), "\"0x7F000001\"");
+  assert_string_equal(json_field("state", "local").c_str(), "\"local\"");
+  Body b = body(ctl::Shape::KeyValue, {"state=synchronised synchronised=yes held_id= held_offset_s= offset_s=1e-08"});
+  RenderOptions o;
+  o.format = OutputFormat::Json;
+  assert_string_equal(render(ctl::Cmd::Tracking, b, o).c_str(),
+                      "{\"state\":\"synchronised\",\"synchronised\":true,\"held_id\":null,\"held_offset_s\":null,"
+                      "\"offset_s\":1e-08}\n");
+  Body src = body(ctl::Shape::Table, {"name=a address=127.0.0.1 port=123 reach=377 last_rx_ago_s="});
+  assert_string_equal(render(ctl::Cmd::Sources, src, o).c_str(),
+                      "[{\"name\":\"a\",\"address\":\"127.0.0.1\",\"port\":123,\"reach\":255,\"last_rx_ago_s\":null}]\n");
+}
+
 static void test_help_lists_every_command(void**) {
   std::string h = help_text();
   for (const auto& ci : ctl::k_commands) {
@@ -85,7 +115,7 @@ static void test_help_lists_every_command(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_keyvalue), cmocka_unit_test(test_table),
-                                     cmocka_unit_test(test_text_and_errors),
+                                     cmocka_unit_test(test_text_and_errors), cmocka_unit_test(test_json_types),
                                      cmocka_unit_test(test_help_lists_every_command)};
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

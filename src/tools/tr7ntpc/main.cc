@@ -37,8 +37,20 @@ struct Options {
   double timeout_s = 10;
 };
 
-int usage_error(const std::string& msg) {
+// Set before the options are parsed (a usage error in them is JSON too with --json).
+bool g_json = false;
+
+// A usage error: the message on stderr; with --json also a JSON error object on stdout.
+int usage_error(const std::string& msg, ctl::ErrCode code = ctl::ErrCode::InvalidArgument) {
   std::fprintf(stderr, "tr7ntpc: %s\nTry 'tr7ntpc --help'.\n", msg.c_str());
+  if (g_json) {
+    ctl::JsonObject inner;
+    inner.num("code", static_cast<long long>(static_cast<int>(code)))
+        .str("name", "usage")
+        .str("message", msg)
+        .num("exit_status", static_cast<long long>(k_exit_usage));
+    std::printf("{\"error\":%s}\n", inner.done().c_str());
+  }
   return k_exit_usage;
 }
 
@@ -272,6 +284,26 @@ int main(int argc, char** argv) {
                                      {"complete", no_argument, nullptr, OPT_COMPLETE},
                                      {nullptr, 0, nullptr, 0}};
   // Options only before the command: "waitsync --timeout 5" belongs to waitsync.
+  for (int i = 1; i < argc && argv[i][0] == '-'; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      break;
+    }
+    if (a == "--json") {
+      g_json = true;
+    } else if (a == "--socket" || a == "--timeout") {
+      ++i;  // its value
+    } else if (a.size() > 1 && a[1] != '-') {
+      for (size_t k = 1; k < a.size(); ++k) {
+        if (a[k] == 'j') {
+          g_json = true;
+        } else if (a[k] == 's' || a[k] == 't') {
+          i += k + 1 == a.size();  // the value is the next word, or the rest of this one
+          break;
+        }
+      }
+    }
+  }
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "+s:jcut:Vh", long_opts, nullptr)) != -1) {
@@ -315,12 +347,15 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> words(argv + optind, argv + argc);
   if (words.empty()) {
+    if (g_json) {
+      return usage_error("no command given");
+    }
     std::fputs(tools::help_text().c_str(), stderr);
     return k_exit_usage;
   }
   auto pc = ctl::parse_command(std::span<const std::string>(words));
   if (!pc) {
-    return usage_error(pc.error().text);
+    return usage_error(pc.error().text, pc.error().code);
   }
   if (pc->cmd == ctl::Cmd::Help && o.render.format == tools::OutputFormat::Human) {
     std::fputs(tools::help_text().c_str(), stdout);

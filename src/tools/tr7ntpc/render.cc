@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "ctl/json.h"
 #include "ctl/status.h"
@@ -162,12 +163,39 @@ std::string human(ctl::Cmd cmd, const Body& b, const RenderOptions& opt) {
 std::string record_json(const ctl::Record& r) {
   std::string s = "{";
   for (size_t i = 0; i < r.size(); ++i) {
-    s += (i ? "," : "") + ctl::json_string(r[i].first) + ":" + ctl::json_value(r[i].second);
+    s += (i ? "," : "") + ctl::json_string(r[i].first) + ":" + json_field(r[i].first, r[i].second);
   }
   return s + "}";
 }
 
 }  // namespace
+
+std::string json_field(const std::string& key, const std::string& value) {
+  if (value.empty()) {
+    return "null";
+  }
+  static const char* const k_text[] = {"name",     "address",    "ref_name",  "abbreviation", "zone",
+                                       "command",  "before",     "after",     "result",       "netns",
+                                       "listen",   "prefix",     "rule",      "tenant",       "reason",
+                                       "reasons",  "local_time", "utc_time",  "device",       "help",
+                                       "args",     "message",    "host",      "local_address", "ratelimit",
+                                       "rules",    "origin",     "via",       "user",         "group"};
+  for (const char* t : k_text) {
+    if (key == t) {
+      return ctl::json_string(value);
+    }
+  }
+  if (key == "reach" && value.size() <= 3 && value.find_first_not_of("01234567") == std::string::npos) {
+    return std::to_string(std::strtol(value.c_str(), nullptr, 8));
+  }
+  if (value == "yes" || value == "true") {
+    return "true";
+  }
+  if (value == "no" || value == "false") {
+    return "false";
+  }
+  return ctl::json_value(value);
+}
 
 std::string local_time(const std::string& utc_value, const RenderOptions& opt) {
   if (utc_value.empty()) {

@@ -41,6 +41,13 @@ std::string render_error(const ctl::Error& e, const RenderOptions& opt);
 std::string local_time(const std::string& utc_value, const RenderOptions& opt);
 std::string csv_field(const std::string& v);
 
+// The JSON value of one wire field (--json): the empty value (unknown, absent, never) is
+// null; yes/no (and true/false) are booleans; numbers are numbers with the wire's full
+// precision; `reach` (octal on the wire, as chronyc shows it) is the number of its real
+// value (377 -> 255); free-text fields (names, addresses, zones, audit text) stay strings
+// whatever they look like ("-03" is an abbreviation, not a number).
+std::string json_field(const std::string& key, const std::string& value);
+
 // tr7ntpc --help: usage, options and the command table.
 std::string help_text();
 
