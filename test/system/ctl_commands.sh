@@ -91,9 +91,9 @@ nz=$(ctlc --json timezone list | jq length)
 check "timezone list: >= 400 zones ($nz)" test "${nz:-0}" -ge 400
 check "timezone set Europe/Istanbul" ctlc timezone set Europe/Istanbul
 check "timezone get: Europe/Istanbul, +03:00" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json timezone get | jq -e '.zone == \"Europe/Istanbul\" and .utc_offset_s == 10800 and (.local_time | endswith(\"+03:00\"))'"
-ctlc tracking | grep -q '^reference_time *: .* +03$'
+ctlc tracking | grep -q '^Ref time *: .* +03$'
 check "people see times in the daemon's zone" test $? = 0
-ctlc --utc tracking | grep -q '^reference_time_utc *: .* UTC$'
+ctlc --utc tracking | grep -q '^Ref time *: .* UTC$'
 check "--utc shows UTC" test $? = 0
 ctlc timezone set Mars/Olympus 2>/dev/null
 check "invalid zone: exit 1" test $? = 1

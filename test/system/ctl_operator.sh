@@ -49,6 +49,25 @@ at=$(j audit tail 20)
 check "audit: the delete by port" jq -e --arg p "$p2" 'any(.[]; .command == "source delete 127.0.0.1 port " + $p and (.result | startswith("ok")))' <<<"$at"
 check "audit: the refused ambiguous delete" jq -e 'any(.[]; .command == "source delete 127.0.0.1" and (.result | test("ambiguous")))' <<<"$at"
 
+# --- people's tables: units, ports, at most 100 columns, no e-notation -----------------
+check "source add 127.0.0.1 port $p2" ctlc source add 127.0.0.1 port "$p2"
+for c in tracking sources sourcestats selectdata clients serverstats tenants "audit tail" activity rtc "allow list" help; do
+  ctlc $c >"$T_DIR/people.txt" 2>&1
+  check "'$c' for people: exit 0, at most 100 columns ($(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$T_DIR/people.txt"))" \
+    bash -c "awk 'length(\$0) > 100 { bad = 1 } END { exit bad }' '$T_DIR/people.txt'"
+  check "'$c' for people: no e-notation" bash -c "! grep -Eq '[0-9]\\.?[eE][-+]?[0-9]' '$T_DIR/people.txt'"
+done
+ctlc tracking >"$T_DIR/tracking.txt"
+log "$(cat "$T_DIR/tracking.txt")"
+check "tracking: seconds fast/slow of NTP time" grep -Eq '^System time +: [0-9]+\.[0-9]{9} seconds (fast|slow) of NTP time$' "$T_DIR/tracking.txt"
+check "tracking: local, stratum 10" bash -c "grep -q '^Stratum *: 10$' '$T_DIR/tracking.txt' && grep -q '^State *: local' '$T_DIR/tracking.txt'"
+COLUMNS=80 ctlc sources >"$T_DIR/sources.txt"
+log "$(cat "$T_DIR/sources.txt")"
+check "sources: ADDR:PORT for the ports that are not 123" grep -q "^^. 127.0.0.1:$p2 " "$T_DIR/sources.txt"
+check "sources -v: the legend" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' -v sources | grep -q \"Source state '\\*' = selected\""
+check "sources -n: accepted" ctlc -n sources
+ctlc source delete 127.0.0.1 >/dev/null
+
 # --- JSON: typed values ------------------------------------------------------------------
 t=$(j tracking)
 log "tracking: $t"

@@ -247,7 +247,8 @@ int complete(const std::vector<std::string>& words, Options& o) {
     return 0;
   }
   if (before.empty() && !cur.empty() && cur[0] == '-') {
-    for (const char* opt : {"--socket", "--json", "--csv", "--utc", "--timeout", "--help", "--version"}) {
+    for (const char* opt :
+         {"--socket", "--json", "--csv", "--utc", "--verbose", "--numeric", "--timeout", "--help", "--version"}) {
       if (std::string(opt).compare(0, cur.size(), cur) == 0) {
         std::printf("%s\n", opt);
       }
@@ -278,6 +279,8 @@ int main(int argc, char** argv) {
                                      {"json", no_argument, nullptr, 'j'},
                                      {"csv", no_argument, nullptr, 'c'},
                                      {"utc", no_argument, nullptr, 'u'},
+                                     {"verbose", no_argument, nullptr, 'v'},
+                                     {"numeric", no_argument, nullptr, 'n'},
                                      {"timeout", required_argument, nullptr, 't'},
                                      {"version", no_argument, nullptr, 'V'},
                                      {"help", no_argument, nullptr, 'h'},
@@ -306,7 +309,7 @@ int main(int argc, char** argv) {
   }
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+s:jcut:Vh", long_opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "+s:jcut:vnVh", long_opts, nullptr)) != -1) {
     switch (c) {
       case 's':
         o.socket = optarg;
@@ -319,6 +322,12 @@ int main(int argc, char** argv) {
         break;
       case 'u':
         o.render.utc = true;
+        break;
+      case 'v':
+        o.render.verbose = true;
+        break;
+      case 'n':
+        o.render.numeric = true;
         break;
       case 't': {
         auto v = core::parse_double(optarg, 0.1, 3600);

@@ -22,6 +22,9 @@ struct RenderOptions {
   bool utc = false;                  // people: show UTC instead of local times
   std::optional<core::TzRule> zone;  // the daemon's zone rule (UTC when missing)
   size_t max_cell = 60;              // people: longer table cells are cut
+  bool verbose = false;              // people (-v): legends explaining the columns
+  bool numeric = false;              // people (-n): addresses instead of configured names
+  size_t max_width = 100;            // people: no line is wider (text columns are cut)
 };
 
 // Decoded body of a reply: records (KeyValue, Table, None) or text lines (Text).
