@@ -105,12 +105,14 @@ check "zone unchanged after the refusals" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.soc
 ctlc frobnicate 2>/dev/null; check "unknown command: exit 2" test $? = 2
 ctlc clients 0x10 2>/dev/null; check "bad argument: exit 2" test $? = 2
 ctlc 2>/dev/null; check "no command: exit 2" test $? = 2
-"$TR7NTPC" -s "$T_DIR/nonexistent.sock" tracking 2>/dev/null; check "unreachable: exit 3" test $? = 3
-"$TR7NTPC" -s "$T_DIR/nonexistent.sock" --json tracking | jq -e '.error.name == "unreachable"' >/dev/null
-check "unreachable --json names it" test $? = 0
+"$TR7NTPC" -s "$T_DIR/nonexistent.sock" tracking 2>/dev/null; check "no socket: not running, exit 4" test $? = 4
+"$TR7NTPC" -s "$T_DIR/nonexistent.sock" --json tracking | jq -e '.error.name == "not_running"' >/dev/null
+check "not running --json names it" test $? = 0
+: >"$T_DIR/plain.file"
+"$TR7NTPC" -s "$T_DIR/plain.file" tracking 2>/dev/null; check "unreachable (not a socket): exit 3" test $? = 3
 check "waitsync on a synchronised daemon: exit 0" ctlc waitsync --timeout 3 --max-offset 0.1
 "$TR7NTPC" -s "$T_DIR/nonexistent.sock" waitsync --timeout 1 --interval 0.2 2>/dev/null
-check "waitsync with no daemon: exit 3" test $? = 3
+check "waitsync with no daemon: exit 4 (not running)" test $? = 4
 check "CSV of tracking: one line" test "$(ctlc --csv tracking | wc -l)" = 1
 check "metrics: OpenMetrics text ending in # EOF" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' metrics | tail -n 1 | grep -qx '# EOF'"
 

@@ -90,5 +90,17 @@ check "a bad option value under --json: a JSON error too" jq -e '.error.name == 
 ctlc -j source delete 127.0.0.1:0 >"$T_DIR/u3.json" 2>/dev/null
 check "a bad argument under -j: a JSON error (exit $?)" jq -e '.error.code == 22' "$T_DIR/u3.json"
 
+# --- a stale socket: "tr7ntpd is not running", exit 4 ------------------------------------
 kill -0 "$TR7_PID" || fail "tr7ntpd died"
+kill -KILL "$TR7_PID"
+wait_for 10 bash -c "! kill -0 $TR7_PID 2>/dev/null"
+check "the killed daemon left its socket" test -S "$T_DIR/ctl.sock"
+ctlc tracking >/dev/null 2>"$T_DIR/stale.err"
+rc=$?
+check "stale socket: exit 4 ($rc)" test "$rc" = 4
+check "stale socket: 'tr7ntpd is not running' ($(cat "$T_DIR/stale.err"))" grep -q "tr7ntpd is not running" "$T_DIR/stale.err"
+check "... not 'Connection refused'" bash -c "! grep -qi 'connection refused' '$T_DIR/stale.err'"
+check "stale socket --json: not_running" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json tracking | jq -e '.error.name == \"not_running\"'"
+ctlc waitsync --timeout 1 --interval 0.2 2>/dev/null
+check "waitsync on a stale socket: exit 4" test $? = 4
 finish

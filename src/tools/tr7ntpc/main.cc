@@ -2,7 +2,8 @@
 //
 // Exit status: 0 ok, 1 the daemon refused or failed the command, 2 usage error (checked
 // here against the same command table as the daemon, before connecting), 3 the daemon
-// cannot be reached (or is busy, or speaks something else).
+// cannot be reached (or is busy, or speaks something else), 4 tr7ntpd is not running
+// (the socket is missing, or stale: nothing listens on it).
 #include <getopt.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ constexpr int k_exit_ok = 0;
 constexpr int k_exit_failed = 1;
 constexpr int k_exit_usage = 2;
 constexpr int k_exit_unreachable = 3;
+constexpr int k_exit_not_running = 4;  // no daemon on the socket (missing or stale)
 
 struct Options {
   std::string socket;
@@ -68,12 +70,12 @@ void print_error(const ctl::Error& e, const Options& o) {
 int unreachable(const tools::ClientError& e, const Options& o) {
   if (o.render.format == tools::OutputFormat::Json) {
     ctl::JsonObject inner;
-    inner.num("code", 0LL).str("name", "unreachable").str("message", e.text);
+    inner.num("code", 0LL).str("name", e.not_running ? "not_running" : "unreachable").str("message", e.text);
     std::printf("{\"error\":%s}\n", inner.done().c_str());
   } else {
     std::fprintf(stderr, "tr7ntpc: %s\n", e.text.c_str());
   }
-  return k_exit_unreachable;
+  return e.not_running ? k_exit_not_running : k_exit_unreachable;
 }
 
 // The daemon's zone rule, for showing local times (UTC if it cannot be had).
@@ -140,7 +142,7 @@ double now_mono() {
 }
 
 // waitsync [--max-offset S] [--timeout S] [--interval S]: polls `tracking` until the
-// daemon is synchronised (and |offset| <= S). 0 when synchronised, 1 on timeout, 3 if
+// daemon is synchronised (and |offset| <= S). 0 when synchronised, 1 on timeout, 3 (4: not running) if
 // the daemon was never reachable.
 int waitsync(const std::vector<std::string>& args, Options& o) {
   double max_offset = -1, timeout = 60, interval = 1;
@@ -170,9 +172,14 @@ int waitsync(const std::vector<std::string>& args, Options& o) {
   double deadline = now_mono() + timeout;
   bool reached = false;
   std::string last = "no answer";
+  tools::ClientError why{true, "daemon not reachable at " + o.socket};
   while (true) {
     tools::CtlClient c;
-    if (c.connect(o.socket, o.timeout_s)) {
+    auto conn = c.connect(o.socket, o.timeout_s);
+    if (!conn) {
+      why = conn.error();
+    }
+    if (conn) {
       reached = true;
       auto r = c.call("tracking");
       if (r && !r->ok) {
@@ -204,7 +211,7 @@ int waitsync(const std::vector<std::string>& args, Options& o) {
     usleep(static_cast<useconds_t>(interval * 1e6));
   }
   if (!reached) {
-    return unreachable(tools::ClientError{true, "daemon not reachable at " + o.socket}, o);
+    return unreachable(why, o);
   }
   print_error(
       ctl::Error{ctl::ErrCode::Timeout, "not synchronised after " + ctl::format_double(timeout) + " s (" + last + ")"},

@@ -352,7 +352,8 @@ std::string help_text() {
     s += "  " + u + std::string(w + 2 - u.size(), ' ') + h + "\n";
   }
   s += "\n"
-       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
+       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable\n"
+       "(busy, no permission, no answer), 4 tr7ntpd is not running (no socket, or a stale one).\n"
        "See tr7ntpc(1) and tr7ntp-control(7).\n";
   return s;
 }
