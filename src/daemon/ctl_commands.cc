@@ -519,10 +519,16 @@ CtlOutcome CtlService::cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc
                                                       std::to_string(r.errors.size()) + " error" +
                                                       (r.errors.size() == 1 ? "" : "s") + "): " + first);
   }
-  return one({{"result", "ok"},
+  std::string keys;
+  for (const auto& k : r.restart_keys) {
+    keys += (keys.empty() ? "" : ",") + k;
+  }
+  return one({{"result", r.restart_keys.empty() ? "ok" : "restart needed"},
               {"removed", std::to_string(r.removed.size())},
               {"added", std::to_string(r.added.size())},
-              {"warnings", std::to_string(r.warnings.size())}});
+              {"warnings", std::to_string(r.warnings.size())},
+              {"restart_needed", r.restart_keys.empty() ? "no" : "yes"},
+              {"restart_keys", keys}});
 }
 
 namespace {

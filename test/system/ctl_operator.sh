@@ -90,6 +90,26 @@ check "a bad option value under --json: a JSON error too" jq -e '.error.name == 
 ctlc -j source delete 127.0.0.1:0 >"$T_DIR/u3.json" 2>/dev/null
 check "a bad argument under -j: a JSON error (exit $?)" jq -e '.error.code == 22' "$T_DIR/u3.json"
 
+# --- reload: names each changed key that needs a restart, exit 1 ------------------------
+check "reload with nothing changed: exit 0" ctlc reload
+check "... restart_needed false" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json reload | jq -e '.restart_needed == false and .restart_keys == null'"
+newport=$(free_port)
+sed -e "s/^listen = 127.0.0.1:$port\$/listen = 127.0.0.1:$newport/" -e 's/^local_stratum = 10$/local_stratum = 9/' \
+  "$T_DIR/d.conf" >"$T_DIR/d.conf.new" && mv "$T_DIR/d.conf.new" "$T_DIR/d.conf"
+check "the test changed listen and local_stratum" grep -q "listen = 127.0.0.1:$newport" "$T_DIR/d.conf"
+ctlc reload >"$T_DIR/reload.out" 2>"$T_DIR/reload.err"
+rc=$?
+log "reload: $(cat "$T_DIR/reload.out" "$T_DIR/reload.err")"
+check "reload with a changed listen: exit 1 ($rc)" test "$rc" = 1
+check "... names [server] listen" grep -q '\[server\] listen' "$T_DIR/reload.err"
+check "... and only the changed key (not every restart-only key)" bash -c "! grep -Eq 'threads|clock|state_dir|admin_group' '$T_DIR/reload.err' '$T_DIR/reload.out'"
+check "... the rest applied: stratum 9 now" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json tracking | jq -e '.stratum == 9'"
+check "reload --json: restart_needed true, restart_keys" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json reload; test \$? = 1" 
+check "... JSON body" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json reload | jq -e '.restart_needed == true and .restart_keys == \"[server] listen\"'"
+check "the log names only the changed key" bash -c "grep 'warning: reload: changed, takes effect' '$T_DIR/d.log' | tail -n 1 | grep -q 'restart: \[server\] listen\$'"
+kill -HUP "$TR7_PID"
+check "SIGHUP: the log names it too" wait_until 5 '[ "$(grep -c "takes effect at the next restart: \[server\] listen$" "$T_DIR/d.log")" -ge 4 ]'
+
 # --- a stale socket: "tr7ntpd is not running", exit 4 ------------------------------------
 kill -0 "$TR7_PID" || fail "tr7ntpd died"
 kill -KILL "$TR7_PID"

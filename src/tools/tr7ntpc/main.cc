@@ -132,6 +132,16 @@ int run_command(const ctl::ParsedCommand& pc, Options& o) {
     // Nothing to convert: these carry their own local time.
   }
   std::fputs(tools::render(pc.cmd, *body, o.render).c_str(), stdout);
+  if (pc.cmd == ctl::Cmd::Reload && !body->records.empty()) {
+    // Reloaded, but some changed keys take effect only at a restart: say which, exit 1.
+    const std::string* need = ctl::find(body->records[0], "restart_needed");
+    const std::string* keys = ctl::find(body->records[0], "restart_keys");
+    if (need && *need == "yes") {
+      std::fprintf(stderr, "tr7ntpc: reloaded, but restart tr7ntpd for these changes to take effect: %s\n",
+                   keys ? keys->c_str() : "?");
+      return k_exit_failed;
+    }
+  }
   return k_exit_ok;
 }
 

@@ -191,7 +191,8 @@ std::string json_field(const std::string& key, const std::string& value) {
                                        "listen",   "prefix",     "rule",      "tenant",       "reason",
                                        "reasons",  "local_time", "utc_time",  "device",       "help",
                                        "args",     "message",    "host",      "local_address", "ratelimit",
-                                       "rules",    "origin",     "via",       "user",         "group"};
+                                       "rules",    "origin",     "via",       "user",         "group",
+                                       "restart_keys"};
   for (const char* t : k_text) {
     if (key == t) {
       return ctl::json_string(value);
