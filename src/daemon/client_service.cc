@@ -789,15 +789,19 @@ CommandResult ClientService::approve(std::optional<int64_t> id) {
   return std::string(buf);
 }
 
-void ClientService::log_state() const {
+void ClientService::log_state(const core::ReferenceState& served) const {
   core::TrackingSnapshot t = tracking();
   char ref[16];
+  // As `tracking`: not synchronised by a source, but serving local_stratum: "local".
+  bool local = !t.synchronised && served.synchronised && served.local;
+  const core::ReferenceState& shown = local ? served : t.reference;
   log_info("tracking: %s stratum=%d refid=%s offset=%+.9f freq_ppm=%+.4f selection=%s candidates=%zu falsetickers=%zu "
            "held=%s updates=%d steps=%llu root_delay=%.6f root_dispersion=%.6f leap=%d",
-           t.synchronised ? "synchronised" : "unsynchronised", t.reference.stratum, refid_text(t.reference.refid, ref),
+           t.synchronised ? "synchronised" : local ? "local" : "unsynchronised", shown.stratum,
+           refid_text(shown.refid, ref),
            t.system_offset_s, t.frequency_ppm, core::to_string(t.selection), t.candidates, t.falsetickers,
-           t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), t.reference.root_delay_s,
-           t.reference.root_dispersion_s, static_cast<int>(t.reference.leap));
+           t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), shown.root_delay_s,
+           shown.root_dispersion_s, static_cast<int>(shown.leap));
   for (const auto& s : sources()) {
     if (s.resolving) {
       log_info("source %s resolving%s%s", s.name.c_str(), s.dns_error.empty() ? "" : ": ", s.dns_error.c_str());

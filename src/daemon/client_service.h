@@ -108,7 +108,9 @@ class ClientService {
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
   void save_drift();
-  void log_state() const;
+  // The tracking line and one line per source. `served`: what the server serves now
+  // (local_stratum when no source synchronised us), so the line says what `tracking` says.
+  void log_state(const core::ReferenceState& served) const;
 
   static constexpr unsigned k_dead_polls = 8;
 

@@ -463,7 +463,7 @@ void Worker::log_stats() const {
            ps.received_per_thread.size(), per_thread.c_str(),
            static_cast<unsigned long long>(ps.listener.steering_misses));
   if (m_client) {
-    m_client->log_state();
+    m_client->log_state(reference_at(m_clock.now()));
   }
 }
 

@@ -110,6 +110,25 @@ check "the log names only the changed key" bash -c "grep 'warning: reload: chang
 kill -HUP "$TR7_PID"
 check "SIGHUP: the log names it too" wait_until 5 '[ "$(grep -c "takes effect at the next restart: \[server\] listen$" "$T_DIR/d.log")" -ge 4 ]'
 
+# --- --check-config: what a start would refuse, with file:line; fatal errors on stderr ---
+printf '[daemon]\nclock = none\nstate_dir = %s/cc.state\ncontrol_socket = %s/cc.sock\nadmin_group = nosuchgroup_tr7\nmonitor_group = nosuchgroup2_tr7\ntimezone = Mars/Olympus\nuser = nosuchuser_tr7\n[server]\nlisten = 127.0.0.1:%s\n' \
+  "$T_DIR" "$T_DIR" "$(free_port)" >"$T_DIR/cc.conf"
+"$TR7NTPD" --check-config -f "$T_DIR/cc.conf" >"$T_DIR/cc.out" 2>"$T_DIR/cc.err"
+rc=$?
+log "check-config: $(cat "$T_DIR/cc.err")"
+check "--check-config with a missing user, groups and zone: exit 1 ($rc)" test "$rc" = 1
+check "... the zone, with file:line" grep -q "cc.conf:7: timezone: 'Mars/Olympus'" "$T_DIR/cc.err"
+check "... admin_group, with file:line" grep -q "cc.conf:5: admin_group: no such group" "$T_DIR/cc.err"
+check "... monitor_group, with file:line" grep -q "cc.conf:6: monitor_group: no such group" "$T_DIR/cc.err"
+check "... the user (as root), with file:line" grep -q "cc.conf:8: user: no such user" "$T_DIR/cc.err"
+# -n (syslog) where no syslog listens: the fatal error is on stderr.
+TR7_TEST_SYSLOG_PATH="$T_DIR/no-syslog" timeout 10 "${NOCLOCK[@]}" "$TR7NTPD" -n -f "$T_DIR/cc.conf" >"$T_DIR/n.out" 2>"$T_DIR/n.err"
+rc=$?
+check "-n start refused: exit 1 ($rc)" test "$rc" = 1
+check "... and the fatal error is visible on stderr without syslog" grep -q "fatal: .*nosuchuser_tr7" "$T_DIR/n.err"
+check "... with the note that syslog is unreachable" grep -q "syslog is not reachable" "$T_DIR/n.err"
+check "the tracking log line says local stratum 10 as tracking does" wait_for 10 bash -c "kill -USR1 $TR7_PID; grep -q 'tracking: local stratum=9 ' '$T_DIR/d.log'"
+
 # --- a stale socket: "tr7ntpd is not running", exit 4 ------------------------------------
 kill -0 "$TR7_PID" || fail "tr7ntpd died"
 kill -KILL "$TR7_PID"
