@@ -129,6 +129,30 @@ check "... and the fatal error is visible on stderr without syslog" grep -q "fat
 check "... with the note that syslog is unreachable" grep -q "syslog is not reachable" "$T_DIR/n.err"
 check "the tracking log line says local stratum 10 as tracking does" wait_for 10 bash -c "kill -USR1 $TR7_PID; grep -q 'tracking: local stratum=9 ' '$T_DIR/d.log'"
 
+# --- SIGHUP reopens audit.log (logrotate) ------------------------------------------------
+mv "$T_DIR/state/audit.log" "$T_DIR/state/audit.log.1"
+kill -HUP "$TR7_PID"
+check "SIGHUP: a new audit.log is created" wait_for 5 test -s "$T_DIR/state/audit.log"
+check "... with the reload record in it" grep -q '"command":"reload"' "$T_DIR/state/audit.log"
+check "later changes go to the new file" ctlc allow add 192.0.2.0/24
+check "... there, not in the rotated one" bash -c "grep -q 'allow add 192.0.2.0/24' '$T_DIR/state/audit.log' && ! grep -q 'allow add 192.0.2.0/24' '$T_DIR/state/audit.log.1'"
+
+# --- make install: never overwrites a configuration; completion and logrotate installed --
+if [ -f "$TR7_BUILDDIR/etc/Makefile" ]; then
+  R="$T_DIR/root"
+  make -s -C "$TR7_BUILDDIR/etc" install DESTDIR="$R" >"$T_DIR/inst1.log" 2>&1
+  make -s -C "$TR7_BUILDDIR/contrib" install-data-local DESTDIR="$R" >>"$T_DIR/inst1.log" 2>&1
+  conf=$(find "$R" -name tr7ntpd.conf | head -n 1)
+  check "make install: tr7ntpd.conf installed" test -f "$conf"
+  echo "; edited by the admin" >>"$conf"
+  make -s -C "$TR7_BUILDDIR/etc" install DESTDIR="$R" >"$T_DIR/inst2.log" 2>&1
+  check "make install again: the edited config kept" grep -q "edited by the admin" "$conf"
+  check "... the new one beside it as .conf.new" cmp -s "$TR7_SRCDIR/etc/tr7ntpd.conf" "$conf.new"
+  check "... and make says so" grep -q "exists: kept" "$T_DIR/inst2.log"
+  check "bash completion installed" test -n "$(find "$R" -path '*bash-completion/completions/tr7ntpc')"
+  check "logrotate snippet installed" test -n "$(find "$R" -path '*logrotate.d/tr7ntpd')"
+fi
+
 # --- a stale socket: "tr7ntpd is not running", exit 4 ------------------------------------
 kill -0 "$TR7_PID" || fail "tr7ntpd died"
 kill -KILL "$TR7_PID"
