@@ -38,7 +38,16 @@ const char* to_string(Shape s) {
 
 std::vector<ArgSpec> arg_specs(Cmd c) {
   std::vector<ArgSpec> out;
+  // "[port PORT]" is one optional argument of two words: join bracketed groups.
+  std::vector<std::string> groups;
   for (const auto& w : core::split_words(info(c).args)) {
+    if (!groups.empty() && groups.back().front() == '[' && groups.back().back() != ']') {
+      groups.back() += " " + w;
+    } else {
+      groups.push_back(w);
+    }
+  }
+  for (const auto& w : groups) {
     ArgSpec a{ArgKind::Options, false, w};
     std::string_view n = w;
     if (n.size() >= 2 && n.front() == '[' && n.back() == ']') {
@@ -52,6 +61,10 @@ std::vector<ArgSpec> arg_specs(Cmd c) {
       a.kind = ArgKind::Addr;
     } else if (n == "HOST") {
       a.kind = ArgKind::Host;
+    } else if (n == "HOST[:PORT]") {
+      a.kind = ArgKind::Endpoint;
+    } else if (n == "port PORT") {
+      a.kind = ArgKind::PortOption;
     } else if (n == "ZONE") {
       a.kind = ArgKind::Zone;
     } else if (n == "N") {
@@ -155,6 +168,62 @@ bool valid_host_name(std::string_view s) {
   return any_alpha;
 }
 
+Result<HostPort> parse_host_port(std::string_view s) {
+  auto port_of = [](std::string_view p) -> Result<uint16_t> {
+    auto n = core::parse_int(p, 1, 65535);
+    if (!n) {
+      return unexpected("port '" + std::string(p.substr(0, 20)) + "': " + n.error());
+    }
+    return static_cast<uint16_t>(*n);
+  };
+  HostPort hp;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos) {
+      return unexpected(std::string("missing ']'"));
+    }
+    std::string_view addr = s.substr(1, close - 1);
+    auto ip = core::parse_ip(addr);
+    if (!ip || !ip->is_v6()) {
+      return unexpected("invalid IPv6 address '" + std::string(addr.substr(0, 60)) + "'");
+    }
+    hp.host = std::string(addr);
+    std::string_view rest = s.substr(close + 1);
+    if (rest.empty()) {
+      return hp;
+    }
+    if (rest.front() != ':') {
+      return unexpected(std::string("expected ':PORT' after ']'"));
+    }
+    auto p = port_of(rest.substr(1));
+    if (!p) {
+      return unexpected(p.error());
+    }
+    hp.port = *p;
+    return hp;
+  }
+  size_t colon = s.find(':');
+  if (colon != std::string_view::npos && s.find(':', colon + 1) == std::string_view::npos) {
+    // One colon: HOST:PORT. (Two or more: an IPv6 address without a port.)
+    std::string_view h = s.substr(0, colon);
+    if (!valid_host_name(h)) {
+      return unexpected("invalid host name or address '" + std::string(h.substr(0, 60)) + "'");
+    }
+    auto p = port_of(s.substr(colon + 1));
+    if (!p) {
+      return unexpected(p.error());
+    }
+    hp.host = std::string(h);
+    hp.port = *p;
+    return hp;
+  }
+  if (!valid_host_name(s)) {
+    return unexpected("invalid host name or address '" + std::string(s.substr(0, 60)) + "'");
+  }
+  hp.host = std::string(s);
+  return hp;
+}
+
 namespace {
 
 Error invalid(Cmd c, const std::string& what) {
@@ -215,6 +284,27 @@ std::optional<Error> check_arg(Cmd c, const ArgSpec& spec, const std::string& w,
         return invalid(c, spec.name + ": invalid host name or address '" + escape(w) + "'");
       }
       return std::nullopt;
+    case ArgKind::Endpoint: {
+      auto hp = parse_host_port(w);
+      if (!hp) {
+        return invalid(c, spec.name + ": " + escape(hp.error()));
+      }
+      pc.host = hp->host;
+      pc.port = hp->port;
+      return std::nullopt;
+    }
+    case ArgKind::PortOption: {
+      // The word "port" was checked by the caller: w is the number.
+      auto n = core::parse_int(w, 1, 65535);
+      if (!n) {
+        return invalid(c, "port: " + n.error());
+      }
+      if (pc.port && *pc.port != *n) {
+        return invalid(c, "two different ports given (" + std::to_string(*pc.port) + " and " + w + ")");
+      }
+      pc.port = static_cast<uint16_t>(*n);
+      return std::nullopt;
+    }
     case ArgKind::Zone:
       if (!valid_zone_name(w)) {
         return invalid(c, spec.name + ": invalid time zone name '" + escape(w) + "'");
@@ -349,6 +439,20 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
       }
       continue;
     }
+    if (spec.kind == ArgKind::PortOption) {
+      if (wi >= words.size() || words[wi] != "port") {
+        continue;  // optional, and not given
+      }
+      if (wi + 1 >= words.size()) {
+        return unexpected(invalid(pc.cmd, "port: missing PORT"));
+      }
+      if (auto e = check_arg(pc.cmd, spec, words[wi + 1], pc)) {
+        return unexpected(*e);
+      }
+      pc.args.push_back(words[wi++]);
+      pc.args.push_back(words[wi++]);
+      continue;
+    }
     if (spec.optional) {
       // "[TENANT] ADDR": skipped when the words left are only enough for what must follow.
       size_t required_after = 0;
@@ -420,6 +524,9 @@ std::vector<std::string> complete(std::span<const std::string> words, std::strin
     }
     auto specs = arg_specs(ci.cmd);
     size_t ai = words.size() - nw.size();
+    if (ai < specs.size() && specs[ai].kind == ArgKind::PortOption) {
+      add("port");
+    }
     if (ai < specs.size() && specs[ai].kind == ArgKind::Format) {
       add("openmetrics");
       add("prometheus");

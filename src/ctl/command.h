@@ -53,7 +53,20 @@ const char* to_string(Access a);  // "any", "read", "admin"
 const char* to_string(Shape s);   // "none", "keyvalue", "table", "text", "local"
 
 // The kinds of argument in a synopsis.
-enum class ArgKind : uint8_t { Prefix, Addr, Host, Zone, Count, Id, Format, Options, Tenant, Settings };
+enum class ArgKind : uint8_t {
+  Prefix,
+  Addr,
+  Host,
+  Endpoint,  // HOST[:PORT]: HOST, HOST:PORT, [IPV6]:PORT (a bare IPv6 address has no port)
+  PortOption,  // [port PORT]: the word "port" and a port number 1..65535
+  Zone,
+  Count,
+  Id,
+  Format,
+  Options,
+  Tenant,
+  Settings
+};
 struct ArgSpec {
   ArgKind kind;
   bool optional;
@@ -76,6 +89,8 @@ struct ParsedCommand {
   std::optional<int64_t> number;  // N or ID
   std::optional<std::string> tenant;  // TENANT
   std::vector<std::string> settings;  // SETTING...
+  std::optional<std::string> host;    // HOST[:PORT]: the host part ("::1" for "[::1]:123")
+  std::optional<uint16_t> port;       // HOST[:PORT] or [port PORT]: when given
 
   // The canonical line: name and arguments separated by single spaces.
   std::string to_line() const;
@@ -91,6 +106,13 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words);
 // The command a line names, whatever its arguments (for access checks before argument
 // checks: a caller without permission learns nothing about the arguments).
 std::optional<Cmd> match_command(std::string_view line);
+
+// HOST[:PORT]: "ntp.example", "192.0.2.1:12325", "[2001:db8::1]:123", "2001:db8::1".
+struct HostPort {
+  std::string host;
+  std::optional<uint16_t> port;
+};
+Result<HostPort> parse_host_port(std::string_view s);
 
 // Individual argument checks (also used by the state file loader).
 bool valid_zone_name(std::string_view s);  // IANA syntax only: Area/Location[/...]

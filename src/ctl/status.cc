@@ -141,6 +141,7 @@ Record to_record(const SourceStatus& s) {
   return Record{
       {"name", s.name},
       {"address", s.address},
+      {"port", num(static_cast<int64_t>(s.port))},
       {"mode", s.mode},
       {"state", s.state},
       {"stratum", num(static_cast<int64_t>(s.stratum))},
@@ -158,6 +159,7 @@ Record to_record(const SourceStats& s) {
   return Record{
       {"name", s.name},
       {"address", s.address},
+      {"port", num(static_cast<int64_t>(s.port))},
       {"samples", num(static_cast<int64_t>(s.samples))},
       {"runs", num(static_cast<int64_t>(s.runs))},
       {"span_s", num(s.span_s)},
@@ -172,6 +174,7 @@ Record to_record(const SelectStatus& s) {
   return Record{
       {"name", s.name},
       {"address", s.address},
+      {"port", num(static_cast<int64_t>(s.port))},
       {"state", s.state},
       {"reasons", s.reasons},
       {"stratum", num(static_cast<int64_t>(s.stratum))},

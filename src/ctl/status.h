@@ -52,6 +52,7 @@ struct TrackingStatus {
 struct SourceStatus {
   std::string name;             // as configured (host name or address)
   std::string address;          // resolved address, empty while resolving
+  int port = 123;               // the source's NTP port
   std::string mode = "server";  // server, pool
   // selected, combined, candidate, falseticker, jittery, unselectable, unreachable, resolving
   std::string state;
@@ -68,6 +69,7 @@ struct SourceStatus {
 struct SourceStats {
   std::string name;
   std::string address;
+  int port = 123;
   int samples = 0;
   int runs = 0;
   double span_s = 0.0;
@@ -80,6 +82,7 @@ struct SourceStats {
 struct SelectStatus {
   std::string name;
   std::string address;
+  int port = 123;
   std::string state;    // as SourceStatus::state
   std::string reasons;  // comma-separated, why not selected ("" when selected)
   int stratum = 0;

@@ -15,8 +15,9 @@
 // counted and written as one summary record later, so junk cannot flood the log or
 // syslog (chrony CVE-2010-0294, ntpd-rs NTP-060).
 //
-// The file is opened once, relative to the state directory's fd, at start (before any
-// chroot or privilege drop), with O_APPEND|O_NOFOLLOW.
+// The file is opened relative to the state directory's fd, at start (before any chroot
+// or privilege drop), with O_APPEND|O_NOFOLLOW, and again at each reload (SIGHUP), so a
+// log rotation (contrib/tr7ntpd.logrotate) only needs a SIGHUP.
 #pragma once
 
 #include <cstdint>

@@ -157,6 +157,7 @@ ctl::SourceStatus map_source(const SourceView& v, const core::TrackingSnapshot& 
   const core::SourceSnapshot& s = v.state;
   r.name = v.name;
   r.address = address_of(v);
+  r.port = v.address.port;
   r.mode = v.pool ? "pool" : "server";
   r.state = source_state(v, t);
   if (v.resolving) {
@@ -185,6 +186,7 @@ ctl::SourceStats map_source_stats(const SourceView& v, double base_freq_ppm) {
   const core::SourceSnapshot& s = v.state;
   r.name = v.name;
   r.address = address_of(v);
+  r.port = v.address.port;
   if (v.resolving || s.filter_samples == 0) {
     return r;
   }
@@ -203,6 +205,7 @@ ctl::SelectStatus map_select(const SourceView& v, const core::TrackingSnapshot& 
   const core::SourceSnapshot& s = v.state;
   r.name = v.name;
   r.address = address_of(v);
+  r.port = v.address.port;
   r.state = source_state(v, t);
   r.reasons = select_reasons(v, t);
   if (v.resolving || !s.last) {

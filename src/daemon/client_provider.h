@@ -66,7 +66,9 @@ class ClientProvider final : public ClientStatusProvider {
   ctl::ActivityStatus activity() const override;
   std::optional<ctl::NtpDataStatus> ntp_data(const core::IpAddr& addr) const override;
   CommandResult add_source(const std::string& host, std::span<const std::string> options) override;
-  CommandResult delete_source(const std::string& host) override { return m_client.delete_source(host); }
+  CommandResult delete_source(const std::string& host, std::optional<uint16_t> port) override {
+    return m_client.delete_source(host, port);
+  }
   CommandResult burst() override { return m_client.burst(); }
   CommandResult make_step() override { return m_client.make_step(); }
   CommandResult approve(std::optional<int64_t> id) override { return m_client.approve(id); }

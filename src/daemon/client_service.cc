@@ -619,42 +619,95 @@ CommandResult ClientService::add_source(const SourceConfig& sc) {
   return what + sc.host + " added (" + ep.members[0]->addr.to_string() + ")";
 }
 
-CommandResult ClientService::delete_source(const std::string& host) {
-  for (size_t i = 0; i < m_endpoints.size(); ++i) {
-    if (m_endpoints[i]->cfg.host == host) {
-      size_t n = m_endpoints[i]->members.size();
-      log_info("source %s deleted (%zu address(es))", host.c_str(), n);
-      remove_endpoint(i);
-      schedule();
-      return "deleted " + host + " (" + std::to_string(n) + " address" + (n == 1 ? "" : "es") + ")";
+CommandResult ClientService::delete_source(const std::string& host, std::optional<uint16_t> port) {
+  auto ip = core::parse_ip(host);
+  auto port_text = [](uint16_t p) { return p == 123 ? std::string() : " port " + std::to_string(p); };
+  // The same host: the same text as configured, or the same address ("::1" and "0::1").
+  auto same_host = [&](const std::string& h) {
+    if (h == host) {
+      return true;
     }
+    auto hip = core::parse_ip(h);
+    return ip && hip && *hip == *ip;
+  };
+  auto ambiguous = [&](const std::vector<uint16_t>& ports) {
+    std::string list;
+    for (uint16_t p : ports) {
+      list += (list.empty() ? "" : ", ") + std::to_string(p);
+    }
+    return unexpected(ctl::Error{ctl::ErrCode::InvalidArgument,
+                                 "ambiguous: " + host + " names " + std::to_string(ports.size()) +
+                                     " sources (ports " + list + "); say 'source delete " + host +
+                                     " port N' or 'source delete " + (ip && ip->is_v6() ? "[" + host + "]" : host) +
+                                     ":N'"});
+  };
+  // A source by the host it was added or configured as.
+  std::vector<size_t> hits;
+  for (size_t i = 0; i < m_endpoints.size(); ++i) {
+    const SourceConfig& c = m_endpoints[i]->cfg;
+    if (same_host(c.host) && (!port || c.port == *port)) {
+      hits.push_back(i);
+    }
+  }
+  if (hits.size() > 1) {
+    std::vector<uint16_t> ports;
+    for (size_t i : hits) {
+      ports.push_back(m_endpoints[i]->cfg.port);
+    }
+    return ambiguous(ports);
+  }
+  if (hits.size() == 1) {
+    size_t i = hits[0];
+    std::string name = m_endpoints[i]->cfg.host + port_text(m_endpoints[i]->cfg.port);
+    size_t n = m_endpoints[i]->members.size();
+    log_info("source %s deleted (%zu address(es))", name.c_str(), n);
+    remove_endpoint(i);
+    schedule();
+    return "deleted " + name + " (" + std::to_string(n) + " address" + (n == 1 ? "" : "es") + ")";
   }
   // A resolved address: a pool member is banned (and replaced), a name's only address
   // takes the name with it.
-  auto ip = core::parse_ip(host);
   if (ip) {
+    struct Hit {
+      size_t ep, member;
+    };
+    std::vector<Hit> found;
     for (size_t i = 0; i < m_endpoints.size(); ++i) {
       Endpoint& ep = *m_endpoints[i];
       for (size_t j = 0; j < ep.members.size(); ++j) {
-        if (ep.members[j]->addr.ip == *ip) {
-          if (ep.cfg.kind == SourceConfig::Kind::Pool) {
-            log_info("pool %s: member %s deleted (kept out for %.0f s)", ep.cfg.host.c_str(), host.c_str(), k_ban_s);
-            ep.banned.emplace_back(ep.members[j]->addr, mono_now() + k_ban_s);
-            remove_member(ep, j);
-            housekeeping(mono_now());
-            schedule();
-            return "deleted " + host + " from pool " + ep.cfg.host + " (a replacement is resolved)";
-          }
-          std::string name = ep.cfg.host;
-          log_info("source %s (%s) deleted", name.c_str(), host.c_str());
-          remove_endpoint(i);
-          schedule();
-          return "deleted " + name + " (" + host + ")";
+        if (ep.members[j]->addr.ip == *ip && (!port || ep.members[j]->addr.port == *port)) {
+          found.push_back({i, j});
         }
       }
     }
+    if (found.size() > 1) {
+      std::vector<uint16_t> ports;
+      for (const auto& h : found) {
+        ports.push_back(m_endpoints[h.ep]->members[h.member]->addr.port);
+      }
+      return ambiguous(ports);
+    }
+    if (found.size() == 1) {
+      size_t i = found[0].ep;
+      size_t j = found[0].member;
+      Endpoint& ep = *m_endpoints[i];
+      std::string what = ep.members[j]->addr.to_string();
+      if (ep.cfg.kind == SourceConfig::Kind::Pool) {
+        log_info("pool %s: member %s deleted (kept out for %.0f s)", ep.cfg.host.c_str(), what.c_str(), k_ban_s);
+        ep.banned.emplace_back(ep.members[j]->addr, mono_now() + k_ban_s);
+        remove_member(ep, j);
+        housekeeping(mono_now());
+        schedule();
+        return "deleted " + what + " from pool " + ep.cfg.host + " (a replacement is resolved)";
+      }
+      std::string name = ep.cfg.host + port_text(ep.cfg.port);
+      log_info("source %s (%s) deleted", name.c_str(), what.c_str());
+      remove_endpoint(i);
+      schedule();
+      return "deleted " + name + " (" + what + ")";
+    }
   }
-  return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no source " + host});
+  return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no source " + host + (port ? " on port " + std::to_string(*port) : "")});
 }
 
 CommandResult ClientService::burst() {
@@ -736,15 +789,19 @@ CommandResult ClientService::approve(std::optional<int64_t> id) {
   return std::string(buf);
 }
 
-void ClientService::log_state() const {
+void ClientService::log_state(const core::ReferenceState& served) const {
   core::TrackingSnapshot t = tracking();
   char ref[16];
+  // As `tracking`: not synchronised by a source, but serving local_stratum: "local".
+  bool local = !t.synchronised && served.synchronised && served.local;
+  const core::ReferenceState& shown = local ? served : t.reference;
   log_info("tracking: %s stratum=%d refid=%s offset=%+.9f freq_ppm=%+.4f selection=%s candidates=%zu falsetickers=%zu "
            "held=%s updates=%d steps=%llu root_delay=%.6f root_dispersion=%.6f leap=%d",
-           t.synchronised ? "synchronised" : "unsynchronised", t.reference.stratum, refid_text(t.reference.refid, ref),
+           t.synchronised ? "synchronised" : local ? "local" : "unsynchronised", shown.stratum,
+           refid_text(shown.refid, ref),
            t.system_offset_s, t.frequency_ppm, core::to_string(t.selection), t.candidates, t.falsetickers,
-           t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), t.reference.root_delay_s,
-           t.reference.root_dispersion_s, static_cast<int>(t.reference.leap));
+           t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), shown.root_delay_s,
+           shown.root_dispersion_s, static_cast<int>(shown.leap));
   for (const auto& s : sources()) {
     if (s.resolving) {
       log_info("source %s resolving%s%s", s.name.c_str(), s.dns_error.empty() ? "" : ": ", s.dns_error.c_str());

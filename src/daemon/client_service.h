@@ -90,9 +90,10 @@ class ClientService {
   // events it causes (steps, releases) through the audit hooks.
   //  add_source: Exists if the same host and port is a source already.
   //  delete_source: by the host as added/configured, or by a resolved address (a pool
-  //    member is then banned for a while and replaced).
+  //    member is then banned for a while and replaced); on `port` when given, else the
+  //    host must name exactly one source (several: refused as ambiguous, with the ports).
   CommandResult add_source(const SourceConfig& sc);
-  CommandResult delete_source(const std::string& host);
+  CommandResult delete_source(const std::string& host, std::optional<uint16_t> port = std::nullopt);
   CommandResult burst();
   CommandResult make_step();
   CommandResult approve(std::optional<int64_t> id);
@@ -107,7 +108,9 @@ class ClientService {
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
   void save_drift();
-  void log_state() const;
+  // The tracking line and one line per source. `served`: what the server serves now
+  // (local_stratum when no source synchronised us), so the line says what `tracking` says.
+  void log_state(const core::ReferenceState& served) const;
 
   static constexpr unsigned k_dead_polls = 8;
 

@@ -49,7 +49,10 @@ class ClientStatusProvider {
   // [sources] lines ("iburst", "minpoll", "4"), syntax-checked only. On success the
   // control layer persists the source in the runtime state and replays it at start.
   virtual CommandResult add_source(const std::string& host, std::span<const std::string> options) = 0;
-  virtual CommandResult delete_source(const std::string& host) = 0;
+  // `source delete HOST[:PORT] [port PORT]`: the source added or configured as HOST (an
+  // IP address also matches a resolved address) on PORT; without a port, HOST must name
+  // exactly one source (NotFound if none, InvalidArgument "ambiguous" if several).
+  virtual CommandResult delete_source(const std::string& host, std::optional<uint16_t> port) = 0;
   virtual CommandResult burst() = 0;
   virtual CommandResult make_step() = 0;
   // `approve [ID]`: release the held correction `id` (the current one when nullopt).
@@ -70,7 +73,7 @@ class NoClientProvider final : public ClientStatusProvider {
   ctl::ActivityStatus activity() const override { return {}; }
   std::optional<ctl::NtpDataStatus> ntp_data(const core::IpAddr&) const override { return std::nullopt; }
   CommandResult add_source(const std::string&, std::span<const std::string>) override { return no_client(); }
-  CommandResult delete_source(const std::string&) override { return no_client(); }
+  CommandResult delete_source(const std::string&, std::optional<uint16_t>) override { return no_client(); }
   CommandResult burst() override { return no_client(); }
   CommandResult make_step() override { return no_client(); }
   CommandResult approve(std::optional<int64_t>) override {

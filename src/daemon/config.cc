@@ -280,7 +280,7 @@ void Parser::define_daemon() {
                       return std::nullopt;
                     }};
   // Privilege separation and the clock at start-up (tr7ntpd(8)).
-  s["user"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+  s["user"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                  // A plain user name (as useradd accepts them), never root.
                  bool ok = !v.empty() && v.size() <= 32 && v[0] != '-' && v[0] != '.';
                  for (char c : v) {
@@ -294,6 +294,7 @@ void Parser::define_daemon() {
                    return std::string("the worker must not run as root");
                  }
                  m_cfg.daemon.user = v;
+                 m_cfg.daemon.user_line = line;
                  return std::nullopt;
                }};
   s["rtc"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
@@ -362,8 +363,8 @@ void Parser::define_daemon() {
         m_cfg.daemon.control_socket_mode = m;
         return std::nullopt;
       }};
-  auto group_key = [this](std::string DaemonSettings::*field) {
-    return KeyDef{false, [this, field](const std::string& v, int) -> std::optional<std::string> {
+  auto group_key = [this](std::string DaemonSettings::*field, int DaemonSettings::*line_field) {
+    return KeyDef{false, [this, field, line_field](const std::string& v, int line) -> std::optional<std::string> {
                     // POSIX portable user/group names: [A-Za-z0-9._-], not starting with '-'.
                     if (v.size() > 32 || v[0] == '-' ||
                         v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
@@ -371,16 +372,18 @@ void Parser::define_daemon() {
                       return "invalid group name '" + v + "'";
                     }
                     m_cfg.daemon.*field = v;
+                    m_cfg.daemon.*line_field = line;
                     return std::nullopt;
                   }};
   };
-  s["admin_group"] = group_key(&DaemonSettings::admin_group);
-  s["monitor_group"] = group_key(&DaemonSettings::monitor_group);
-  s["timezone"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+  s["admin_group"] = group_key(&DaemonSettings::admin_group, &DaemonSettings::admin_group_line);
+  s["monitor_group"] = group_key(&DaemonSettings::monitor_group, &DaemonSettings::monitor_group_line);
+  s["timezone"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                      if (!ctl::valid_zone_name(v)) {
                        return "invalid time zone name '" + v + "' (an IANA name such as Europe/Istanbul)";
                      }
                      m_cfg.daemon.timezone = v;
+                     m_cfg.daemon.timezone_line = line;
                      return std::nullopt;
                    }};
 }

@@ -48,6 +48,12 @@ struct DaemonSettings {
   std::string admin_group;    // may change things (with root); empty: root only
   std::string monitor_group;  // may read; empty: root and admin_group only
   std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
+  // Where user, admin_group, monitor_group and timezone were set (0: default), for the
+  // checks the parser cannot make (--check-config: does the user, group, zone exist?).
+  int user_line = 0;
+  int admin_group_line = 0;
+  int monitor_group_line = 0;
+  int timezone_line = 0;
 };
 
 struct MetricsSettings {

@@ -6,6 +6,7 @@
 
 #include "core/tz.h"
 #include "ctl/status.h"
+#include "daemon/client_provider.h"
 #include "daemon/ctl_service.h"
 #include "daemon/log.h"
 #include "sys/clock.h"
@@ -492,7 +493,8 @@ CtlOutcome CtlService::cmd_rtc() const {
     struct stat st {};
     present = stat(r.device.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
   }
-  auto age = [](double a) { return a < 0 ? std::string("never") : std::to_string(static_cast<int64_t>(a)); };
+  // Never: the empty value (null in tr7ntpc --json, "never" for people).
+  auto age = [](double a) { return a < 0 ? std::string() : std::to_string(static_cast<int64_t>(a)); };
   const char* mode = r.writing          ? "written every 11 min while synchronised"
                      : r.device.empty() ? "none configured (the saved clock is the fallback)"
                                         : "not written (not opened, or no privileged helper)";
@@ -517,11 +519,36 @@ CtlOutcome CtlService::cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc
                                                       std::to_string(r.errors.size()) + " error" +
                                                       (r.errors.size() == 1 ? "" : "s") + "): " + first);
   }
-  return one({{"result", "ok"},
+  std::string keys;
+  for (const auto& k : r.restart_keys) {
+    keys += (keys.empty() ? "" : ",") + k;
+  }
+  return one({{"result", r.restart_keys.empty() ? "ok" : "restart needed"},
               {"removed", std::to_string(r.removed.size())},
               {"added", std::to_string(r.added.size())},
-              {"warnings", std::to_string(r.warnings.size())}});
+              {"warnings", std::to_string(r.warnings.size())},
+              {"restart_needed", r.restart_keys.empty() ? "no" : "yes"},
+              {"restart_keys", keys}});
 }
+
+namespace {
+
+// The port of a runtime source entry (its options as in the configuration).
+uint16_t entry_port(const SourceEntry& e) {
+  auto sc = parse_source_command(e.host, e.options);
+  return sc ? sc->port : 123;
+}
+
+bool same_host(const std::string& a, const std::string& b) {
+  if (a == b) {
+    return true;
+  }
+  auto ia = core::parse_ip(a);
+  auto ib = core::parse_ip(b);
+  return ia && ib && *ia == *ib;
+}
+
+}  // namespace
 
 CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc) {
   const std::string& host = pc.args[0];
@@ -530,9 +557,11 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
   for (const auto& o : opts) {
     desc += " " + o;
   }
+  uint16_t port = entry_port(SourceEntry{host, opts});
   for (const auto& s : m_state.sources) {
-    if (s.host == host) {
-      return refuse(peer, pc, ctl::ErrCode::Exists, "source " + host + " was already added");
+    if (same_host(s.host, host) && entry_port(s) == port) {
+      return refuse(peer, pc, ctl::ErrCode::Exists,
+                    "source " + host + (port == 123 ? "" : " port " + std::to_string(port)) + " was already added");
     }
   }
   if (!m_dir->valid() || !m_audit.is_open()) {
@@ -545,7 +574,7 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
   RuntimeState next = m_state;
   next.sources.push_back(SourceEntry{host, opts});
   if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
-    if (auto undo = m_provider.delete_source(host); !undo) {
+    if (auto undo = m_provider.delete_source(host, port); !undo) {
       log_err("source add %s: cannot undo: %s", host.c_str(), undo.error().text.c_str());
     }
     return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
@@ -555,13 +584,15 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
 }
 
 CtlOutcome CtlService::cmd_source_delete(const Peer& peer, const ctl::ParsedCommand& pc) {
-  const std::string& host = pc.args[0];
-  auto r = m_provider.delete_source(host);
+  const std::string& host = *pc.host;
+  auto r = m_provider.delete_source(host, pc.port);
   if (r) {
     RuntimeState next = m_state;
-    next.sources.erase(
-        std::remove_if(next.sources.begin(), next.sources.end(), [&](const SourceEntry& s) { return s.host == host; }),
-        next.sources.end());
+    next.sources.erase(std::remove_if(next.sources.begin(), next.sources.end(),
+                                      [&](const SourceEntry& s) {
+                                        return same_host(s.host, host) && (!pc.port || entry_port(s) == *pc.port);
+                                      }),
+                       next.sources.end());
     if (!(next == m_state)) {
       if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
         log_err("%s", w.error().c_str());
@@ -570,7 +601,8 @@ CtlOutcome CtlService::cmd_source_delete(const Peer& peer, const ctl::ParsedComm
       }
     }
   }
-  return provider_command(peer, pc, std::move(r), "source " + host, "");
+  std::string before = "source " + host + (pc.port ? " port " + std::to_string(*pc.port) : "");
+  return provider_command(peer, pc, std::move(r), before, "");
 }
 
 }  // namespace tr7::daemon

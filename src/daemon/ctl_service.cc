@@ -158,6 +158,13 @@ void CtlService::restore_sources() {
 }
 
 void CtlService::audit_reload(const Caller& who, const ReloadOutcome& r) {
+  // A reload (SIGHUP, as logrotate sends) reopens audit.log: after a rotation the
+  // records go to the new file, this one first.
+  if (m_dir->valid()) {
+    if (auto o = m_audit.open(m_dir->fd()); !o) {
+      log_err("reload: audit log not reopened, still writing the old one: %s", o.error().c_str());
+    }
+  }
   AuditEntry e;
   e.who = who;
   e.command = "reload";

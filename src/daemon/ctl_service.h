@@ -43,6 +43,9 @@ struct ReloadOutcome {
   std::vector<std::string> warnings;  // accepted, worth a look (incl. "needs a restart")
   std::vector<std::string> removed;   // config_summary lines no longer present
   std::vector<std::string> added;     // config_summary lines new
+  // Keys that changed but take effect only at the next restart ("[server] listen"):
+  // kept at their running values; `reload` then exits 1 in tr7ntpc.
+  std::vector<std::string> restart_keys;
 };
 
 // What the `rtc` command reports: the device, whether the daemon writes it, and the

@@ -1,10 +1,13 @@
 #include "daemon/log.h"
 
 #include <event2/event.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <initializer_list>
@@ -55,6 +58,29 @@ void libevent_log(int severity, const char* msg) {
   log_msg(l, "libevent: %s", msg);
 }
 
+// Is there a syslog daemon listening on /dev/log? (glibc's syslog() drops messages
+// silently when there is none.)
+constexpr const char* k_syslog_path = "/dev/log";
+bool syslog_reachable() {
+  const char* test_path = std::getenv("TR7_TEST_SYSLOG_PATH");  // tests: a path without a daemon
+  const char* path = test_path && *test_path ? test_path : k_syslog_path;
+  for (int type : {SOCK_DGRAM, SOCK_STREAM}) {
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      continue;
+    }
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+    int rc = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    close(fd);
+    if (rc == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void log_init(bool to_stderr, LogLevel level, const char* ident) {
@@ -63,9 +89,16 @@ void log_init(bool to_stderr, LogLevel level, const char* ident) {
   g_ident = ident;
   event_set_log_callback(&libevent_log);
   if (!to_stderr) {
+    if (!syslog_reachable()) {
+      g_stderr = true;
+      log_msg(LogLevel::Warning, "syslog is not reachable (%s): logging to stderr", k_syslog_path);
+      return;
+    }
     openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
   }
 }
+
+bool log_to_stderr() { return g_stderr; }
 
 void log_set_level(LogLevel level) { g_level = level; }
 LogLevel log_level() { return g_level; }

@@ -10,7 +10,10 @@ enum class LogLevel { Error = 0, Warning = 1, Info = 2, Debug = 3 };
 
 // to_stderr: one line per message with an RFC 3339 UTC time; otherwise syslog(3) with
 // LOG_DAEMON. Messages above `level` are discarded.
+// When syslog cannot be reached (no /dev/log: a container, a chroot), the log goes to
+// stderr instead, so that no error is lost (log_to_stderr() then says true).
 void log_init(bool to_stderr, LogLevel level, const char* ident);
+bool log_to_stderr();
 void log_set_level(LogLevel level);
 LogLevel log_level();
 bool parse_log_level(const char* s, LogLevel& out);

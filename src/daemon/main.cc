@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <tuple>
 
 #include "daemon/config.h"
 #include "daemon/log.h"
@@ -171,12 +174,39 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "warning: %s\n", w.c_str());
   }
   if (check_only) {
-    // What the parser cannot know: the zone must exist in the system tzdata.
+    // What the parser cannot know, and a start would refuse: the zone must exist in the
+    // system tzdata, the groups in the group database, the worker's user (when started
+    // as root: privilege separation) in the password database.
+    const auto& d = cfg->daemon;
+    std::vector<std::string> errors;
+    auto where = [&](int line) { return config_path + ":" + (line > 0 ? std::to_string(line) + ":" : ""); };
     tr7::daemon::TimezoneDb zones;
     zones.load();
-    if (!zones.contains(cfg->daemon.timezone)) {
-      std::fprintf(stderr, "%s: timezone: '%s' is not a zone of the system tzdata\n", config_path.c_str(),
-                   cfg->daemon.timezone.c_str());
+    if (!zones.contains(d.timezone)) {
+      errors.push_back(where(d.timezone_line) + " timezone: '" + d.timezone + "' is not a zone of the system tzdata");
+    }
+    for (auto [key, name, line] : {std::tuple<const char*, const std::string*, int>{"admin_group", &d.admin_group,
+                                                                                     d.admin_group_line},
+                                   {"monitor_group", &d.monitor_group, d.monitor_group_line}}) {
+      if (!name->empty() && getgrnam(name->c_str()) == nullptr) {
+        errors.push_back(where(line) + " " + key + ": no such group '" + *name + "'");
+      }
+    }
+    if (getpwnam(d.user.c_str()) == nullptr) {
+      std::string m = where(d.user_line) + " user: no such user '" + d.user + "' (the worker's user under privilege " +
+                      "separation: create it with systemd-sysusers or useradd --system)";
+      if (geteuid() == 0) {
+        errors.push_back(m);
+      } else {
+        std::fprintf(stderr, "warning: %s; needed when started as root\n", m.c_str());
+      }
+    }
+    for (const auto& e : errors) {
+      std::fprintf(stderr, "%s\n", e.c_str());
+    }
+    if (!errors.empty()) {
+      std::fprintf(stderr, "tr7ntpd: %s: a start would be refused (%zu error%s)\n", config_path.c_str(),
+                   errors.size(), errors.size() == 1 ? "" : "s");
       return 1;
     }
     std::printf("%s: configuration OK\n", config_path.c_str());
@@ -216,7 +246,7 @@ int main(int argc, char** argv) {
     return worker.run();
   } catch (const std::exception& e) {
     tr7::daemon::log_err("fatal: %s", e.what());
-    if (!log_stderr) {
+    if (!tr7::daemon::log_to_stderr()) {
       std::fprintf(stderr, "tr7ntpd: fatal: %s\n", e.what());
     }
     return 1;

@@ -382,44 +382,40 @@ ReloadOutcome Worker::reload_config() {
   }
   out.warnings = cfg->warnings;
   // What is bound, opened or resolved at start (before any privilege drop) stays until a
-  // restart.
-  bool restart = cfg->server.listen != m_cfg.server.listen || cfg->daemon.clock != m_cfg.daemon.clock ||
-                 cfg->daemon.state_dir != m_cfg.daemon.state_dir || cfg->daemon.user != m_cfg.daemon.user ||
-                 cfg->daemon.rtc != m_cfg.daemon.rtc || cfg->daemon.max_step_s != m_cfg.daemon.max_step_s ||
-                 cfg->daemon.max_startup_step_s != m_cfg.daemon.max_startup_step_s ||
-                 cfg->daemon.control_socket != m_cfg.daemon.control_socket ||
-                 cfg->daemon.control_socket_mode != m_cfg.daemon.control_socket_mode ||
-                 cfg->daemon.admin_group != m_cfg.daemon.admin_group ||
-                 cfg->daemon.monitor_group != m_cfg.daemon.monitor_group || cfg->metrics.listen != m_cfg.metrics.listen ||
-                 cfg->server.threads != m_cfg.server.threads || cfg->server.tx_spread != m_cfg.server.tx_spread ||
-                 cfg->server.busy_poll_us != m_cfg.server.busy_poll_us;
-  if (restart) {
-    std::string w = "reload: listen, threads, tx_timestamp, busy_poll, clock, state_dir, user, rtc, max_step, "
-                    "control_socket*, admin_group, monitor_group and [metrics] listen changes take effect at the "
-                    "next restart";
+  // restart: each such key that changed is named (and kept at its running value).
+  std::vector<std::string>& restart = out.restart_keys;
+  auto keep = [&](const char* key, auto& next, const auto& running) {
+    if (!(next == running)) {
+      restart.emplace_back(key);
+      next = running;
+    }
+  };
+  keep("[server] listen", cfg->server.listen, m_cfg.server.listen);
+  keep("[server] threads", cfg->server.threads, m_cfg.server.threads);
+  keep("[server] tx_timestamp", cfg->server.tx_spread, m_cfg.server.tx_spread);
+  keep("[server] busy_poll", cfg->server.busy_poll_us, m_cfg.server.busy_poll_us);
+  keep("[daemon] clock", cfg->daemon.clock, m_cfg.daemon.clock);
+  keep("[daemon] state_dir", cfg->daemon.state_dir, m_cfg.daemon.state_dir);
+  keep("[daemon] user", cfg->daemon.user, m_cfg.daemon.user);
+  keep("[daemon] rtc", cfg->daemon.rtc, m_cfg.daemon.rtc);
+  keep("[daemon] max_step", cfg->daemon.max_step_s, m_cfg.daemon.max_step_s);
+  keep("[daemon] max_startup_step", cfg->daemon.max_startup_step_s, m_cfg.daemon.max_startup_step_s);
+  keep("[daemon] control_socket", cfg->daemon.control_socket, m_cfg.daemon.control_socket);
+  cfg->daemon.control_socket_set = m_cfg.daemon.control_socket_set;
+  keep("[daemon] control_socket_mode", cfg->daemon.control_socket_mode, m_cfg.daemon.control_socket_mode);
+  keep("[daemon] admin_group", cfg->daemon.admin_group, m_cfg.daemon.admin_group);
+  keep("[daemon] monitor_group", cfg->daemon.monitor_group, m_cfg.daemon.monitor_group);
+  keep("[metrics] listen", cfg->metrics.listen, m_cfg.metrics.listen);
+  keep("[sources] server/pool", cfg->sources.sources, m_cfg.sources.sources);
+  keep("[discipline] drift_file", cfg->discipline.drift_file, m_cfg.discipline.drift_file);
+  if (!restart.empty()) {
+    std::string keys;
+    for (const auto& k : restart) {
+      keys += (keys.empty() ? "" : ", ") + k;
+    }
+    std::string w = "reload: changed, takes effect at the next restart: " + keys;
     log_warn("%s", w.c_str());
     out.warnings.push_back(w);
-    cfg->server.listen = m_cfg.server.listen;
-    cfg->daemon.clock = m_cfg.daemon.clock;
-    cfg->daemon.state_dir = m_cfg.daemon.state_dir;
-    cfg->daemon.user = m_cfg.daemon.user;
-    cfg->daemon.rtc = m_cfg.daemon.rtc;
-    cfg->daemon.max_step_s = m_cfg.daemon.max_step_s;
-    cfg->daemon.max_startup_step_s = m_cfg.daemon.max_startup_step_s;
-    cfg->daemon.control_socket = m_cfg.daemon.control_socket;
-    cfg->daemon.control_socket_set = m_cfg.daemon.control_socket_set;
-    cfg->daemon.control_socket_mode = m_cfg.daemon.control_socket_mode;
-    cfg->daemon.admin_group = m_cfg.daemon.admin_group;
-    cfg->daemon.monitor_group = m_cfg.daemon.monitor_group;
-    cfg->metrics.listen = m_cfg.metrics.listen;
-    cfg->server.threads = m_cfg.server.threads;
-    cfg->server.tx_spread = m_cfg.server.tx_spread;
-    cfg->server.busy_poll_us = m_cfg.server.busy_poll_us;
-  }
-  if (cfg->sources.sources != m_cfg.sources.sources || cfg->discipline.drift_file != m_cfg.discipline.drift_file) {
-    log_warn("reload: source and drift_file changes take effect at the next restart");
-    cfg->sources.sources = m_cfg.sources.sources;
-    cfg->discipline.drift_file = m_cfg.discipline.drift_file;
   }
   if (m_client) {
     m_client->apply(*cfg);
@@ -467,7 +463,7 @@ void Worker::log_stats() const {
            ps.received_per_thread.size(), per_thread.c_str(),
            static_cast<unsigned long long>(ps.listener.steering_misses));
   if (m_client) {
-    m_client->log_state();
+    m_client->log_state(reference_at(m_clock.now()));
   }
 }
 

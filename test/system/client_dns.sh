@@ -70,9 +70,9 @@ if [ $((SECONDS - t0)) -lt 3 ]; then
 fi
 check "slow.tr7.test resolves when its answer comes" wait_for 10 resolved slow.tr7.test 127.0.0.7
 check "late.tr7.test resolves once its record exists (retried)" wait_for 20 resolved late.tr7.test 127.0.0.6
-synced() { j tracking | jq -e '.synchronised == "yes" and .stratum == 3' >/dev/null; }
+synced() { j tracking | jq -e '.synchronised == true and .stratum == 3' >/dev/null; }
 check "synchronised (stratum 3) from the resolved sources" wait_for 15 synced
-reachable() { j sources | jq -e '[.[] | select(.reach != "000")] | length == 6' >/dev/null; }
+reachable() { j sources | jq -e '[.[] | select(.reach != 0)] | length == 6' >/dev/null; }
 check "all 6 resolved sources reachable" wait_for 10 reachable
 
 # What the name server saw.

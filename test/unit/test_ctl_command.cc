@@ -49,6 +49,10 @@ static std::string example_arg(const ArgSpec& a) {
       return "192.0.2.1";
     case ArgKind::Host:
       return "ntp1.example.net";
+    case ArgKind::Endpoint:
+      return "192.0.2.1:12325";
+    case ArgKind::PortOption:
+      return "port 12325";
     case ArgKind::Zone:
       return "Europe/Istanbul";
     case ArgKind::Count:
@@ -141,6 +145,54 @@ static void test_source_add_whole_line(void**) {
     fail_msg("%s", p.error().text.c_str());
   }
   assert_int_equal(static_cast<int>(p->args.size()), 13);
+}
+
+// `source delete HOST[:PORT] [port PORT]`: the host and port it names, in every spelling.
+static void test_source_delete_port(void**) {
+  struct Case {
+    const char* line;
+    const char* host;
+    int port;  // -1: none given
+  };
+  const Case ok[] = {
+      {"source delete 127.0.0.1", "127.0.0.1", -1},
+      {"source delete 127.0.0.1 port 12325", "127.0.0.1", 12325},
+      {"source delete 127.0.0.1:12325", "127.0.0.1", 12325},
+      {"source delete 127.0.0.1:12325 port 12325", "127.0.0.1", 12325},
+      {"source delete [::1]:12325", "::1", 12325},
+      {"source delete [::1]", "::1", -1},
+      {"source delete ::1", "::1", -1},
+      {"source delete 2001:db8::1 port 123", "2001:db8::1", 123},
+      {"source delete ntp.example.net:4123", "ntp.example.net", 4123},
+      {"source delete ntp.example.net", "ntp.example.net", -1},
+  };
+  for (const auto& c : ok) {
+    auto p = parse_command(c.line);
+    if (!p) {
+      fail_msg("'%s': %s", c.line, p.error().text.c_str());
+    }
+    assert_true(p->host.has_value());
+    assert_string_equal(p->host->c_str(), c.host);
+    assert_int_equal(p->port ? *p->port : -1, c.port);
+    assert_string_equal(p->to_line().c_str(), c.line);
+  }
+  const char* bad[] = {
+      "source delete 127.0.0.1:0",        "source delete 127.0.0.1:65536",    "source delete 127.0.0.1:x",
+      "source delete [127.0.0.1]:123",    "source delete [::1]x",             "source delete [::1",
+      "source delete 127.0.0.1 port",     "source delete 127.0.0.1 port 0",   "source delete 127.0.0.1 port 70000",
+      "source delete 127.0.0.1:1 port 2", "source delete 127.0.0.1 prot 123", "source delete bad_host:123",
+      "source delete",
+  };
+  for (const char* l : bad) {
+    auto p = parse_command(l);
+    if (p) {
+      fail_msg("'%s' parsed", l);
+    }
+    assert_int_equal(static_cast<int>(p.error().code), static_cast<int>(ErrCode::InvalidArgument));
+  }
+  std::vector<std::string> w{"source", "delete", "127.0.0.1"};
+  auto c = complete(w, "p");
+  assert_true(std::find(c.begin(), c.end(), "port") != c.end());
 }
 
 static void test_bad_arguments(void**) {
@@ -280,6 +332,7 @@ int main() {
       cmocka_unit_test(test_every_command_parses),
       cmocka_unit_test(test_tenant_commands),
       cmocka_unit_test(test_source_add_whole_line),
+      cmocka_unit_test(test_source_delete_port),
       cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_random_lines_never_crash),

@@ -89,6 +89,7 @@ void check_geometry(const Frame& f, size_t rows, size_t cols) {
   }
 }
 
+bool contains_quiet(const std::string& text, const char* what) { return text.find(what) != std::string::npos; }
 bool contains(const std::string& text, const char* what) {
   if (text.find(what) != std::string::npos) {
     return true;
@@ -289,6 +290,61 @@ static void test_ascii(void**) {
 
 // Property: any terminal size, any model state: exactly `rows` lines of exactly `cols`
 // columns, no control characters.
+// The whole screen is used: one line per alert, tables and the plot grow with the
+// height, and at narrow widths whole columns go (never a number cut in two).
+static void test_screen_use(void**) {
+  Model m;
+  m.on_connected("tr7ntpd/0.1.0", at(0));
+  Snapshot s = local_snapshot();
+  std::vector<ctl::SourceStatus> v;
+  for (int i = 0; i < 6; ++i) {
+    v.push_back(src(i));
+  }
+  s.sources = v;
+  s.tracking->held = ctl::HeldCorrection{3, 2.0, at(-10).real};
+  for (int i = 0; i < 5; ++i) {
+    m.on_snapshot(s, at(i));
+  }
+  std::vector<Alert> al = m.alerts(at(4));
+  assert_true(al.size() >= 2);
+  for (auto [rows, cols] : {std::pair<size_t, size_t>{24, 80}, {24, 60}, {50, 200}}) {
+    UiState ui;
+    Frame f = compose(m, ui, ctx(rows, cols, at(4)));
+    check_geometry(f, rows, cols);
+    std::string t = frame_text(f);
+    std::printf("%zux%zu:\n%s", cols, rows, t.c_str());
+    // Every alert on a line of its own (its first words at least, at 60 columns).
+    for (const auto& a : al) {
+      std::string head = a.text.substr(0, std::min<size_t>(a.text.size(), cols >= 80 ? 30 : 15));
+      assert_true(contains(t, head.c_str()));
+    }
+    assert_false(contains_quiet(t, "more)"));
+    // The header's values whole (at 60 columns in one column of fields).
+    assert_true(contains(t, "Reference  LOCAL (7F7F0101)"));
+    assert_true(contains(t, "Frequency  0.000ppm  skew 0.000ppm"));
+    // The rows shown (at least three; the table scrolls) with each offset whole.
+    assert_true(f.sources_shown >= 3);
+    for (size_t i = 0; i < f.sources_shown; ++i) {
+      const auto& x = v[i];
+      if (x.reach != 0) {
+        std::string off = format_offset_err(x.offset_s, x.error_s, true);
+        assert_true(contains(t, off.c_str()));
+      }
+    }
+    // Not a screen of blank rows below the sources (the plot's empty rows are its data).
+    size_t blank = 0;
+    bool below = false;
+    for (const auto& l : f.lines) {
+      std::string x = frame_text({{l}});
+      below = below || x.find(" Sources:") == 0;
+      blank += below && x.find_first_not_of(" \n") == std::string::npos;
+    }
+    if (blank > 3) {
+      fail_msg("%zux%zu: %zu blank rows", cols, rows, blank);
+    }
+  }
+}
+
 static void test_any_size(void**) {
   std::mt19937_64 rng(test_seed());
   Model full;
@@ -335,6 +391,7 @@ int main() {
       cmocka_unit_test(test_unreachable_screen),
       cmocka_unit_test(test_keys_and_help),
       cmocka_unit_test(test_ascii),
+      cmocka_unit_test(test_screen_use),
       cmocka_unit_test(test_any_size),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

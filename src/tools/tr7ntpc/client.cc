@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +36,18 @@ Result<void, ClientError> CtlClient::connect(const std::string& path, double tim
     return unexpected(ClientError{true, std::string("socket: ") + std::strerror(errno)});
   }
   if (::connect(m_fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    return unexpected(ClientError{true, "cannot connect to " + path + ": " + std::strerror(errno)});
+    int e = errno;
+    struct stat st {};
+    if (e == ECONNREFUSED && stat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+      return unexpected(ClientError{true, "cannot connect to " + path + ": not a socket"});
+    }
+    if (e == ECONNREFUSED || e == ENOENT) {
+      return unexpected(ClientError{true,
+                                    "tr7ntpd is not running (" + path +
+                                        (e == ENOENT ? " does not exist)" : ": nothing listens on it, a stale socket)"),
+                                    true});
+    }
+    return unexpected(ClientError{true, "cannot connect to " + path + ": " + std::strerror(e)});
   }
   auto g = read_line();
   if (!g) {

@@ -13,6 +13,9 @@ namespace tr7::tools {
 struct ClientError {
   bool unreachable = true;  // exit status 3 (vs a protocol error: also 3, said differently)
   std::string text;
+  // Nothing listens on the socket: it does not exist (ENOENT) or is left over from a
+  // daemon that stopped (ECONNREFUSED). Exit status 4, "tr7ntpd is not running".
+  bool not_running = false;
 };
 
 class CtlClient {

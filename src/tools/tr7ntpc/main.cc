@@ -2,7 +2,8 @@
 //
 // Exit status: 0 ok, 1 the daemon refused or failed the command, 2 usage error (checked
 // here against the same command table as the daemon, before connecting), 3 the daemon
-// cannot be reached (or is busy, or speaks something else).
+// cannot be reached (or is busy, or speaks something else), 4 tr7ntpd is not running
+// (the socket is missing, or stale: nothing listens on it).
 #include <getopt.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ constexpr int k_exit_ok = 0;
 constexpr int k_exit_failed = 1;
 constexpr int k_exit_usage = 2;
 constexpr int k_exit_unreachable = 3;
+constexpr int k_exit_not_running = 4;  // no daemon on the socket (missing or stale)
 
 struct Options {
   std::string socket;
@@ -37,8 +39,20 @@ struct Options {
   double timeout_s = 10;
 };
 
-int usage_error(const std::string& msg) {
+// Set before the options are parsed (a usage error in them is JSON too with --json).
+bool g_json = false;
+
+// A usage error: the message on stderr; with --json also a JSON error object on stdout.
+int usage_error(const std::string& msg, ctl::ErrCode code = ctl::ErrCode::InvalidArgument) {
   std::fprintf(stderr, "tr7ntpc: %s\nTry 'tr7ntpc --help'.\n", msg.c_str());
+  if (g_json) {
+    ctl::JsonObject inner;
+    inner.num("code", static_cast<long long>(static_cast<int>(code)))
+        .str("name", "usage")
+        .str("message", msg)
+        .num("exit_status", static_cast<long long>(k_exit_usage));
+    std::printf("{\"error\":%s}\n", inner.done().c_str());
+  }
   return k_exit_usage;
 }
 
@@ -56,12 +70,12 @@ void print_error(const ctl::Error& e, const Options& o) {
 int unreachable(const tools::ClientError& e, const Options& o) {
   if (o.render.format == tools::OutputFormat::Json) {
     ctl::JsonObject inner;
-    inner.num("code", 0LL).str("name", "unreachable").str("message", e.text);
+    inner.num("code", 0LL).str("name", e.not_running ? "not_running" : "unreachable").str("message", e.text);
     std::printf("{\"error\":%s}\n", inner.done().c_str());
   } else {
     std::fprintf(stderr, "tr7ntpc: %s\n", e.text.c_str());
   }
-  return k_exit_unreachable;
+  return e.not_running ? k_exit_not_running : k_exit_unreachable;
 }
 
 // The daemon's zone rule, for showing local times (UTC if it cannot be had).
@@ -118,6 +132,16 @@ int run_command(const ctl::ParsedCommand& pc, Options& o) {
     // Nothing to convert: these carry their own local time.
   }
   std::fputs(tools::render(pc.cmd, *body, o.render).c_str(), stdout);
+  if (pc.cmd == ctl::Cmd::Reload && !body->records.empty()) {
+    // Reloaded, but some changed keys take effect only at a restart: say which, exit 1.
+    const std::string* need = ctl::find(body->records[0], "restart_needed");
+    const std::string* keys = ctl::find(body->records[0], "restart_keys");
+    if (need && *need == "yes") {
+      std::fprintf(stderr, "tr7ntpc: reloaded, but restart tr7ntpd for these changes to take effect: %s\n",
+                   keys ? keys->c_str() : "?");
+      return k_exit_failed;
+    }
+  }
   return k_exit_ok;
 }
 
@@ -128,7 +152,7 @@ double now_mono() {
 }
 
 // waitsync [--max-offset S] [--timeout S] [--interval S]: polls `tracking` until the
-// daemon is synchronised (and |offset| <= S). 0 when synchronised, 1 on timeout, 3 if
+// daemon is synchronised (and |offset| <= S). 0 when synchronised, 1 on timeout, 3 (4: not running) if
 // the daemon was never reachable.
 int waitsync(const std::vector<std::string>& args, Options& o) {
   double max_offset = -1, timeout = 60, interval = 1;
@@ -158,9 +182,14 @@ int waitsync(const std::vector<std::string>& args, Options& o) {
   double deadline = now_mono() + timeout;
   bool reached = false;
   std::string last = "no answer";
+  tools::ClientError why{true, "daemon not reachable at " + o.socket};
   while (true) {
     tools::CtlClient c;
-    if (c.connect(o.socket, o.timeout_s)) {
+    auto conn = c.connect(o.socket, o.timeout_s);
+    if (!conn) {
+      why = conn.error();
+    }
+    if (conn) {
       reached = true;
       auto r = c.call("tracking");
       if (r && !r->ok) {
@@ -192,7 +221,7 @@ int waitsync(const std::vector<std::string>& args, Options& o) {
     usleep(static_cast<useconds_t>(interval * 1e6));
   }
   if (!reached) {
-    return unreachable(tools::ClientError{true, "daemon not reachable at " + o.socket}, o);
+    return unreachable(why, o);
   }
   print_error(
       ctl::Error{ctl::ErrCode::Timeout, "not synchronised after " + ctl::format_double(timeout) + " s (" + last + ")"},
@@ -235,7 +264,8 @@ int complete(const std::vector<std::string>& words, Options& o) {
     return 0;
   }
   if (before.empty() && !cur.empty() && cur[0] == '-') {
-    for (const char* opt : {"--socket", "--json", "--csv", "--utc", "--timeout", "--help", "--version"}) {
+    for (const char* opt :
+         {"--socket", "--json", "--csv", "--utc", "--verbose", "--numeric", "--timeout", "--help", "--version"}) {
       if (std::string(opt).compare(0, cur.size(), cur) == 0) {
         std::printf("%s\n", opt);
       }
@@ -266,15 +296,37 @@ int main(int argc, char** argv) {
                                      {"json", no_argument, nullptr, 'j'},
                                      {"csv", no_argument, nullptr, 'c'},
                                      {"utc", no_argument, nullptr, 'u'},
+                                     {"verbose", no_argument, nullptr, 'v'},
+                                     {"numeric", no_argument, nullptr, 'n'},
                                      {"timeout", required_argument, nullptr, 't'},
                                      {"version", no_argument, nullptr, 'V'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {"complete", no_argument, nullptr, OPT_COMPLETE},
                                      {nullptr, 0, nullptr, 0}};
   // Options only before the command: "waitsync --timeout 5" belongs to waitsync.
+  for (int i = 1; i < argc && argv[i][0] == '-'; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      break;
+    }
+    if (a == "--json") {
+      g_json = true;
+    } else if (a == "--socket" || a == "--timeout") {
+      ++i;  // its value
+    } else if (a.size() > 1 && a[1] != '-') {
+      for (size_t k = 1; k < a.size(); ++k) {
+        if (a[k] == 'j') {
+          g_json = true;
+        } else if (a[k] == 's' || a[k] == 't') {
+          i += k + 1 == a.size();  // the value is the next word, or the rest of this one
+          break;
+        }
+      }
+    }
+  }
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "+s:jcut:Vh", long_opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "+s:jcut:vnVh", long_opts, nullptr)) != -1) {
     switch (c) {
       case 's':
         o.socket = optarg;
@@ -287,6 +339,12 @@ int main(int argc, char** argv) {
         break;
       case 'u':
         o.render.utc = true;
+        break;
+      case 'v':
+        o.render.verbose = true;
+        break;
+      case 'n':
+        o.render.numeric = true;
         break;
       case 't': {
         auto v = core::parse_double(optarg, 0.1, 3600);
@@ -315,12 +373,15 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> words(argv + optind, argv + argc);
   if (words.empty()) {
+    if (g_json) {
+      return usage_error("no command given");
+    }
     std::fputs(tools::help_text().c_str(), stderr);
     return k_exit_usage;
   }
   auto pc = ctl::parse_command(std::span<const std::string>(words));
   if (!pc) {
-    return usage_error(pc.error().text);
+    return usage_error(pc.error().text, pc.error().code);
   }
   if (pc->cmd == ctl::Cmd::Help && o.render.format == tools::OutputFormat::Human) {
     std::fputs(tools::help_text().c_str(), stdout);

@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
+#include "core/strutil.h"
 #include "ctl/json.h"
 #include "ctl/status.h"
+#include "tools/tr7ntpc/tables.h"
 
 namespace tr7::tools {
 
@@ -38,11 +41,35 @@ std::string display_key(const std::string& k, const RenderOptions& opt) {
   return k;
 }
 
+bool ends_with(const std::string& s, const char* suffix) {
+  std::string x = suffix;
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+// A value for people: local times, ages, seconds and ppm with units, never e-notation.
 std::string display_value(const std::string& k, const std::string& v, const RenderOptions& opt) {
   if (is_time_key(k)) {
     return local_time(v, opt);
   }
-  return v;
+  if (ends_with(k, "_ago_s") || ends_with(k, "_age_s")) {
+    return v.empty() ? "never" : ctl::is_json_number(v) ? fmt_age(std::strtod(v.c_str(), nullptr)) : v;
+  }
+  if (!ctl::is_json_number(v)) {
+    return v;
+  }
+  double d = std::strtod(v.c_str(), nullptr);
+  bool integer = v.find_first_of(".eE") == std::string::npos;
+  if (ends_with(k, "_s") && !integer) {
+    return fmt_precise(d, d < 0 || k.find("offset") != std::string::npos);
+  }
+  if (ends_with(k, "_ppm")) {
+    return fmt_ppm(d) + " ppm";
+  }
+  return fmt_plain(v);
+}
+
+std::string local_fn(const std::string& utc, const void* ctx) {
+  return local_time(utc, *static_cast<const RenderOptions*>(ctx));
 }
 
 std::string cut(const std::string& v, size_t max) {
@@ -95,6 +122,13 @@ std::string human(ctl::Cmd cmd, const Body& b, const RenderOptions& opt) {
     }
     return out;
   }
+  TableOptions topt;
+  topt.verbose = opt.verbose;
+  topt.numeric = opt.numeric;
+  topt.max_width = opt.max_width;
+  if (auto r = people_report(ci.name, b.records, topt, local_fn, &opt)) {
+    return *r;
+  }
   if (ci.shape == ctl::Shape::KeyValue || ci.shape == ctl::Shape::None) {
     size_t kw = 0;
     for (const auto& r : b.records) {
@@ -118,56 +152,63 @@ std::string human(ctl::Cmd cmd, const Body& b, const RenderOptions& opt) {
     keys.push_back(k);
   }
   std::vector<std::vector<std::string>> cells;
-  std::vector<size_t> w(keys.size());
-  std::vector<bool> right(keys.size(), true);
-  for (size_t i = 0; i < keys.size(); ++i) {
-    w[i] = width(display_key(keys[i], opt));
+  std::vector<Column> cols;
+  for (const auto& k : keys) {
+    cols.push_back(Column{display_key(k, opt), true, false, 8});
   }
   for (const auto& r : b.records) {
     std::vector<std::string> row;
     for (size_t i = 0; i < keys.size(); ++i) {
       const std::string* v = ctl::find(r, keys[i]);
       std::string s = v ? cut(one_line(display_value(keys[i], *v, opt)), opt.max_cell) : "";
-      if (!s.empty() && !numeric(s)) {
-        right[i] = false;
+      if (!s.empty() && !(v && numeric(*v))) {
+        cols[i].right = false;  // text: left-aligned, and may be shortened to fit
+        cols[i].cut = true;
       }
-      w[i] = std::max(w[i], width(s));
       row.push_back(std::move(s));
     }
     cells.push_back(std::move(row));
   }
-  auto line = [&](const std::vector<std::string>& row, bool header) {
-    std::string l;
-    for (size_t i = 0; i < row.size(); ++i) {
-      bool last = i + 1 == row.size();
-      std::string cell = pad(row[i], last && !right[i] ? 0 : w[i], right[i] && !header);
-      l += (i ? "  " : "") + cell;
-    }
-    while (!l.empty() && l.back() == ' ') {
-      l.pop_back();
-    }
-    return l + "\n";
-  };
-  std::vector<std::string> head;
-  for (const auto& k : keys) {
-    head.push_back(display_key(k, opt));
-  }
-  out += line(head, true);
-  for (const auto& row : cells) {
-    out += line(row, false);
-  }
-  return out;
+  return format_table(cols, cells, opt.max_width, "");
 }
 
 std::string record_json(const ctl::Record& r) {
   std::string s = "{";
   for (size_t i = 0; i < r.size(); ++i) {
-    s += (i ? "," : "") + ctl::json_string(r[i].first) + ":" + ctl::json_value(r[i].second);
+    s += (i ? "," : "") + ctl::json_string(r[i].first) + ":" + json_field(r[i].first, r[i].second);
   }
   return s + "}";
 }
 
 }  // namespace
+
+std::string json_field(const std::string& key, const std::string& value) {
+  if (value.empty()) {
+    return "null";
+  }
+  static const char* const k_text[] = {"name",     "address",    "ref_name",  "abbreviation", "zone",
+                                       "command",  "before",     "after",     "result",       "netns",
+                                       "listen",   "prefix",     "rule",      "tenant",       "reason",
+                                       "reasons",  "local_time", "utc_time",  "device",       "help",
+                                       "args",     "message",    "host",      "local_address", "ratelimit",
+                                       "rules",    "origin",     "via",       "user",         "group",
+                                       "restart_keys"};
+  for (const char* t : k_text) {
+    if (key == t) {
+      return ctl::json_string(value);
+    }
+  }
+  if (key == "reach" && value.size() <= 3 && value.find_first_not_of("01234567") == std::string::npos) {
+    return std::to_string(std::strtol(value.c_str(), nullptr, 8));
+  }
+  if (value == "yes" || value == "true") {
+    return "true";
+  }
+  if (value == "no" || value == "false") {
+    return "false";
+  }
+  return ctl::json_value(value);
+}
 
 std::string local_time(const std::string& utc_value, const RenderOptions& opt) {
   if (utc_value.empty()) {
@@ -276,6 +317,9 @@ std::string help_text() {
       "  -j, --json         one JSON document per command (errors too, on stdout)\n"
       "  -c, --csv          comma-separated values, no header (like chronyc -c)\n"
       "  -u, --utc          show times in UTC instead of the daemon's time zone\n"
+      "  -v, --verbose      tables: a legend explaining the columns first (as chronyc -v)\n"
+      "  -n, --numeric      sources: addresses instead of the configured names (tr7ntpc\n"
+      "                     itself never looks names up)\n"
       "  -t, --timeout S    seconds to wait for the daemon's answer (default 10)\n"
       "  -V, --version      print the version and exit\n"
       "  -h, --help         print this help and exit\n"
@@ -290,11 +334,27 @@ std::string help_text() {
     if (ci.cmd == ctl::Cmd::WaitSync) {
       u = "waitsync [--max-offset S] [--timeout S] [--interval S]";
     }
-    s += "  " + u + std::string(w + 2 > u.size() ? w + 2 - u.size() : 1, ' ');
-    s += std::string(ci.access == ctl::Access::Admin ? "[admin] " : "") + ci.help + "\n";
+    w = std::min<size_t>(w, 30);
+    std::string h = std::string(ci.access == ctl::Access::Admin ? "[admin] " : "") + ci.help;
+    if (u.size() > w || 2 + w + 2 + h.size() > 100) {
+      // A long synopsis or help: the help on lines of its own (no line over 100 columns).
+      s += "  " + u + "\n";
+      std::string l = "      ";
+      for (const auto& word : core::split_words(h)) {
+        if (l.size() > 6 && l.size() + 1 + word.size() > 100) {
+          s += l + "\n";
+          l = "      ";
+        }
+        l += (l.size() > 6 ? " " : "") + word;
+      }
+      s += l + "\n";
+      continue;
+    }
+    s += "  " + u + std::string(w + 2 - u.size(), ' ') + h + "\n";
   }
   s += "\n"
-       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable.\n"
+       "Exit status: 0 ok, 1 command refused or failed, 2 usage error, 3 daemon unreachable\n"
+       "(busy, no permission, no answer), 4 tr7ntpd is not running (no socket, or a stale one).\n"
        "See tr7ntpc(1) and tr7ntp-control(7).\n";
   return s;
 }

@@ -22,6 +22,9 @@ struct RenderOptions {
   bool utc = false;                  // people: show UTC instead of local times
   std::optional<core::TzRule> zone;  // the daemon's zone rule (UTC when missing)
   size_t max_cell = 60;              // people: longer table cells are cut
+  bool verbose = false;              // people (-v): legends explaining the columns
+  bool numeric = false;              // people (-n): addresses instead of configured names
+  size_t max_width = 100;            // people: no line is wider (text columns are cut)
 };
 
 // Decoded body of a reply: records (KeyValue, Table, None) or text lines (Text).
@@ -40,6 +43,13 @@ std::string render_error(const ctl::Error& e, const RenderOptions& opt);
 // does not parse).
 std::string local_time(const std::string& utc_value, const RenderOptions& opt);
 std::string csv_field(const std::string& v);
+
+// The JSON value of one wire field (--json): the empty value (unknown, absent, never) is
+// null; yes/no (and true/false) are booleans; numbers are numbers with the wire's full
+// precision; `reach` (octal on the wire, as chronyc shows it) is the number of its real
+// value (377 -> 255); free-text fields (names, addresses, zones, audit text) stay strings
+// whatever they look like ("-03" is an abbreviation, not a number).
+std::string json_field(const std::string& key, const std::string& value);
 
 // tr7ntpc --help: usage, options and the command table.
 std::string help_text();

@@ -288,6 +288,17 @@ struct Composer {
     if (wide) {
       fixed += 1 + k_last;
     }
+    // Narrow terminals: drop whole columns, least important first (jitter, delay, reach,
+    // poll), rather than cut a number: the name keeps at least 12 columns.
+    const size_t k_min_name = 12;
+    bool show_jit = true, show_delay = true, show_reach = true, show_poll = true;
+    for (bool* col : {&show_jit, &show_delay, &show_reach, &show_poll}) {
+      if (c.cols >= fixed + k_min_name) {
+        break;
+      }
+      *col = false;
+      fixed -= 1 + (col == &show_jit ? k_jit : col == &show_delay ? k_delay : col == &show_reach ? k_reach : k_poll);
+    }
     size_t rest = c.cols > fixed + 4 ? c.cols - fixed : 4;
     size_t name_w = rest, addr_w = 0;
     if (wide) {
@@ -321,9 +332,20 @@ struct Composer {
     if (wide) {
       hdr += fit("Address", addr_w, false) + " ";
     }
-    hdr += fit("State", k_state) + " " + fit_right("St", k_st) + " " + fit_right("Poll", k_poll) + " " +
-           fit("Reach", k_reach) + " " + fit_right(c.utf8 ? "Offset \xC2\xB1 error" : "Offset +- err", k_off) + " " +
-           fit_right("Delay", k_delay) + " " + fit_right("Jitter", k_jit);
+    hdr += fit("State", k_state) + " " + fit_right("St", k_st) + " ";
+    if (show_poll) {
+      hdr += fit_right("Poll", k_poll) + " ";
+    }
+    if (show_reach) {
+      hdr += fit("Reach", k_reach) + " ";
+    }
+    hdr += fit_right(c.utf8 ? "Offset \xC2\xB1 error" : "Offset +- err", k_off);
+    if (show_delay) {
+      hdr += " " + fit_right("Delay", k_delay);
+    }
+    if (show_jit) {
+      hdr += " " + fit_right("Jitter", k_jit);
+    }
     if (wide) {
       hdr += " " + fit_right("Last", k_last);
     }
@@ -346,12 +368,16 @@ struct Composer {
       }
       l.push_back({fit(st.word, k_state) + " ", ss});
       l.push_back({fit_right(s.stratum > 0 ? std::to_string(s.stratum) : "-", k_st) + " " +
-                       fit_right(format_poll(s.poll), k_poll) + " ",
+                       (show_poll ? fit_right(format_poll(s.poll), k_poll) + " " : std::string()),
                    ns});
-      l.push_back({format_reach(s.reach), value_style(s.reach == 0 ? Style::Bad : Style::Normal)});
-      l.push_back({" " + fit_right(measured ? format_offset_err(s.offset_s, s.error_s, c.utf8) : "-", k_off) + " " +
-                       fit_right(measured ? format_time(s.delay_s, c.utf8) : "-", k_delay) + " " +
-                       fit_right(measured ? format_time(s.jitter_s, c.utf8) : "-", k_jit),
+      if (show_reach) {
+        l.push_back({format_reach(s.reach) + " ", value_style(s.reach == 0 ? Style::Bad : Style::Normal)});
+      }
+      l.push_back({fit_right(measured ? format_offset_err(s.offset_s, s.error_s, c.utf8) : "-", k_off) +
+                       (show_delay ? " " + fit_right(measured ? format_time(s.delay_s, c.utf8) : "-", k_delay)
+                                   : std::string()) +
+                       (show_jit ? " " + fit_right(measured ? format_time(s.jitter_s, c.utf8) : "-", k_jit)
+                                 : std::string()),
                    ns});
       if (wide) {
         l.push_back({" " + fit_right(s.last_rx_ago_s >= 0 ? format_duration(s.last_rx_ago_s) : "-", k_last), ns});
@@ -527,7 +553,8 @@ Frame compose(const Model& m, UiState& ui, const Context& ctx) {
   }
   // Vertical budget.
   const size_t R = ctx.rows;
-  size_t ncols = ctx.cols >= 160 ? 4 : ctx.cols >= 120 ? 3 : ctx.cols >= 60 ? 2 : 1;
+  // Two columns of header fields need 80: below that one column (no value cut in two).
+  size_t ncols = ctx.cols >= 160 ? 4 : ctx.cols >= 120 ? 3 : ctx.cols >= 78 ? 2 : 1;
   size_t nfields = ncols >= 3 ? 12 : 10;
   size_t H = (nfields + ncols - 1) / ncols;
   std::vector<Alert> al = m.alerts(ctx.now);
@@ -557,6 +584,33 @@ Frame compose(const Model& m, UiState& ui, const Context& ctx) {
   }
   if (fixed() + 3 > R) {
     server = 0;
+  }
+  // Rows to spare (the sources table needs its heading, header and one row per source):
+  // first a line for each alert, then every tenant, then a taller history plot; what is
+  // left goes to the sources table.
+  size_t nsrc = cp.snap && cp.snap->sources ? cp.snap->sources->size() : 0;
+  size_t src_need = 2 + std::max<size_t>(1, nsrc);
+  // Alerts come before source rows beyond the first three (they say what is wrong; the
+  // table scrolls).
+  size_t src_min = 2 + std::min<size_t>(3, std::max<size_t>(1, nsrc));
+  if (R > fixed() + src_min && al.size() > A) {
+    A += std::min(R - fixed() - src_min, al.size() - A);
+  }
+  if (R > fixed() + src_need) {
+    size_t spare = R - fixed() - src_need;
+    size_t more = 0;
+    if (server > 0 && cp.snap && cp.snap->tenants && *cp.snap->tenants) {
+      size_t total = (*cp.snap->tenants)->size();
+      more = std::min(spare, total > T ? total - T : 0);
+      T += more;
+      server += more;
+      spare -= more;
+    }
+    if (hist > 0 && spare >= 3) {
+      size_t grow = plot_rows == 0 ? spare - 1 : spare;
+      plot_rows += grow;
+      hist = plot_rows + 1;
+    }
   }
   size_t src_rows = R > fixed() ? R - fixed() : 0;
 
