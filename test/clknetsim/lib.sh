@@ -127,7 +127,7 @@ allow
 $CS_SERVER_CONF"
   done
   cs_start_client
-  if ! timeout 120 "$CLKNETSIM_PATH/clknetsim" -o "$CS_DIR/log.offset" -f "$CS_DIR/log.freq" \
+  if ! CLKNETSIM_RANDOM_SEED=$CS_SEED timeout 120 "$CLKNETSIM_PATH/clknetsim" -o "$CS_DIR/log.offset" -f "$CS_DIR/log.freq" \
     -p "$CS_DIR/log.packets" -l "$CS_LIMIT" -s "$CS_DIR/sock" "$CS_DIR/net.conf" "$c" \
     >"$CS_DIR/stats" 2>"$CS_DIR/log"; then
     echo "clknetsim failed:"
