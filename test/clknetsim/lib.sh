@@ -50,6 +50,7 @@ CS_EXTRA_CONF=""                               # more clknetsim config lines
 CS_SOURCE_OPTS="iburst minpoll 4 maxpoll 6"
 CS_MAKESTEP="1 3"
 CS_SERVER_CONF=""                              # more chronyd server lines
+CS_TR7_DISCIPLINE=""                           # more tr7ntpd [discipline] lines
 
 cs_client_node() { echo $((CS_SERVERS + 1)); }
 
@@ -103,7 +104,7 @@ cs_start_client() {
       printf '[daemon]\nclock = kernel\nstate_dir = %s/state\ncontrol_socket = none\nlog_level = debug\n' "$d"
       printf '[sources]\n'
       for i in $(seq 1 "$CS_SERVERS"); do echo "server = 192.168.123.$i $CS_SOURCE_OPTS"; done
-      printf '[discipline]\nmakestep = %s\n' "$CS_MAKESTEP"
+      printf '[discipline]\nmakestep = %s\n%s\n' "$CS_MAKESTEP" "$CS_TR7_DISCIPLINE"
     } >"$d/tr7ntpd.conf"
     CS_PRELOAD="${CS_SHIM:+$CS_SHIM:}" cs_start "$c" "$TR7NTPD" -d -f "$d/tr7ntpd.conf"
   fi
@@ -113,6 +114,7 @@ cs_start_client() {
 # the last server (never a falseticker in the scenarios; it steps with the others):
 #   CS_RMS CS_MAX    steady offset RMS and max |offset| (s), second half of the run
 #   CS_FREQ_MAX      max |frequency error| in the second half (ppm)
+#   CS_MAX_ALL       max |offset| over the whole run (s)
 #   CS_CONV          time until |offset| < 1 ms for good (s; CS_LIMIT if never)
 #   CS_REQUESTS      requests sent by the client
 #   CS_BACK          backward jumps (> 0.1 s in 1 s: a step, not a slew) after the first one
@@ -121,6 +123,7 @@ cs_run() {
   local i c p
   c=$(cs_client_node)
   cs_write_net
+  rm -f "$CS_DIR/sock"
   for i in $(seq 1 "$CS_SERVERS"); do
     cs_start_chronyd "$i" "local stratum 1
 allow
@@ -138,23 +141,24 @@ $CS_SERVER_CONF"
     for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
   done
   CS_PIDS=""
-  read -r CS_RMS CS_MAX CS_FREQ_MAX CS_CONV CS_BACK < <(
+  read -r CS_RMS CS_MAX CS_FREQ_MAX CS_CONV CS_BACK CS_MAX_ALL < <(
     paste "$CS_DIR/log.offset" "$CS_DIR/log.freq" | awk -v c="$c" -v r="$CS_SERVERS" -v n="$(cs_client_node)" -v lim="$CS_LIMIT" '
       { off = $c - $r; fr = $(c + n) - $(r + n); t = NR
         a = off < 0 ? -off : off
+        if (a > mall) mall = a
         if (a >= 1e-3) last = t
         if (NR > 1 && off - prev < -0.1) { jumps++ }
         prev = off
         if (t > lim / 2) { s2 += off * off; k++; if (a > mx) mx = a
           f = (fr < 0 ? -fr : fr) * 1e6; if (f > fm) fm = f } }
-      END { printf "%.3e %.3e %.3f %d %d\n", sqrt(s2 / k), mx, fm, last, (jumps > 0 ? jumps - 1 : 0) }')
+      END { printf "%.3e %.3e %.3f %d %d %.3e\n", sqrt(s2 / k), mx, fm, last, (jumps > 0 ? jumps - 1 : 0), mall }')
   CS_REQUESTS=$(awk -v c="$c" '$2 == c && $6 == 123 { n++ } END { print n + 0 }' "$CS_DIR/log.packets")
   if [ "$CS_CLIENT" = chronyd ]; then
     CS_REFUSED=0
   else
     CS_REFUSED=$(grep -c 'refused:' "$CS_DIR/log.$c" || true)
   fi
-  echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED"
+  echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL"
 }
 
 # cs_check NAME VALUE MAX: VALUE <= MAX, or the test fails (all checks are reported).
