@@ -69,12 +69,15 @@ cs_write_net() {
   } >"$CS_DIR/net.conf"
 }
 
-# cs_start NODE PROGRAM ARGS...: the simulated node, never with CAP_SYS_TIME.
+# cs_start NODE PROGRAM ARGS...: the simulated node, never with CAP_SYS_TIME (clknetsim
+# intercepts every clock call; the bounding set makes sure the real clock stays alone).
+# A user other than root has no CAP_SYS_TIME to drop (and may not change the bounding set).
+CS_NOCAP=()
+[ "$(id -u)" -ne 0 ] || CS_NOCAP=(setpriv --bounding-set -sys_time --inh-caps -sys_time --)
 cs_start() {
   local node=$1
   shift
-  setpriv --bounding-set -sys_time --inh-caps -sys_time -- \
-    env EVENT_NOEPOLL=1 LD_PRELOAD="${CS_PRELOAD:-}$CLKNETSIM_PATH/clknetsim.so" \
+  "${CS_NOCAP[@]}" env EVENT_NOEPOLL=1 LD_PRELOAD="${CS_PRELOAD:-}$CLKNETSIM_PATH/clknetsim.so" \
     CLKNETSIM_NODE="$node" CLKNETSIM_SOCKET="$CS_DIR/sock" CLKNETSIM_RANDOM_SEED="$((CS_SEED * 100 + node))" \
     CLKNETSIM_START_DATE=1800000000 "$@" >"$CS_DIR/log.$node" 2>&1 &
   CS_PIDS="$CS_PIDS $!"
@@ -84,7 +87,9 @@ cs_start_chronyd() {
   local node=$1 conf=$2 d="$CS_DIR/n$1"
   mkdir -p "$d"
   printf 'pidfile %s/pid\n%s\n' "$d" "$conf" >"$d/chrony.conf"
-  CS_PRELOAD="" cs_start "$node" chronyd -d -u root -f "$d/chrony.conf"
+  local user=()
+  [ "$(id -u)" -ne 0 ] || user=(-u root)  # as root, no drop to _chrony (its dirs are ours)
+  CS_PRELOAD="" cs_start "$node" chronyd -d "${user[@]}" -f "$d/chrony.conf"
 }
 
 cs_start_client() {
