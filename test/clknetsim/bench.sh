@@ -27,7 +27,7 @@ awk '
   function m(x, k) { return x[k] / cnt[k] }
   function ratio(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "-" }
   END {
-    printf "| scenario | steady RMS | max freq error | time to |offset|<1ms | requests sent | tr7ntpd: RMS us, freq ppm, conv s, requests, refused, back steps | chronyd: RMS us, freq ppm, conv s, requests, back steps |\n"
+    printf "| scenario | steady RMS | max freq error | time to \\|offset\\| < 1 ms | requests sent | tr7ntpd: RMS us, freq ppm, conv s, requests, refused, back steps | chronyd: RMS us, freq ppm, conv s, requests, back steps |\n"
     printf "|---|---|---|---|---|---|---|\n"
     for (i = 1; i <= n; i++) {
       s = order[i]; a = s SUBSEP "tr7ntpd"; b = s SUBSEP "chronyd"
