@@ -331,7 +331,7 @@ void ClientService::send_request(Member& m, double mono) {
   wildcard.ip.family = m.addr.ip.family;
   sys::Fd fd;
   if (m.netns.empty()) {
-    fd.reset(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    fd = sys::udp_socket(family);
   } else if (m_netns_sockets) {
     // Bound already (wildcard, a fresh ephemeral port) inside the source's namespace.
     auto s = m_netns_sockets(m.netns, wildcard);

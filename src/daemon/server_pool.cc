@@ -179,6 +179,11 @@ void ServerPool::start() {
   if (running()) {
     return;
   }
+  // Nothing to serve (a client only daemon): no threads. run_on_all() then runs on the
+  // caller, as before start().
+  if (m_shards.empty() || m_shards[0]->listeners.empty()) {
+    return;
+  }
   m_stop.store(false);
   for (auto& s : m_shards) {
     if (s->listeners.size() == 1) {

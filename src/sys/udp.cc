@@ -45,9 +45,27 @@ void configure_udp(int fd, int family, const UdpOptions& opt) {
   }
 }
 
+Fd udp_socket(int family) {
+  Fd fd(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.valid() || errno != EINVAL) {
+    return fd;
+  }
+  fd.reset(socket(family, SOCK_DGRAM, 0));
+  if (!fd.valid()) {
+    return fd;
+  }
+  int fl = fcntl(fd.get(), F_GETFL);
+  if (fl < 0 || fcntl(fd.get(), F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0) {
+    int e = errno;
+    fd.reset();
+    errno = e;
+  }
+  return fd;
+}
+
 Fd open_udp(const core::SockAddr& local, const UdpOptions& opt) {
   int family = local.ip.is_v6() ? AF_INET6 : AF_INET;
-  Fd fd(socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd fd = udp_socket(family);
   if (!fd.valid()) {
     throw_errno("socket");
   }

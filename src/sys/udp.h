@@ -22,6 +22,11 @@ struct UdpOptions {
   int rcvbuf = 0;               // SO_RCVBUF if > 0
 };
 
+// A non-blocking, close-on-exec UDP socket (unbound), or an invalid Fd with errno set.
+// Where socket() refuses the flags in the type (EINVAL: kernels before 2.6.27, and
+// clknetsim, which the clock tests run under), the socket is opened without them and the
+// flags are set with fcntl, as chronyd does.
+Fd udp_socket(int family);
 // Opens a non-blocking, close-on-exec UDP socket bound to `local`. IPv6 sockets are
 // IPV6_V6ONLY: listen on 0.0.0.0 and [::] separately. Throws std::system_error.
 Fd open_udp(const core::SockAddr& local, const UdpOptions& opt);
