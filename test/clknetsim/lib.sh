@@ -77,7 +77,9 @@ CS_NOCAP=()
 cs_start() {
   local node=$1
   shift
-  "${CS_NOCAP[@]}" env EVENT_NOEPOLL=1 LD_PRELOAD="${CS_PRELOAD:-}$CLKNETSIM_PATH/clknetsim.so" \
+  # A sanitizer build wants its runtime first; here the preloads come first on purpose.
+  "${CS_NOCAP[@]}" env EVENT_NOEPOLL=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0" \
+    LD_PRELOAD="${CS_PRELOAD:-}$CLKNETSIM_PATH/clknetsim.so" \
     CLKNETSIM_NODE="$node" CLKNETSIM_SOCKET="$CS_DIR/sock" CLKNETSIM_RANDOM_SEED="$((CS_SEED * 100 + node))" \
     CLKNETSIM_START_DATE=1800000000 "$@" >"$CS_DIR/log.$node" 2>&1 &
   CS_PIDS="$CS_PIDS $!"
