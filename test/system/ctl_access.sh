@@ -38,11 +38,12 @@ refusals=$(jq -c "select(.uid == $nobody_uid and (.result | startswith(\"refused
 check "each refusal is audited with uid $nobody_uid ($refusals)" test "$refusals" = 6
 check "refused change left no trace in the rules" bash -c "! '$TR7NTPC' -s '$sock' allow list | grep -q 10.0.0.0/8"
 check "refused zone change did not apply" bash -c "'$TR7NTPC' -s '$sock' --json timezone get | jq -e '.zone == \"UTC\"' >/dev/null"
-# A non-admin learns nothing about arguments: permission is checked first.
+# A non-admin learns nothing about arguments: the daemon checks permission first. (tr7ntpc
+# itself refuses the bad prefix before sending, exit 2, so the line goes raw.)
 as_nobody "$TR7NTPC" -s "$sock" --json allow add 10.0.0.1/8 >"$T_DIR/r.json" 2>/dev/null
-check "bad arguments from a non-admin: still 13" jq -e '.error.code == 13' "$T_DIR/r.json"
-# ... the client-side check exits 2 before sending anything, so send it raw:
-$CTLPROBE raw "$sock" 'allow add 10.0.0.1/8\n' >/dev/null
+check "bad arguments: tr7ntpc refuses them itself (exit $?, usage)" jq -e '.error.name == "usage"' "$T_DIR/r.json"
+as_nobody $CTLPROBE raw "$sock" 'allow add 10.0.0.1/8\n' >"$T_DIR/raw.txt"
+check "bad arguments from a non-admin, raw: still 13" grep -q '^END [0-9]* ERR 13' "$T_DIR/raw.txt"
 
 # Neither group: nothing but help/quit.
 setpriv --reuid daemon --regid daemon --clear-groups -- "$TR7NTPC" -s "$sock" --json tracking >"$T_DIR/r.json" 2>/dev/null
