@@ -108,6 +108,10 @@ class Discipline {
     double left = diff_s(*m_slew_end, now);
     return left > 0 ? (m_freq - m_base_freq) * left : 0;
   }
+  // The slew in progress: its end (served time) and the rate it adds to the base
+  // frequency (s/s, signed like an offset per second); nullopt / 0 when none.
+  std::optional<Timestamp> slew_end() const { return m_slew_end; }
+  double slew_rate() const { return m_slew_end ? m_freq - m_base_freq : 0.0; }
   double last_offset_s() const { return m_last_offset; }
   uint64_t steps() const { return m_steps; }
   uint64_t clock_errors() const { return m_clock_errors; }

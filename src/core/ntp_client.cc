@@ -466,7 +466,15 @@ double NtpClient::next_event(double mono, Timestamp now) const {
     next = std::min(next, m_start_mono + m_opt.startup_wait_s);
   }
   if (m_leap != Leap::None) {
-    next = std::min(next, m_leap_mono + k_leap_margin_s);
+    // The moment itself (the served leap indicator clears) and the model's update after it.
+    next = std::min(next, mono < m_leap_mono ? m_leap_mono : m_leap_mono + k_leap_margin_s);
+  }
+  if (m_ever_synced && !m_lost) {
+    // The holdover bound (reference()): the served state turns unsynchronised then, with
+    // no packet to tell, so the caller must look (and publish) at that moment.
+    double left = m_opt.holdover_max_distance_s - m_ref.root_delay_s / 2 - m_ref.root_dispersion_s;
+    double until = diff_s(m_ref.reference_time, now) + std::max(0.0, left) / k_phi;
+    next = std::min(next, mono + std::max(0.0, until) + 1e-3);
   }
   return next;
 }
@@ -485,8 +493,12 @@ ReferenceState NtpClient::reference(Timestamp now) const {
     r.root_dispersion_s += std::fabs(m_discipline.held_offset_s());
   }
   // Honest too: a correction still being slewed in (after a first step from a sample
-  // that queued, tens of milliseconds at up to max_slew_ppm) is error in what we serve.
-  r.root_dispersion_s += std::fabs(m_discipline.slew_remaining_s(now));
+  // that queued, tens of milliseconds at up to max_slew_ppm) is error in what we serve;
+  // root_dispersion_at() counts what is left of it at each moment.
+  if (auto end = m_discipline.slew_end(); end && *end > now) {
+    r.slew_rate_s_per_s = m_discipline.slew_rate();
+    r.slew_end = *end;
+  }
   r.leap = (m_leap != Leap::None && now < m_leap_at) ? m_leap : Leap::None;
   return r;
 }

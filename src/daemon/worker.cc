@@ -63,8 +63,8 @@ class Worker::View final : public DaemonView {
       std::lock_guard<std::mutex> lock(m);
       all.insert(all.end(), mine.begin(), mine.end());
     };
-    // visit() waits for every thread (they answer between two batches, within
-    // ServerPool::k_control_ms when idle); `all` outlives it.
+    // visit() waits for every thread (they answer between two batches, woken at once
+    // when idle); `all` outlives it.
     bool complete = m_w.m_pool->visit(collect);
     for (const auto& p : m_w.m_extra_pools) {
       complete = p->visit(collect) && complete;
@@ -156,10 +156,10 @@ Worker::Worker(Config cfg, WorkerOptions opt)
 
   publish_reference();
   // The NTP client changes its reference state on the event loop; the server threads
-  // read it from a snapshot, replaced when it changed.
-  m_reference_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST,
-                                                      [this](evutil_socket_t, short) { publish_reference(); });
-  m_reference_timer->add(k_reference_check_s);
+  // read it from a snapshot, replaced at once, in the same turn of the loop (so before
+  // the command socket can report it), and only then reported to systemd. No timer:
+  // the client's own schedule covers the changes no packet brings (holdover bound, leap).
+  m_client->set_on_change([this] { publish_reference(); });
 
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
@@ -285,7 +285,8 @@ void Worker::publish_reference() {
   bool same = r.synchronised == m_published.synchronised && r.leap == m_published.leap &&
               r.stratum == m_published.stratum && r.refid == m_published.refid && r.local == m_published.local &&
               (r.local || r.reference_time == m_published.reference_time) &&
-              r.root_delay_s == m_published.root_delay_s && r.root_dispersion_s == m_published.root_dispersion_s;
+              r.root_delay_s == m_published.root_delay_s && r.root_dispersion_s == m_published.root_dispersion_s &&
+              r.slew_rate_s_per_s == m_published.slew_rate_s_per_s && r.slew_end == m_published.slew_end;
   if (same && m_reference_published) {
     return;
   }
