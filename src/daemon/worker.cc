@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/log.h"
+#include "daemon/sd_notify.h"
 #include "sys/clock.h"
 #include "sys/udp.h"
 
@@ -293,6 +294,21 @@ void Worker::publish_reference() {
   m_reference.publish(r);
   m_published = r;
   m_reference_published = true;
+  // Only now, after the server threads can see it, is the new state reported.
+  notify_status(false);
+}
+
+void Worker::notify_status(bool ready) {
+  if (!m_opt.notify || (!ready && !m_running)) {
+    return;  // STATUS= only once READY=1 was sent: the first one goes with it
+  }
+  std::string line = status_line(m_provider->tracking(m_clock.now()));
+  if (!ready && line == m_status_sent) {
+    return;
+  }
+  if (m_opt.notify->send((ready ? "READY=1\nSTATUS=" : "STATUS=") + line)) {
+    m_status_sent = line;
+  }
 }
 
 ServerPoolStats Worker::server_stats() const {
@@ -507,8 +523,13 @@ int Worker::run() {
   }
   m_tenants->start();
   m_running = true;
+  // Serving: the sockets are bound and their threads run.
+  notify_status(true);
   event_base_dispatch(m_base.get());
   m_running = false;
+  if (m_opt.notify) {
+    m_opt.notify->send("STOPPING=1");
+  }
   m_pool->stop();
   for (auto& p : m_extra_pools) {
     p->stop();

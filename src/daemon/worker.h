@@ -27,6 +27,7 @@
 namespace tr7::daemon {
 
 class HelperClient;
+class SdNotifier;
 
 struct WorkerOptions {
   std::string config_path;
@@ -41,6 +42,10 @@ struct WorkerOptions {
   // The privileged helper (privilege separation only; nullptr in one process): sockets in
   // network namespaces or on ports below 1024 (HelperClient::open_udp), the RTC.
   HelperClient* helper = nullptr;
+  // systemd's notification socket (sd_notify.h), opened before any sandbox; nullptr:
+  // not started by systemd with Type=notify. READY=1 once the server threads run, then
+  // a STATUS= line whenever the sync state (or offset) served changes.
+  std::shared_ptr<SdNotifier> notify;
 };
 
 class Worker {
@@ -99,6 +104,8 @@ class Worker {
   ReferencePublisher m_reference;
   core::ReferenceState m_published;  // the last state published
   bool m_reference_published = false;
+  std::string m_status_sent;  // the last STATUS= line sent to systemd
+  void notify_status(bool ready);
   std::unique_ptr<ServerPool> m_pool;
   // Sockets handed over later (add_listener), one server thread each.
   std::vector<std::unique_ptr<ServerPool>> m_extra_pools;
