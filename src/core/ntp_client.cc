@@ -57,7 +57,16 @@ NtpClient::NtpClient(const ClientOptions& opt, ClockControl& control, Timestamp 
       m_control(control),
       m_discipline(opt.discipline, control, now, opt.drift_ppm.value_or(control.frequency())),
       m_rng(seed),
-      m_start_mono(mono) {}
+      m_start_mono(mono) {
+  // Whatever a previous daemon left in the kernel: not synchronised until we are.
+  report_sync(false, 0, 0);
+}
+
+void NtpClient::report_sync(bool synchronised, double est_error_s, double max_error_s) {
+  if (!m_control.set_sync_status(synchronised, est_error_s, max_error_s)) {
+    ++m_sync_report_errors;
+  }
+}
 
 SourceId NtpClient::add_source(const SourceOptions& opt, uint32_t refid, double mono) {
   SourceId id = m_next_id++;
@@ -381,6 +390,14 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
     m_startup_done = true;
     event(Event::Synchronised, sel.offset_s);
   }
+  // The kernel learns what we serve, at every update (as chronyd does): estimated error
+  // from the same terms as the root dispersion's own, maximum error the root distance
+  // (with the correction still being slewed in).
+  ReferenceState served = reference(now);
+  report_sync(served.synchronised,
+              std::sqrt(sel.jitter_s * sel.jitter_s + est.offset_var + est.jitter_s * est.jitter_s) +
+                  std::fabs(m_discipline.slew_remaining_s(now)),
+              served.root_delay_s / 2 + served.root_dispersion_at(now));
   vote_leap(mono, now);
 }
 
@@ -443,6 +460,7 @@ void NtpClient::tick(double mono, Timestamp now) {
     bool usable = reference(now).synchronised;
     if (!usable && !m_lost) {
       event(Event::Lost);
+      report_sync(false, 0, 0);
     }
     m_lost = !usable;
   }

@@ -235,6 +235,10 @@ class NtpClient {
 
   ClientOptions m_opt;
   ClockControl& m_control;
+  uint64_t m_sync_report_errors = 0;
+  // The sync state for the clock's other readers (ClockControl::set_sync_status): not
+  // synchronised at start and when the holdover bound passes; at every update otherwise.
+  void report_sync(bool synchronised, double est_error_s, double max_error_s);
   Discipline m_discipline;
   Rng m_rng;
   std::map<SourceId, Entry> m_sources;

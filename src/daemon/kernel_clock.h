@@ -26,6 +26,11 @@ class KernelClock final : public core::ClockControl {
   tr7::Result<void> set_frequency(double ppm) override;
   double frequency() const override { return m_freq_ppm; }
   tr7::Result<void> set_leap(core::Leap leap) override;
+  // STA_UNSYNC cleared while synchronised, set when not; esterror and maxerror (us,
+  // clamped to k_max_sync_error_s as chronyd does) set on every call. The kernel adds
+  // 500 us/s to maxerror by itself and sets STA_UNSYNC when it passes 16 s. Leap bits
+  // and every other status bit are kept; STA_PLL is never used.
+  tr7::Result<void> set_sync_status(bool synchronised, double est_error_s, double max_error_s) override;
 
   // Read-only queries (modes = 0).
   static tr7::Result<double> read_frequency_ppm();
@@ -33,6 +38,7 @@ class KernelClock final : public core::ClockControl {
 
   static constexpr double k_max_ppm = 5000;        // frequency + slew, via ADJ_TICK
   static constexpr double k_max_step_s = 1e9;
+  static constexpr double k_max_sync_error_s = 16.0;  // the kernel's NTP_PHASE_LIMIT
 
  private:
   double m_freq_ppm = 0;
