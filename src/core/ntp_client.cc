@@ -330,7 +330,7 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   m_system_offset = sel.offset_s;
   bool was_held = m_discipline.held();
   double held_offset = m_discipline.held_offset_s();
-  UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now);
+  UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now, std::sqrt(std::max(0.0, sel.offset_var)));
   if (r.action == UpdateAction::Stepped || r.action == UpdateAction::Slewed) {
     if (was_held) {
       event(r.approved ? Event::Approved : Event::Released, held_offset, 0, m_held_id);

@@ -113,7 +113,7 @@ struct BindTarget {
 // Fixed bounds (see tr7ntpd(8), "Privilege separation").
 // The kernel clock's reach (daemon/kernel_clock.h): ADJ_FREQUENCY (+-500 ppm) plus
 // ADJ_TICK for the discipline's slews, which ride on the frequency.
-inline constexpr double k_max_freq_ppm = 5000.0;
+inline constexpr double k_max_freq_ppm = 100000.0;  // 10 %: base (500) + the fastest slew (83333)
 inline constexpr double k_max_slew_s = 100.0;    // larger corrections are steps
 inline constexpr double k_default_max_step_s = 366.0 * 86400.0;
 // SetSync error bounds: [0, 16 s] (the kernel's NTP_PHASE_LIMIT); not synchronised: both 0.

@@ -4,7 +4,7 @@
 //  * only messages of exactly sizeof(Request) bytes are accepted;
 //  * an accepted message is byte for byte the canonical encoding of what was accepted
 //    (no unused byte, no padding, no junk after the namespace name);
-//  * accepted values are finite and inside the bounds: |frequency| <= 5000 ppm,
+//  * accepted values are finite and inside the bounds: |frequency| <= 100000 ppm,
 //    |slew| <= k_max_slew_s, |step| <= max_step and the step target inside the window,
 //    leap 0..2, SetSync errors in [0, 16 s] (none when not synchronised), a valid namespace name, a configured (netns, address, port) or one a
 //    runtime tenant rule admits (never port 0, never the own namespace); NetnsId only

@@ -83,10 +83,10 @@ static void test_valid_requests(void**) {
   }
   auto s = check(make_request(Op::Slew, 1, -0.25));
   assert_true(s && s->op == Op::Slew && s->value == -0.25);
-  auto f = check(make_request(Op::SetFreq, 2, 5000.0));
-  assert_true(f && f->value == 5000.0);
-  f = check(make_request(Op::SetFreq, 2, -5000.0));
-  assert_true(f && f->value == -5000.0);
+  auto f = check(make_request(Op::SetFreq, 2, 100000.0));
+  assert_true(f && f->value == 100000.0);
+  f = check(make_request(Op::SetFreq, 2, -100000.0));
+  assert_true(f && f->value == -100000.0);
   auto st = check(make_request(Op::Step, 3, 999.5));
   assert_true(st && st->value == 999.5);
   for (Leap l : {Leap::None, Leap::Insert, Leap::Delete}) {
@@ -143,7 +143,7 @@ static void test_not_finite(void**) {
 }
 
 static void test_bounds(void**) {
-  refused(check(make_request(Op::SetFreq, 1, 5000.000001)), Refusal::OutOfRange);
+  refused(check(make_request(Op::SetFreq, 1, 100000.00001)), Refusal::OutOfRange);
   refused(check(make_request(Op::SetFreq, 1, -1e9)), Refusal::OutOfRange);
   refused(check(make_request(Op::Slew, 1, k_max_slew_s + 0.001)), Refusal::OutOfRange);
   assert_true(check(make_request(Op::Slew, 1, -k_max_slew_s)).has_value());
