@@ -43,6 +43,17 @@ class ClockControl {
   virtual Result<void> set_frequency(double ppm) = 0;
   virtual double frequency() const = 0;  // the current correction, ppm
   virtual Result<void> set_leap(Leap leap) = 0;
+  // What the clock is worth, for others on the host (the kernel's STA_UNSYNC, esterror
+  // and maxerror, as adjtimex(2)/ntp_gettime(3) report them to timedatectl,
+  // systemd-time-wait-sync, node_exporter): synchronised or not, the estimated error
+  // and the maximum error (root distance), seconds, finite, >= 0. Implementations may
+  // clamp (the kernel: 16 s). A clock nobody else reads (virtual, simulated) ignores it.
+  virtual Result<void> set_sync_status(bool synchronised, double est_error_s, double max_error_s) {
+    (void)synchronised;
+    (void)est_error_s;
+    (void)max_error_s;
+    return {};
+  }
 };
 
 }  // namespace tr7::core

@@ -6,6 +6,10 @@
 
 namespace tr7::core {
 
+namespace {
+constexpr double k_max_slew_tau_s = 86400;
+}  // namespace
+
 const char* to_string(UpdateAction a) {
   switch (a) {
     case UpdateAction::Stepped:
@@ -110,7 +114,7 @@ void Discipline::tick(Timestamp now) {
   }
 }
 
-UpdateResult Discipline::update(double offset_s, double freq, Timestamp now) {
+UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, double offset_sd_s) {
   UpdateResult res;
   tick(now);
   if (!std::isfinite(offset_s) || !std::isfinite(freq)) {
@@ -159,11 +163,22 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now) {
     if (set_freq(base, now)) {
       m_slew_end.reset();
     }
+    m_last_update = now;
     return res;
   }
-  // Slew: frequency = base + offset / tau, the rate bounded by max_slew_ppm.
+  // Slew: frequency = base + offset / tau, the rate bounded by max_slew_ppm, tau by
+  // chronyd's rule (discipline.h): C / |offset|, C = ratio * 0.5 * sd * interval.
   double max_rate = std::max(m_opt.max_slew_ppm, 1e-3) * 1e-6;
-  double tau = std::max(m_opt.min_slew_s, mag / max_rate);
+  double interval = m_last_update ? std::max(0.0, diff_s(now, *m_last_update)) : 0.0;
+  double c = m_opt.correction_time_ratio * 0.5 * (std::isfinite(offset_sd_s) ? std::max(0.0, offset_sd_s) : 0.0) *
+             interval;
+  double tau = mag > 0 ? c / mag : 0.0;
+  if (interval > 0 && m_opt.max_slew_interval_fraction > 0) {
+    tau = std::min(tau, m_opt.max_slew_interval_fraction * interval);
+  }
+  tau = std::max({m_opt.min_slew_s, mag / max_rate, tau});
+  // A slew longer than a day would only be replaced anyway; keep the numbers sane.
+  tau = std::min(tau, std::max(k_max_slew_tau_s, mag / max_rate));
   double f = base + offset_s / tau;
   if (!set_freq(f, now)) {
     res.action = UpdateAction::Failed;
@@ -171,6 +186,7 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now) {
   }
   m_slew_end = add_s(now, tau);
   m_synchronised = true;
+  m_last_update = now;
   res.action = UpdateAction::Slewed;
   res.applied_s = offset_s;
   res.approved = approved;

@@ -18,7 +18,15 @@
 //    afterwards slew only, so the served time never jumps (backward or forward) while
 //    running;
 //  * slews: frequency = base + offset / tau for tau seconds, |offset / tau| <=
-//    max_slew_ppm; base frequency bounded by max_freq_ppm;
+//    max_slew_ppm; base frequency bounded by max_freq_ppm. The slew time follows
+//    chronyd's rule (corrtimeratio): tau = C / |offset| with C = correction_time_ratio
+//    * 0.5 * offset_sd * update interval, so an offset of the size of its own
+//    uncertainty is slewed over 1.5 update intervals (a rate change of offset_sd / 1.5
+//    intervals, far below a ppm in the steady state), a larger one faster (the rate
+//    grows with offset^2), never faster than max_slew_ppm nor in less than
+//    min_slew_s. A slew not done by the next update is replaced by it (the rest is in
+//    the new offset: the model K knows what was applied), so the loop's gain per update
+//    is min(1, interval / tau) <= 1: no overshoot;
 //  * offset tolerance (after the first synchronisation): a correction above it is not
 //    applied; after tolerance_updates in a row it is "held" (flagged) until the
 //    sources come back within tolerance or approve() is called; approve applies it by
@@ -33,14 +41,22 @@
 
 namespace tr7::core {
 
+inline constexpr double k_default_max_slew_ppm = 1e6 / 12;  // 83333.333 ppm, as chronyd
+inline constexpr double k_max_slew_limit_ppm = 1e6 / 12;    // the most max_slew_ppm may be
+
 struct DisciplineOptions {
   double makestep_threshold_s = 0.128;
   int makestep_limit = 3;  // steps allowed in the first N updates (0: never)
-  double max_slew_ppm = 500;
+  // chronyd's maxslewrate default: the kernel reaches it with ADJ_TICK (kernel_clock.h).
+  double max_slew_ppm = k_default_max_slew_ppm;
   double max_freq_ppm = 500;
   double offset_tolerance_s = 0;  // 0: off
   int tolerance_updates = 3;
   double min_slew_s = 1.0;  // shortest slew
+  double correction_time_ratio = 3.0;  // chronyd's corrtimeratio (see above)
+  // ... but never longer than this fraction of the update interval: every correction is
+  // done before the next update (a persistent offset, e.g. under wander, is not noise).
+  double max_slew_interval_fraction = 1.0;
 };
 
 enum class UpdateAction : uint8_t {
@@ -73,8 +89,9 @@ class Discipline {
   Timestamp epoch() const { return m_epoch; }
 
   // One update from the selection at served time `now`: offset (server - served clock)
-  // and frequency (server - raw clock, s/s).
-  UpdateResult update(double offset_s, double freq, Timestamp now);
+  // and frequency (server - raw clock, s/s); offset_sd_s: the offset's standard
+  // uncertainty (0: unknown; the slew then takes min_slew_s, or longer at max_slew_ppm).
+  UpdateResult update(double offset_s, double freq, Timestamp now, double offset_sd_s = 0);
   // Ends a slew that is due; call at next_tick() (or any time).
   void tick(Timestamp now);
   std::optional<Timestamp> next_tick() const;
@@ -108,6 +125,10 @@ class Discipline {
     double left = diff_s(*m_slew_end, now);
     return left > 0 ? (m_freq - m_base_freq) * left : 0;
   }
+  // The slew in progress: its end (served time) and the rate it adds to the base
+  // frequency (s/s, signed like an offset per second); nullopt / 0 when none.
+  std::optional<Timestamp> slew_end() const { return m_slew_end; }
+  double slew_rate() const { return m_slew_end ? m_freq - m_base_freq : 0.0; }
   double last_offset_s() const { return m_last_offset; }
   uint64_t steps() const { return m_steps; }
   uint64_t clock_errors() const { return m_clock_errors; }
@@ -126,6 +147,7 @@ class Discipline {
   double m_freq = 0;       // current frequency correction (s/s), slew included
   double m_base_freq = 0;  // without the slew
   std::optional<Timestamp> m_slew_end;
+  std::optional<Timestamp> m_last_update;  // of the last update that stepped or slewed
   bool m_synchronised = false;
   int m_updates = 0;
   int m_over_tolerance = 0;

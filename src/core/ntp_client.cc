@@ -57,7 +57,16 @@ NtpClient::NtpClient(const ClientOptions& opt, ClockControl& control, Timestamp 
       m_control(control),
       m_discipline(opt.discipline, control, now, opt.drift_ppm.value_or(control.frequency())),
       m_rng(seed),
-      m_start_mono(mono) {}
+      m_start_mono(mono) {
+  // Whatever a previous daemon left in the kernel: not synchronised until we are.
+  report_sync(false, 0, 0);
+}
+
+void NtpClient::report_sync(bool synchronised, double est_error_s, double max_error_s) {
+  if (!m_control.set_sync_status(synchronised, est_error_s, max_error_s)) {
+    ++m_sync_report_errors;
+  }
+}
 
 SourceId NtpClient::add_source(const SourceOptions& opt, uint32_t refid, double mono) {
   SourceId id = m_next_id++;
@@ -321,7 +330,7 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   m_system_offset = sel.offset_s;
   bool was_held = m_discipline.held();
   double held_offset = m_discipline.held_offset_s();
-  UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now);
+  UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now, std::sqrt(std::max(0.0, sel.offset_var)));
   if (r.action == UpdateAction::Stepped || r.action == UpdateAction::Slewed) {
     if (was_held) {
       event(r.approved ? Event::Approved : Event::Released, held_offset, 0, m_held_id);
@@ -381,6 +390,14 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
     m_startup_done = true;
     event(Event::Synchronised, sel.offset_s);
   }
+  // The kernel learns what we serve, at every update (as chronyd does): estimated error
+  // from the same terms as the root dispersion's own, maximum error the root distance
+  // (with the correction still being slewed in).
+  ReferenceState served = reference(now);
+  report_sync(served.synchronised,
+              std::sqrt(sel.jitter_s * sel.jitter_s + est.offset_var + est.jitter_s * est.jitter_s) +
+                  std::fabs(m_discipline.slew_remaining_s(now)),
+              served.root_delay_s / 2 + served.root_dispersion_at(now));
   vote_leap(mono, now);
 }
 
@@ -443,6 +460,7 @@ void NtpClient::tick(double mono, Timestamp now) {
     bool usable = reference(now).synchronised;
     if (!usable && !m_lost) {
       event(Event::Lost);
+      report_sync(false, 0, 0);
     }
     m_lost = !usable;
   }
@@ -466,7 +484,15 @@ double NtpClient::next_event(double mono, Timestamp now) const {
     next = std::min(next, m_start_mono + m_opt.startup_wait_s);
   }
   if (m_leap != Leap::None) {
-    next = std::min(next, m_leap_mono + k_leap_margin_s);
+    // The moment itself (the served leap indicator clears) and the model's update after it.
+    next = std::min(next, mono < m_leap_mono ? m_leap_mono : m_leap_mono + k_leap_margin_s);
+  }
+  if (m_ever_synced && !m_lost) {
+    // The holdover bound (reference()): the served state turns unsynchronised then, with
+    // no packet to tell, so the caller must look (and publish) at that moment.
+    double left = m_opt.holdover_max_distance_s - m_ref.root_delay_s / 2 - m_ref.root_dispersion_s;
+    double until = diff_s(m_ref.reference_time, now) + std::max(0.0, left) / k_phi;
+    next = std::min(next, mono + std::max(0.0, until) + 1e-3);
   }
   return next;
 }
@@ -485,8 +511,12 @@ ReferenceState NtpClient::reference(Timestamp now) const {
     r.root_dispersion_s += std::fabs(m_discipline.held_offset_s());
   }
   // Honest too: a correction still being slewed in (after a first step from a sample
-  // that queued, tens of milliseconds at up to max_slew_ppm) is error in what we serve.
-  r.root_dispersion_s += std::fabs(m_discipline.slew_remaining_s(now));
+  // that queued, tens of milliseconds at up to max_slew_ppm) is error in what we serve;
+  // root_dispersion_at() counts what is left of it at each moment.
+  if (auto end = m_discipline.slew_end(); end && *end > now) {
+    r.slew_rate_s_per_s = m_discipline.slew_rate();
+    r.slew_end = *end;
+  }
   r.leap = (m_leap != Leap::None && now < m_leap_at) ? m_leap : Leap::None;
   return r;
 }

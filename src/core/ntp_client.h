@@ -154,7 +154,11 @@ class NtpClient {
   ResponseResult on_response(SourceId id, std::span<const uint8_t> data, Timestamp t4, double mono);
   // Housekeeping: slew ends, leap seconds, the startup wait.
   void tick(double mono, Timestamp now);
-  // The next mono time anything is due (a request or a tick).
+  // The next mono time anything is due (a request or a tick), also any change of
+  // reference() that no packet brings: the leap indicator clearing at the leap, the
+  // holdover bound passed. Between two such events reference() changes only by its root
+  // dispersion's growth (ReferenceState::root_dispersion_at) and the shrinking
+  // slew_remaining_s() it adds, so a snapshot taken at an event stays honest until the next.
   double next_event(double mono, Timestamp now) const;
   void burst(double mono);  // a burst on every source
 
@@ -231,6 +235,10 @@ class NtpClient {
 
   ClientOptions m_opt;
   ClockControl& m_control;
+  uint64_t m_sync_report_errors = 0;
+  // The sync state for the clock's other readers (ClockControl::set_sync_status): not
+  // synchronised at start and when the holdover bound passes; at every update otherwise.
+  void report_sync(bool synchronised, double est_error_s, double max_error_s);
   Discipline m_discipline;
   Rng m_rng;
   std::map<SourceId, Entry> m_sources;

@@ -191,8 +191,14 @@ ResponseResult NtpSource::on_response(std::span<const uint8_t> data, Timestamp t
   double round_trip = diff_s(t4, m_t1);
   double offset = (ntp_diff_s(h.receive, t1n) + ntp_diff_s(h.transmit, t4n)) / 2;
   double delay = round_trip - server_time;
-  double precision = log2_to_s(m_opt.precision) + log2_to_s(h.precision);
-  if (!std::isfinite(offset) || !std::isfinite(delay) || server_time < 0 || round_trip < 0 ||
+  double server_precision = log2_to_s(h.precision);
+  double precision = log2_to_s(m_opt.precision) + server_precision;
+  // T2 and T3 are read from the server's clock, which may fuzz the bits below its
+  // precision (chronyd does), so T3 - T2 can be negative by up to one server precision
+  // (chrony's check_packet allows the same). T1 and T4 are ours and unfuzzed: a negative
+  // round trip is a step, not noise. A huge claimed precision buys nothing: the delay
+  // bound below still applies, and the sample's dispersion carries it.
+  if (!std::isfinite(offset) || !std::isfinite(delay) || server_time < -server_precision || round_trip < 0 ||
       round_trip > m_opt.max_delay_s || delay < -precision || delay > m_opt.max_delay_s) {
     return refuse(Reject::BadDelay);
   }
@@ -215,7 +221,7 @@ ResponseResult NtpSource::on_response(std::span<const uint8_t> data, Timestamp t
   s.poll = h.poll;
   s.precision = h.precision;
   s.reference_time = h.reference.is_zero() ? Timestamp{} : from_ntp(h.reference, t4);
-  s.response_time_s = server_time;
+  s.response_time_s = std::max(server_time, 0.0);
   m_last = s;
   res.sample = s;
   return res;

@@ -1,6 +1,7 @@
 // The helper protocol's validator (see privsep.h).
 #include "core/privsep.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -29,6 +30,8 @@ const char* to_string(Op op) {
       return "open-config";
     case Op::NetnsId:
       return "netns-id";
+    case Op::SetSync:
+      return "set-sync";
   }
   return "unknown";
 }
@@ -97,6 +100,18 @@ Request make_request(Op op, uint32_t seq, double value) {
 Request make_set_leap(uint32_t seq, Leap leap) {
   Request r = make_request(Op::SetLeap, seq);
   r.leap = static_cast<uint32_t>(leap);
+  return r;
+}
+
+Request make_set_sync(uint32_t seq, bool synchronised, double est_error_s, double max_error_s) {
+  // + 0.0: -0.0 becomes +0.0, the one encoding of zero the helper accepts.
+  auto clamp = [](double v) { return std::isnan(v) ? k_max_sync_error_s : std::clamp(v, 0.0, k_max_sync_error_s) + 0.0; };
+  Request r = make_request(Op::SetSync, seq);
+  if (synchronised) {
+    r.leap = 1;
+    r.value = clamp(max_error_s);
+    r.value2 = clamp(est_error_s);
+  }
   return r;
 }
 
@@ -284,6 +299,25 @@ Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& poli
       if (!policy.clock_control) {
         return unexpected(Refusal::Disabled);
       }
+      return v;
+    case Op::SetSync:
+      if (!std::isfinite(r.value) || !std::isfinite(r.value2)) {
+        return unexpected(Refusal::NotFinite);
+      }
+      if (r.leap > 1 || r.value < 0 || r.value > k_max_sync_error_s || r.value2 < 0 ||
+          r.value2 > k_max_sync_error_s) {
+        return unexpected(Refusal::OutOfRange);
+      }
+      v.synchronised = r.leap == 1;
+      // Bytes, not values (-0.0); not synchronised carries no bounds at all.
+      if (!canonical(r, make_set_sync(r.seq, v.synchronised, r.value2, r.value))) {
+        return unexpected(Refusal::NotCanonical);
+      }
+      if (!policy.clock_control) {
+        return unexpected(Refusal::Disabled);
+      }
+      v.value = r.value;
+      v.value2 = r.value2;
       return v;
     case Op::OpenUdp:
       return check_open_udp(r, policy, v);

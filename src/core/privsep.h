@@ -47,9 +47,10 @@ enum class Op : uint32_t {
   OpenUdp = 8,     // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
   OpenConfig = 9,  // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
   NetnsId = 10,    // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
+  SetSync = 11,    // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
 };
 inline constexpr uint32_t k_op_min = 1;
-inline constexpr uint32_t k_op_max = 10;
+inline constexpr uint32_t k_op_max = 11;
 const char* to_string(Op op);
 
 // Longest network namespace name (the file name under /run/netns).
@@ -60,16 +61,17 @@ struct Request {
   uint32_t op;        // Op
   uint32_t seq;       // chosen by the worker, echoed in the response
   uint32_t reserved;  // 0
-  double value;       // Slew, Step: seconds; SetFreq: ppm; otherwise 0
-  uint32_t leap;      // SetLeap: 0..2; otherwise 0
+  double value;       // Slew, Step: seconds; SetFreq: ppm; SetSync: max error, s; otherwise 0
+  uint32_t leap;      // SetLeap: 0..2; SetSync: 1 synchronised, 0 not; otherwise 0
   uint16_t port;      // OpenUdp: host byte order, 0 = an ephemeral port
   uint8_t family;     // OpenUdp: 4 or 6; otherwise 0
   uint8_t reserved2;  // 0
   uint8_t addr[16];   // OpenUdp: network order, IPv4 in the first 4 bytes; otherwise 0
   char netns[72];     // OpenUdp, NetnsId: NUL-terminated, zero-padded; "" = the daemon's own namespace
+  double value2;      // SetSync: estimated error, s; otherwise 0
 };
 static_assert(std::is_trivially_copyable_v<Request> && std::is_standard_layout_v<Request>);
-static_assert(sizeof(Request) == 120, "no implicit padding: every byte is checked");
+static_assert(sizeof(Request) == 128, "no implicit padding: every byte is checked");
 
 struct Response {
   uint32_t version;   // k_version
@@ -111,13 +113,15 @@ struct BindTarget {
 // Fixed bounds (see tr7ntpd(8), "Privilege separation").
 // The kernel clock's reach (daemon/kernel_clock.h): ADJ_FREQUENCY (+-500 ppm) plus
 // ADJ_TICK for the discipline's slews, which ride on the frequency.
-inline constexpr double k_max_freq_ppm = 5000.0;
+inline constexpr double k_max_freq_ppm = 100000.0;  // 10 %: base (500) + the fastest slew (83333)
 inline constexpr double k_max_slew_s = 100.0;    // larger corrections are steps
 inline constexpr double k_default_max_step_s = 366.0 * 86400.0;
+// SetSync error bounds: [0, 16 s] (the kernel's NTP_PHASE_LIMIT); not synchronised: both 0.
+inline constexpr double k_max_sync_error_s = 16.0;
 
 // What the helper will do, fixed at start-up from the configuration.
 struct Policy {
-  bool clock_control = false;                // clock = kernel: Slew, SetFreq, Step, SetLeap, WriteRtc
+  bool clock_control = false;                // clock = kernel: Slew, SetFreq, Step, SetLeap, SetSync, WriteRtc
   bool rtc = false;                          // an RTC is configured: ReadRtc (and WriteRtc with clock_control)
   double max_step_s = k_default_max_step_s;  // |Step value| bound
   // No step may put the clock outside [floor, ceiling] (see startup_clock.h); zero = no limit.
@@ -135,6 +139,8 @@ struct Valid {
   Op op = Op::Query;
   uint32_t seq = 0;
   double value = 0.0;
+  double value2 = 0.0;        // SetSync: estimated error (value: max error)
+  bool synchronised = false;  // SetSync
   Leap leap = Leap::None;
   BindTarget target;  // OpenUdp; NetnsId: target.netns
 };
@@ -170,6 +176,8 @@ inline constexpr double k_step_refill_s = 300.0;
 // is neither IPv4 nor IPv6.
 Request make_request(Op op, uint32_t seq, double value = 0.0);
 Request make_set_leap(uint32_t seq, Leap leap);
+// Errors clamped to [0, k_max_sync_error_s] (NaN: the limit); both 0 when not synchronised.
+Request make_set_sync(uint32_t seq, bool synchronised, double est_error_s, double max_error_s);
 Result<Request, Refusal> make_open_udp(uint32_t seq, std::string_view netns, const SockAddr& addr);
 // NetnsId of a named namespace (never ""): refused unless a configured target or a
 // runtime rule names it.

@@ -1,10 +1,14 @@
 #include "core/reference.h"
 
+#include <cmath>
+
 namespace tr7::core {
 
 double ReferenceState::root_dispersion_at(Timestamp now) const {
   double age = diff_s(now, reference_time);
-  return root_dispersion_s + (age > 0 ? age * k_phi : 0.0);
+  double slew_left = diff_s(slew_end, now);
+  return root_dispersion_s + (age > 0 ? age * k_phi : 0.0) +
+         (slew_left > 0 ? std::fabs(slew_rate_s_per_s) * slew_left : 0.0);
 }
 
 ReferenceState served_reference(const ReferenceState& r, Timestamp now) {

@@ -25,8 +25,14 @@ struct ReferenceState {
   double root_delay_s = 0.0;
   double root_dispersion_s = 0.0;  // at reference_time; grows at k_phi afterwards
   bool local = false;              // served from local_stratum (no source)
+  // A correction still being slewed in (discipline.h): until slew_end the served time is
+  // off by up to |slew_rate_s_per_s| * (slew_end - now) more than the sources say, and
+  // the root dispersion says so, shrinking as the slew proceeds.
+  double slew_rate_s_per_s = 0.0;
+  Timestamp slew_end;
 
-  // Root dispersion at `now`, never below the value at the reference time.
+  // Root dispersion at `now`, never below the value at the reference time: grows at
+  // k_phi from the reference time, plus what the slew in progress has still to correct.
   double root_dispersion_at(Timestamp now) const;
 };
 

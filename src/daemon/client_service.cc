@@ -422,6 +422,9 @@ void ClientService::on_timer() {
 }
 
 void ClientService::schedule() {
+  if (m_on_change) {
+    m_on_change();
+  }
   if (!m_client) {
     return;
   }

@@ -99,6 +99,11 @@ class ClientService {
   CommandResult approve(std::optional<int64_t> id);
 
   void set_audit_hooks(ClockAuditHooks h) { m_audit = std::move(h); }
+  // Called on the loop after anything that may have changed reference() or tracking()
+  // (a reply, a timer, a command), before the loop serves anything else: the worker
+  // publishes the reference to the server threads there, so nothing that reports the
+  // state (the command socket, sd_notify) runs ahead of what is served.
+  void set_on_change(std::function<void()> f) { m_on_change = std::move(f); }
   // Where client sockets of sources with `netns NAME` come from: a UDP socket bound to
   // the wildcard address, port 0, inside that namespace. Unset: such sources are not
   // polled (a send error each time).
@@ -171,6 +176,7 @@ class ClientService {
   sys::Callback m_drift_timer;
   ClientServiceStats m_stats;
   ClockAuditHooks m_audit;
+  std::function<void()> m_on_change;
   NetnsSocketFn m_netns_sockets;
   bool m_drift_warned = false;
 };

@@ -1,7 +1,24 @@
 // The provider for a daemon without an NTP client (see client_status.h).
 #include "daemon/client_status.h"
 
+#include <cstdio>
+
 namespace tr7::daemon {
+
+std::string status_line(const ctl::TrackingStatus& t) {
+  char buf[160];
+  if (t.state == "synchronised" || t.state == "holdover") {
+    std::snprintf(buf, sizeof buf, "%s %s %s, stratum %d, offset %+.6f s", t.state.c_str(),
+                  t.state == "holdover" ? "on" : "to", t.ref_name.empty() ? "?" : t.ref_name.c_str(), t.stratum,
+                  t.offset_s);
+    return buf;
+  }
+  if (t.state == "local") {
+    std::snprintf(buf, sizeof buf, "local stratum %d, no source", t.stratum);
+    return buf;
+  }
+  return "unsynchronised";
+}
 
 ctl::TrackingStatus tracking_from_reference(const core::ReferenceState& ref, core::Timestamp now,
                                             const std::string& clock_mode) {

@@ -88,6 +88,11 @@ class NoClientProvider final : public ClientStatusProvider {
   std::string m_clock_mode;
 };
 
+// The sync state in one line for systemd's STATUS= (sd_notify): "synchronised to
+// 192.0.2.1, stratum 2, offset -0.000012 s", "holdover on ...", "local stratum 7, no
+// source", "unsynchronised".
+std::string status_line(const ctl::TrackingStatus& t);
+
 // Tracking as seen from a reference state alone (also useful to the NTP client while it
 // has no selected source).
 ctl::TrackingStatus tracking_from_reference(const core::ReferenceState& ref, core::Timestamp now,

@@ -719,7 +719,7 @@ void Parser::define_discipline() {
                      d.makestep_limit = static_cast<int>(*n);
                      return std::nullopt;
                    }};
-  s["max_slew_ppm"] = real_key(1, 4500, [&d](double x) { d.max_slew_ppm = x; });
+  s["max_slew_ppm"] = real_key(1, core::k_max_slew_limit_ppm, [&d](double x) { d.max_slew_ppm = x; });
   s["offset_tolerance"] = {false, [&d](const std::string& v, int) -> std::optional<std::string> {
                              auto x = parse_double(v, 0, 1e6);
                              if (!x) {

@@ -19,6 +19,7 @@
 
 #include "core/allowlist.h"
 #include "core/client_table.h"
+#include "core/discipline.h"
 #include "core/netaddr.h"
 #include "core/result.h"
 #include "core/tenant.h"
@@ -108,7 +109,7 @@ struct SourcesSettings {
 struct DisciplineSettings {
   double makestep_threshold_s = 0.128;
   int makestep_limit = 3;
-  double max_slew_ppm = 500;
+  double max_slew_ppm = core::k_default_max_slew_ppm;  // chronyd's maxslewrate
   double offset_tolerance_s = 1.0;  // 0: off
   double max_distance_s = 1.5;      // root distance beyond which we stop serving (holdover)
   std::string drift_file = "drift";  // a file name in state_dir; "none": no drift file

@@ -111,6 +111,11 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
                                                                         : "cleared");
       clock_result(m_deps.clock->set_leap(v.leap), "set leap");
       break;
+    case ps::Op::SetSync:
+      log_debug("helper: sync status %s, est error %.6f s, max error %.6f s",
+                v.synchronised ? "synchronised" : "unsynchronised", v.value2, v.value);
+      clock_result(m_deps.clock->set_sync_status(v.synchronised, v.value2, v.value), "set sync status");
+      break;
     case ps::Op::ReadRtc: {
       auto t = m_deps.rtc->read();
       if (!t) {

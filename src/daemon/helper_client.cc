@@ -225,6 +225,17 @@ Result<void> HelperClockControl::set_frequency(double ppm) {
   return r;
 }
 
+Result<void> HelperClockControl::set_sync_status(bool synchronised, double est_error_s, double max_error_s) {
+  auto r = m_client.call(ps::make_set_sync(0, synchronised, est_error_s, max_error_s));
+  if (!r) {
+    return unexpected(r.error());
+  }
+  if (r->resp.status != 0) {
+    return unexpected("set-sync: " + HelperClient::describe(r->resp.status));
+  }
+  return {};
+}
+
 Result<void> HelperClockControl::set_leap(core::Leap leap) {
   if (leap == core::Leap::Unsynchronised) {
     return unexpected(std::string("set-leap: 'unsynchronised' is not a leap second"));

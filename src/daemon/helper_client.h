@@ -80,6 +80,7 @@ class HelperClockControl final : public core::ClockControl {
   Result<void> set_frequency(double ppm) override;
   double frequency() const override { return m_freq_ppm; }
   Result<void> set_leap(core::Leap leap) override;
+  Result<void> set_sync_status(bool synchronised, double est_error_s, double max_error_s) override;
 
  private:
   Result<void> value_op(core::privsep::Op op, double value);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -115,6 +116,31 @@ tr7::Result<void> KernelClock::set_leap(core::Leap leap) {
   set.modes = ADJ_STATUS;
   set.status = status;
   return adjust(set, "set leap");
+}
+
+tr7::Result<void> KernelClock::set_sync_status(bool synchronised, double est_error_s, double max_error_s) {
+  if (!std::isfinite(est_error_s) || !std::isfinite(max_error_s) || est_error_s < 0 || max_error_s < 0) {
+    return tr7::unexpected(std::string("sync status: error bounds out of range"));
+  }
+  timex tx{};
+  tx.modes = 0;
+  if (auto r = adjust(tx, "read status"); !r) {
+    return r;
+  }
+  // As chronyd (sys_timex.c): not synchronised, or a bound past the kernel's limit,
+  // is STA_UNSYNC with both errors at the limit.
+  if (max_error_s >= k_max_sync_error_s) {
+    synchronised = false;
+  }
+  if (!synchronised) {
+    est_error_s = max_error_s = k_max_sync_error_s;
+  }
+  timex set{};
+  set.modes = ADJ_STATUS | ADJ_ESTERROR | ADJ_MAXERROR;
+  set.status = synchronised ? (tx.status & ~STA_UNSYNC) : (tx.status | STA_UNSYNC);
+  set.esterror = std::lround(std::min(est_error_s, k_max_sync_error_s) * 1e6);
+  set.maxerror = std::lround(max_error_s * 1e6);
+  return adjust(set, "set sync status");
 }
 
 }  // namespace tr7::daemon

@@ -18,6 +18,7 @@
 #include "daemon/log.h"
 #include "daemon/privsep.h"
 #include "daemon/readiness.h"
+#include "daemon/sd_notify.h"
 #include "daemon/tzdb.h"
 #include "daemon/worker.h"
 #include "sys/event.h"
@@ -220,6 +221,8 @@ int main(int argc, char** argv) {
   bool privsep = !debug && geteuid() == 0;
   try {
     tr7::daemon::WorkerOptions opt{config_path};
+    // Before any fork or sandbox: the worker sends on it from its chroot (sd_notify.h).
+    opt.notify = tr7::daemon::SdNotifier::from_environment();
     if (privsep) {
       tr7::daemon::PrivsepPlan plan = tr7::daemon::prepare_privsep(*cfg);
       tr7::daemon::Startup st = tr7::daemon::open_startup(*cfg, true);

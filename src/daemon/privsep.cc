@@ -401,6 +401,7 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
     std::_Exit(rc);
   }
   worker_end.reset();
+  opt.notify.reset();  // the worker notifies systemd; the helper has nothing to say
   if (ready_fd >= 0) {
     close(ready_fd);  // the worker reports readiness; the helper's copy must not keep it open
   }

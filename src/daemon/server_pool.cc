@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -55,7 +56,20 @@ struct ServerPool::Shard {
   std::mutex mail_mutex;
   std::vector<std::function<void()>> mail;
   std::atomic<bool> has_mail{false};
+  // Wakes the thread from its poll (mail, stop): an idle thread sleeps until a request
+  // or this, never on a timer.
+  sys::Fd wake;
 };
+
+namespace {
+
+void wake_shard(int fd) noexcept {
+  uint64_t one = 1;
+  // EAGAIN only when the counter is near 2^64: a wake-up is pending anyway.
+  (void)!write(fd, &one, sizeof one);
+}
+
+}  // namespace
 
 unsigned available_cpus() {
   cpu_set_t set;
@@ -138,6 +152,10 @@ void ServerPool::build(std::vector<std::vector<sys::Fd>> fds, const core::SteerK
   for (unsigned t = 0; t < m_cfg.threads; ++t) {
     auto s = std::make_unique<Shard>();
     s->index = t;
+    s->wake.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!s->wake.valid()) {
+      throw std::system_error(errno, std::generic_category(), "eventfd");
+    }
     core::SipKey sip{sys::random_u64(), sys::random_u64()};
     s->server = std::make_unique<core::NtpServer>(shard_policy(m_policy, t), sip, sys::random_u64(), m_cfg.precision);
     ListenerOptions lo;
@@ -185,11 +203,6 @@ void ServerPool::start() {
     return;
   }
   m_stop.store(false);
-  for (auto& s : m_shards) {
-    if (s->listeners.size() == 1) {
-      sys::set_blocking(s->listeners[0]->fd(), k_control_ms);
-    }
-  }
   // The threads inherit a full signal mask: signals go to the main thread's loop.
   sigset_t all, old;
   sigfillset(&all);
@@ -207,8 +220,15 @@ void ServerPool::start() {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-void ServerPool::stop() {
+void ServerPool::request_stop() {
   m_stop.store(true);
+  for (auto& s : m_shards) {
+    wake_shard(s->wake.get());
+  }
+}
+
+void ServerPool::stop() {
+  request_stop();
   for (auto& t : m_threads) {
     if (t.joinable()) {
       t.join();
@@ -224,49 +244,54 @@ void ServerPool::stop() {
 void ServerPool::thread_main(Shard& s) {
   std::string name = "tr7ntpd-srv" + std::to_string(s.index);
   pthread_setname_np(pthread_self(), name.c_str());
-  if (s.listeners.size() == 1) {
-    NtpListener& l = *s.listeners[0];
-    core::BusyPollWindow bp(static_cast<int64_t>(m_cfg.busy_poll_us) * 1000);
-    while (!m_stop.load(std::memory_order_relaxed)) {
-      size_t n = 0;
-      if (bp.window_ns() > 0) {
-        // Busy polling: look again and again for a while before going to sleep.
-        int64_t until = sys::monotonic_ns() + bp.window_ns();
-        do {
-          n = l.serve(false);
-        } while (n == 0 && sys::monotonic_ns() < until && !m_stop.load(std::memory_order_relaxed));
-      }
-      bool slept = n == 0;
-      if (slept) {
-        n = l.serve(true);  // blocks up to k_control_ms
-      }
+  // The sockets and the wake-up eventfd (last), all non-blocking. The thread sleeps in
+  // poll with no timeout: with no request and no mail it never wakes (a daemon with no
+  // listener has idle threads that cost nothing). The reference needs no wake-up: each
+  // batch reads the newest snapshot (reference_publisher.h).
+  std::vector<pollfd> pfds;
+  for (const auto& l : s.listeners) {
+    pfds.push_back(pollfd{l->fd(), POLLIN, 0});
+  }
+  pfds.push_back(pollfd{s.wake.get(), POLLIN, 0});
+  const size_t n_listeners = s.listeners.size();
+  core::BusyPollWindow bp(static_cast<int64_t>(m_cfg.busy_poll_us) * 1000);
+  while (!m_stop.load(std::memory_order_relaxed)) {
+    size_t n = 0;
+    if (n_listeners == 1 && bp.window_ns() > 0) {
+      // Busy polling: look again and again for a while before going to sleep.
+      NtpListener& l = *s.listeners[0];
+      int64_t until = sys::monotonic_ns() + bp.window_ns();
+      do {
+        n = l.serve(false);
+      } while (n == 0 && sys::monotonic_ns() < until && !m_stop.load(std::memory_order_relaxed));
       if (n > 0) {
-        bp.on_batch(slept, l.first_rx_ns(), sys::realtime_now().ns);
+        bp.on_batch(false, l.first_rx_ns(), sys::realtime_now().ns);
       }
-      if (s.has_mail.load(std::memory_order_acquire)) {
-        run_mail(s);
+    }
+    if (n == 0) {
+      int r = poll(pfds.data(), pfds.size(), -1);
+      if (r < 0 && errno != EINTR) {
+        break;  // EFAULT/EINVAL/ENOMEM: nothing sensible to retry
       }
-      publish(s);
-    }
-  } else {
-    std::vector<pollfd> pfds;
-    for (const auto& l : s.listeners) {
-      pfds.push_back(pollfd{l->fd(), POLLIN, 0});
-    }
-    while (!m_stop.load(std::memory_order_relaxed)) {
-      int r = poll(pfds.data(), pfds.size(), k_control_ms);
       if (r > 0) {
-        for (size_t i = 0; i < pfds.size(); ++i) {
+        if (pfds.back().revents != 0) {
+          uint64_t v;
+          (void)!read(s.wake.get(), &v, sizeof v);
+        }
+        for (size_t i = 0; i < n_listeners; ++i) {
           if (pfds[i].revents != 0) {
-            s.listeners[i]->serve(false);
+            size_t got = s.listeners[i]->serve(false);
+            if (got > 0 && n_listeners == 1) {
+              bp.on_batch(true, s.listeners[i]->first_rx_ns(), sys::realtime_now().ns);
+            }
           }
         }
       }
-      if (s.has_mail.load(std::memory_order_acquire)) {
-        run_mail(s);
-      }
-      publish(s);
     }
+    if (s.has_mail.load(std::memory_order_acquire)) {
+      run_mail(s);
+    }
+    publish(s);
   }
   publish(s);
 }
@@ -361,6 +386,7 @@ bool ServerPool::run_on_all(std::function<void(Shard&)> f) {
       }
     });
     sp->has_mail.store(true, std::memory_order_release);
+    wake_shard(sp->wake.get());
   }
   std::unique_lock<std::mutex> lock(done->m);
   return done->cv.wait_for(lock, std::chrono::milliseconds(k_visit_timeout_ms), [&] { return done->remaining == 0; });

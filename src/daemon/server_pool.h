@@ -11,23 +11,25 @@
 //    limit by N; a shared table would need a lock or atomics per packet.)
 //  * The client table capacity (max_clients) is split evenly over the shards (the
 //    shares add up to it exactly): memory stays bounded by the configured total.
-//  * A shard thread with one socket blocks in recvmmsg (MSG_WAITFORONE): one call both
-//    waits and reads, as the minimal reflector does; with several sockets it polls.
-//    With busy_poll_us it first polls the socket for an adaptive window (at most
-//    busy_poll_us) while requests keep arriving that densely: an idle server's wake-up
-//    latency then stays out of T3-T2, at the price of CPU time (see tr7ntpd.conf(5)).
-//    Either way it wakes at least every k_control_ms to look at its mailbox and at stop.
+//  * A shard thread sleeps in poll(2), with no timeout, on its sockets and an eventfd;
+//    then reads the ready sockets in batches (recvmmsg, non-blocking). The eventfd is
+//    written only for mail and stop: an idle thread, or one with no socket at all, never
+//    wakes. With busy_poll_us (one socket) it first polls the socket for an adaptive
+//    window (at most busy_poll_us) while requests keep arriving that densely: an idle
+//    server's wake-up latency then stays out of T3-T2, at the price of CPU time (see
+//    tr7ntpd.conf(5)).
 //  * Statistics: each shard publishes its counters (relaxed atomic stores) after every
 //    batch; stats() sums them from any thread, without stopping anyone.
 //  * Everything else that needs a shard's own state (a new policy on reload, reading the
 //    client table) goes through the shard's mailbox and runs on its thread between two
-//    batches; the caller waits (at most about k_control_ms when the shard is idle).
+//    batches, woken at once by the eventfd; the caller waits for it.
 //
 // One pool serves one server configuration (policy, listen addresses); several tenants
 // would each get a pool. The threads start with start(), which must come after any
 // fork (daemonising, privilege separation). System calls of the shard threads (for a
-// seccomp allow list): recvmmsg, sendmmsg, poll (only with several sockets),
+// seccomp allow list): poll (or ppoll), read (eventfd), recvmmsg, sendmmsg,
 // clock_gettime (normally vDSO), futex (mailbox), madvise/munmap/exit (thread end);
+// creating a pool: eventfd2; waking a thread: write;
 // creating them: clone3 or clone, mmap, mprotect, rt_sigprocmask, set_robust_list,
 // rseq, prctl(PR_SET_NAME); opening the sockets: socket, setsockopt(SO_REUSEPORT,
 // SO_TIMESTAMPNS, IP_PKTINFO, SO_RCVBUF, SO_RCVTIMEO, SO_ATTACH_REUSEPORT_CBPF), bind,
@@ -97,9 +99,9 @@ class ServerPool {
   void start();
   // Stops and joins them (also done by the destructor).
   void stop();
-  // Tells the threads to stop without waiting (stop() joins them): many pools stop in
-  // one k_control_ms instead of one each.
-  void request_stop() { m_stop.store(true); }
+  // Tells the threads to stop without waiting (stop() joins them): many pools stop
+  // together instead of one after the other.
+  void request_stop();
   bool running() const { return !m_threads.empty(); }
 
   unsigned threads() const { return static_cast<unsigned>(m_shards.size()); }
@@ -119,7 +121,6 @@ class ServerPool {
   // kept unless max_clients changed. Returns false as visit() does.
   bool set_policy(const core::ServerPolicy& policy);
 
-  static constexpr int k_control_ms = 50;
   static constexpr int k_visit_timeout_ms = 2000;
 
  private:

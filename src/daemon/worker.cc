@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/log.h"
+#include "daemon/sd_notify.h"
 #include "sys/clock.h"
 #include "sys/udp.h"
 
@@ -63,8 +64,8 @@ class Worker::View final : public DaemonView {
       std::lock_guard<std::mutex> lock(m);
       all.insert(all.end(), mine.begin(), mine.end());
     };
-    // visit() waits for every thread (they answer between two batches, within
-    // ServerPool::k_control_ms when idle); `all` outlives it.
+    // visit() waits for every thread (they answer between two batches, woken at once
+    // when idle); `all` outlives it.
     bool complete = m_w.m_pool->visit(collect);
     for (const auto& p : m_w.m_extra_pools) {
       complete = p->visit(collect) && complete;
@@ -156,10 +157,10 @@ Worker::Worker(Config cfg, WorkerOptions opt)
 
   publish_reference();
   // The NTP client changes its reference state on the event loop; the server threads
-  // read it from a snapshot, replaced when it changed.
-  m_reference_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST,
-                                                      [this](evutil_socket_t, short) { publish_reference(); });
-  m_reference_timer->add(k_reference_check_s);
+  // read it from a snapshot, replaced at once, in the same turn of the loop (so before
+  // the command socket can report it), and only then reported to systemd. No timer:
+  // the client's own schedule covers the changes no packet brings (holdover bound, leap).
+  m_client->set_on_change([this] { publish_reference(); });
 
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
@@ -285,13 +286,29 @@ void Worker::publish_reference() {
   bool same = r.synchronised == m_published.synchronised && r.leap == m_published.leap &&
               r.stratum == m_published.stratum && r.refid == m_published.refid && r.local == m_published.local &&
               (r.local || r.reference_time == m_published.reference_time) &&
-              r.root_delay_s == m_published.root_delay_s && r.root_dispersion_s == m_published.root_dispersion_s;
+              r.root_delay_s == m_published.root_delay_s && r.root_dispersion_s == m_published.root_dispersion_s &&
+              r.slew_rate_s_per_s == m_published.slew_rate_s_per_s && r.slew_end == m_published.slew_end;
   if (same && m_reference_published) {
     return;
   }
   m_reference.publish(r);
   m_published = r;
   m_reference_published = true;
+  // Only now, after the server threads can see it, is the new state reported.
+  notify_status(false);
+}
+
+void Worker::notify_status(bool ready) {
+  if (!m_opt.notify || (!ready && !m_running)) {
+    return;  // STATUS= only once READY=1 was sent: the first one goes with it
+  }
+  std::string line = status_line(m_provider->tracking(m_clock.now()));
+  if (!ready && line == m_status_sent) {
+    return;
+  }
+  if (m_opt.notify->send((ready ? "READY=1\nSTATUS=" : "STATUS=") + line)) {
+    m_status_sent = line;
+  }
 }
 
 ServerPoolStats Worker::server_stats() const {
@@ -502,8 +519,13 @@ int Worker::run() {
   }
   m_tenants->start();
   m_running = true;
+  // Serving: the sockets are bound and their threads run.
+  notify_status(true);
   event_base_dispatch(m_base.get());
   m_running = false;
+  if (m_opt.notify) {
+    m_opt.notify->send("STOPPING=1");
+  }
   m_pool->stop();
   for (auto& p : m_extra_pools) {
     p->stop();

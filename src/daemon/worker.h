@@ -27,6 +27,7 @@
 namespace tr7::daemon {
 
 class HelperClient;
+class SdNotifier;
 
 struct WorkerOptions {
   std::string config_path;
@@ -41,6 +42,10 @@ struct WorkerOptions {
   // The privileged helper (privilege separation only; nullptr in one process): sockets in
   // network namespaces or on ports below 1024 (HelperClient::open_udp), the RTC.
   HelperClient* helper = nullptr;
+  // systemd's notification socket (sd_notify.h), opened before any sandbox; nullptr:
+  // not started by systemd with Type=notify. READY=1 once the server threads run, then
+  // a STATUS= line whenever the sync state (or offset) served changes.
+  std::shared_ptr<SdNotifier> notify;
 };
 
 class Worker {
@@ -68,15 +73,14 @@ class Worker {
   ServerPoolStats server_stats() const;
   // The tenants' server pools (tenants.h).
   const TenantSet& tenants() const { return *m_tenants; }
-  // How often the reference state is compared with what the server threads serve.
-  static constexpr double k_reference_check_s = 0.25;
 
  private:
   // The reference state to serve at `now` (the NTP client's, local_stratum, or
   // unsynchronised); the server threads get it through publish_reference().
   core::ReferenceState reference_at(core::Timestamp now) const;
   // Publishes reference_at(now) to the server threads when it differs from what they
-  // serve (at start, on reload and every k_reference_check_s).
+  // serve (at start, on reload and after every change of the NTP client's state), then
+  // tells systemd when the sync state changed.
   void publish_reference();
   // A new policy (reload, access rule change) for every server thread.
   void apply_policy(const core::ServerPolicy& policy);
@@ -100,10 +104,11 @@ class Worker {
   ReferencePublisher m_reference;
   core::ReferenceState m_published;  // the last state published
   bool m_reference_published = false;
+  std::string m_status_sent;  // the last STATUS= line sent to systemd
+  void notify_status(bool ready);
   std::unique_ptr<ServerPool> m_pool;
   // Sockets handed over later (add_listener), one server thread each.
   std::vector<std::unique_ptr<ServerPool>> m_extra_pools;
-  std::unique_ptr<sys::Callback> m_reference_timer;
   bool m_running = false;
   std::unique_ptr<ClientService> m_client;  // always (sources can be added at run time)
   std::vector<std::unique_ptr<sys::Callback>> m_signals;

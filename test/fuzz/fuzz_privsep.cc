@@ -4,9 +4,9 @@
 //  * only messages of exactly sizeof(Request) bytes are accepted;
 //  * an accepted message is byte for byte the canonical encoding of what was accepted
 //    (no unused byte, no padding, no junk after the namespace name);
-//  * accepted values are finite and inside the bounds: |frequency| <= 5000 ppm,
+//  * accepted values are finite and inside the bounds: |frequency| <= 100000 ppm,
 //    |slew| <= k_max_slew_s, |step| <= max_step and the step target inside the window,
-//    leap 0..2, a valid namespace name, a configured (netns, address, port) or one a
+//    leap 0..2, SetSync errors in [0, 16 s] (none when not synchronised), a valid namespace name, a configured (netns, address, port) or one a
 //    runtime tenant rule admits (never port 0, never the own namespace); NetnsId only
 //    for a namespace of a configured target or a runtime rule;
 //  * with clock control off, no clock operation is ever accepted;
@@ -93,6 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         again = *r;
         break;
       }
+      case Op::SetSync:
+        check(std::isfinite(v->value2) && v->value >= 0 && v->value <= k_max_sync_error_s && v->value2 >= 0 &&
+              v->value2 <= k_max_sync_error_s);
+        check(v->synchronised || (v->value == 0 && v->value2 == 0));
+        again = make_set_sync(v->seq, v->synchronised, v->value2, v->value);
+        break;
       default:
         again = make_request(v->op, v->seq, v->value);
         break;
@@ -100,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(std::memcmp(&again, data, sizeof again) == 0);
     check(std::isfinite(v->value));
     bool clock_op =
-        v->op == Op::Slew || v->op == Op::SetFreq || v->op == Op::Step || v->op == Op::SetLeap || v->op == Op::WriteRtc;
+        v->op == Op::Slew || v->op == Op::SetFreq || v->op == Op::Step || v->op == Op::SetLeap || v->op == Op::WriteRtc ||
+        v->op == Op::SetSync;
     check(!clock_op || p->clock_control);
     if (v->op == Op::SetFreq) {
       check(std::fabs(v->value) <= k_max_freq_ppm);

@@ -51,6 +51,18 @@ class SimClock final : public core::ClockControl {
   tr7::Result<void> set_leap(core::Leap leap) override;
   core::Leap leap() const { return m_leap; }
   int leaps_applied() const { return m_leaps_applied; }
+  // The sync status as a kernel would hold it (STA_UNSYNC, esterror, maxerror).
+  tr7::Result<void> set_sync_status(bool synchronised, double est_error_s, double max_error_s) override {
+    m_sync = SyncStatus{synchronised, est_error_s, max_error_s, m_sync.reports + 1};
+    return {};
+  }
+  struct SyncStatus {
+    bool synchronised = false;
+    double est_error_s = 16;
+    double max_error_s = 16;
+    uint64_t reports = 0;
+  };
+  const SyncStatus& sync_status() const { return m_sync; }
 
  private:
   ClockParams m_p;
@@ -67,6 +79,7 @@ class SimClock final : public core::ClockControl {
   core::Leap m_leap = core::Leap::None;
   core::Timestamp m_leap_at;
   int m_leaps_applied = 0;
+  SyncStatus m_sync;
 };
 
 struct ServerParams {

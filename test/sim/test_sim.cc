@@ -328,7 +328,26 @@ static void test_holdover(void**) {
   }
   double freq_before = 0;
   sim.at(3599, [&] { freq_before = sim.client().frequency_ppm(); });
+  // The kernel status (STA_UNSYNC, esterror, maxerror): unsynchronised at start,
+  // synchronised with the served root distance as maxerror at every update, an error
+  // estimate below it, and both bounding the true error.
+  assert_false(sim.clock().sync_status().synchronised);
+  assert_true(sim.clock().sync_status().reports >= 1);
+  uint64_t reports_at_1h = 0;
+  sim.at(3590, [&] {
+    const auto& st = sim.clock().sync_status();
+    assert_true(st.synchronised);
+    assert_true(st.max_error_s > 0 && st.max_error_s < 0.01);
+    assert_true(st.est_error_s > 0 && st.est_error_s <= st.max_error_s);
+    assert_true(std::fabs(sim.clock().served_minus_true()) <= st.max_error_s);
+    reports_at_1h = st.reports;
+    std::printf("# kernel status after 1 h: synchronised, est error %.1f us, max error %.1f us, %llu reports\n",
+                st.est_error_s * 1e6, st.max_error_s * 1e6, static_cast<unsigned long long>(st.reports));
+  });
   RunResult r = sim.run(3600 + 24 * 3600, 10);
+  // No update in holdover: the kernel's own maxerror growth (500 us/s) takes over.
+  assert_true(sim.clock().sync_status().synchronised);
+  assert_true(reports_at_1h > 10);
   report("24 h holdover", r, 3600);
   double freq_after = sim.client().frequency_ppm();
   std::printf("# holdover: freq before %.4f ppm, after %.4f ppm, error after 24 h %.1f ms\n", freq_before, freq_after,
@@ -356,9 +375,11 @@ static void test_holdover(void**) {
   RunResult r2 = sim.run(3600 + 29 * 3600, 10);
   assert_false(r2.samples.back().synchronised);
   assert_true(has_event(sim, core::NtpClient::Event::Lost));
+  assert_false(sim.clock().sync_status().synchronised);
   // Recovery: slews back without a step.
   RunResult r3 = sim.run(3600 + 31 * 3600, 10);
   assert_true(r3.samples.back().synchronised);
+  assert_true(sim.clock().sync_status().synchronised);
   assert_int_equal(r3.steps, 0);
   assert_true(std::fabs(r3.samples.back().error_s) < 0.001);
 }

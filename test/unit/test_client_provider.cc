@@ -390,11 +390,28 @@ static void test_source_command(void**) {
   assert_false(parse_source_command("-bad-", {}).has_value());
 }
 
+// systemd's STATUS= line follows the served state.
+static void test_status_line(void**) {
+  ctl::TrackingStatus t;
+  assert_string_equal(status_line(t).c_str(), "unsynchronised");
+  t.state = "local";
+  t.stratum = 7;
+  assert_string_equal(status_line(t).c_str(), "local stratum 7, no source");
+  t.state = "synchronised";
+  t.stratum = 3;
+  t.ref_name = "192.0.2.1";
+  t.offset_s = -1.2e-5;
+  assert_string_equal(status_line(t).c_str(), "synchronised to 192.0.2.1, stratum 3, offset -0.000012 s");
+  t.state = "holdover";
+  assert_string_equal(status_line(t).c_str(), "holdover on 192.0.2.1, stratum 3, offset -0.000012 s");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_state_names),          cmocka_unit_test(test_states_random),
       cmocka_unit_test(test_source_signs),         cmocka_unit_test(test_tracking_states),
       cmocka_unit_test(test_activity_and_ntpdata), cmocka_unit_test(test_source_command),
+      cmocka_unit_test(test_status_line),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 #include <system_error>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -53,6 +54,11 @@ struct FakeClock final : ClockControl {
   }
   double frequency() const override { return freq; }
   Result<void> set_leap(Leap l) override { return record("leap " + std::to_string(static_cast<int>(l))); }
+  Result<void> set_sync_status(bool s, double est, double max) override {
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "sync %d %.6f %.6f", s ? 1 : 0, est, max);
+    return record(buf);
+  }
 };
 
 struct FakeRtc final : Rtc {
@@ -204,6 +210,13 @@ static void test_good_requests_applied(void**) {
   assert_int_equal(r.resp.status, 0);
   assert_int_equal(r.resp.has_fd, 1);
   assert_true(r.fd.valid());
+  // The kernel's sync status: flag, estimated and maximum error, as sent.
+  r = rig.handle(ps::make_set_sync(15, true, 1.5e-4, 2.5e-3));
+  assert_int_equal(r.resp.status, 0);
+  r = rig.handle(ps::make_set_sync(16, false, 0, 0));
+  assert_int_equal(r.resp.status, 0);
+  assert_string_equal(rig.clock.calls[4].c_str(), "sync 1 0.000150 0.002500");
+  assert_string_equal(rig.clock.calls[5].c_str(), "sync 0 0.000000 0.000000");
   // A backend failure is reported as an errno and counted as failed, not refused.
   rig.clock.fail = true;
   r = rig.handle(ps::make_request(ps::Op::Slew, 14, 0.1));
@@ -228,7 +241,7 @@ static void test_clock_none_policy(void**) {
   Rig rig(false);
   for (const ps::Request& q : {ps::make_request(ps::Op::Slew, 1, 0.1), ps::make_request(ps::Op::Step, 1, 0.1),
                                ps::make_request(ps::Op::SetFreq, 1, 1.0), ps::make_set_leap(1, Leap::Insert),
-                               ps::make_request(ps::Op::WriteRtc, 1)}) {
+                               ps::make_request(ps::Op::WriteRtc, 1), ps::make_set_sync(1, true, 1e-4, 1e-3)}) {
     assert_int_equal(rig.handle(q).resp.status, -static_cast<int32_t>(ps::Refusal::Disabled));
   }
   assert_int_equal(rig.clock.calls.size(), 0);
@@ -271,7 +284,7 @@ static void test_channel_round_trips(void**) {
   assert_true(control.set_leap(Leap::Insert).has_value());
   assert_false(control.set_leap(Leap::Unsynchronised).has_value());
   assert_true(control.step(-1.5).has_value());
-  auto bad = control.set_frequency(5000.5);
+  auto bad = control.set_frequency(100000.5);
   assert_false(bad.has_value());
   assert_true(bad.error().find("value out of range") != std::string::npos);
   assert_near(control.frequency(), -3.0, 1e-12);  // unchanged after a refusal

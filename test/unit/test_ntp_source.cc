@@ -154,6 +154,34 @@ static void test_each_bogus_field(void**) {
   expect_reject(x.deliver(h, 3.5), Reject::BadDelay);
 }
 
+// A server that fuzzes the bits below its precision (chronyd does) can send T3 < T2 by up
+// to one server precision: such a reply is valid. Beyond the precision it is not.
+static void test_fuzzed_server_timestamps(void**) {
+  for (int8_t prec : {int8_t{-20}, int8_t{-10}, int8_t{-6}}) {
+    double p = log2_to_s(prec);
+    for (double frac : {0.0, 0.5, 0.99}) {
+      Exchange x;
+      x.send();
+      NtpHeader h = x.reply();
+      h.precision = prec;
+      h.transmit = to_ntp(add_s(from_ntp(h.receive, k_t1), -frac * p));
+      auto r = x.deliver(h);
+      if (!r.sample) {
+        fail_msg("precision 2^%d, T3-T2 = -%.2f precision: refused as %s", prec, frac,
+                 r.reject ? to_string(*r.reject) : "?");
+      }
+      assert_true(r.sample->response_time_s >= 0);
+      assert_true(r.sample->delay_s >= 0.0101 - 1e-9);
+    }
+    Exchange x;
+    x.send();
+    NtpHeader h = x.reply();
+    h.precision = prec;
+    h.transmit = to_ntp(add_s(from_ntp(h.receive, k_t1), -1.5 * p));
+    expect_reject(x.deliver(h), Reject::BadDelay);
+  }
+}
+
 // 1 real reply + 10^4 spoofed replies with random origins: only the real one is used,
 // the schedule is unchanged, every spoof counted (THREATS.md "Off-path time shifting").
 static void test_spoof_flood(void**) {
@@ -294,6 +322,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_leaks_nothing), cmocka_unit_test(test_valid_reply),
       cmocka_unit_test(test_one_reply_per_request), cmocka_unit_test(test_each_bogus_field),
+      cmocka_unit_test(test_fuzzed_server_timestamps),
       cmocka_unit_test(test_spoof_flood),           cmocka_unit_test(test_kod),
       cmocka_unit_test(test_polling),               cmocka_unit_test(test_random_replies_never_crash),
   };

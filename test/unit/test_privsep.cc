@@ -65,6 +65,8 @@ Request encode(const Valid& v) {
       return *make_open_udp(v.seq, v.target.netns, v.target.addr);
     case Op::NetnsId:
       return *make_netns_id(v.seq, v.target.netns);
+    case Op::SetSync:
+      return make_set_sync(v.seq, v.synchronised, v.value2, v.value);
     default:
       return make_request(v.op, v.seq, v.value);
   }
@@ -81,10 +83,10 @@ static void test_valid_requests(void**) {
   }
   auto s = check(make_request(Op::Slew, 1, -0.25));
   assert_true(s && s->op == Op::Slew && s->value == -0.25);
-  auto f = check(make_request(Op::SetFreq, 2, 5000.0));
-  assert_true(f && f->value == 5000.0);
-  f = check(make_request(Op::SetFreq, 2, -5000.0));
-  assert_true(f && f->value == -5000.0);
+  auto f = check(make_request(Op::SetFreq, 2, 100000.0));
+  assert_true(f && f->value == 100000.0);
+  f = check(make_request(Op::SetFreq, 2, -100000.0));
+  assert_true(f && f->value == -100000.0);
   auto st = check(make_request(Op::Step, 3, 999.5));
   assert_true(st && st->value == 999.5);
   for (Leap l : {Leap::None, Leap::Insert, Leap::Delete}) {
@@ -141,7 +143,7 @@ static void test_not_finite(void**) {
 }
 
 static void test_bounds(void**) {
-  refused(check(make_request(Op::SetFreq, 1, 5000.000001)), Refusal::OutOfRange);
+  refused(check(make_request(Op::SetFreq, 1, 100000.00001)), Refusal::OutOfRange);
   refused(check(make_request(Op::SetFreq, 1, -1e9)), Refusal::OutOfRange);
   refused(check(make_request(Op::Slew, 1, k_max_slew_s + 0.001)), Refusal::OutOfRange);
   assert_true(check(make_request(Op::Slew, 1, -k_max_slew_s)).has_value());
@@ -314,7 +316,8 @@ static void test_random_messages(void**) {
   std::vector<Request> seeds = {make_request(Op::Query, 1),         make_request(Op::Slew, 2, 0.1),
                                 make_request(Op::SetFreq, 3, 12.5), make_request(Op::Step, 4, -3.0),
                                 make_set_leap(5, Leap::Insert),     open_udp("acme", "10.20.0.1", 123),
-                                make_request(Op::WriteRtc, 6),      *make_netns_id(7, "acme")};
+                                make_request(Op::WriteRtc, 6),      *make_netns_id(7, "acme"),
+                                make_set_sync(8, true, 1e-4, 2e-3), make_set_sync(9, false, 0, 0)};
   int accepted = 0;
   for (int i = 0; i < 200000; ++i) {
     std::vector<uint8_t> m;
@@ -351,9 +354,60 @@ static void test_random_messages(void**) {
     if (v->op == Op::Step) {
       assert_true(std::fabs(v->value) <= p.max_step_s);
     }
+    if (v->op == Op::SetSync) {
+      assert_true(v->value >= 0 && v->value <= k_max_sync_error_s && v->value2 >= 0 &&
+                  v->value2 <= k_max_sync_error_s && std::isfinite(v->value2));
+      assert_true(v->synchronised || (v->value == 0 && v->value2 == 0));
+    }
   }
   std::printf("# %d of 200000 random messages accepted\n", accepted);
   assert_true(accepted > 0);
+}
+
+// SetSync (the kernel's STA_UNSYNC, esterror, maxerror): two bounded, finite error
+// values and a flag; nothing else; only with clock control.
+static void test_set_sync(void**) {
+  auto s = check(make_set_sync(3, true, 1.5e-4, 2.5e-3));
+  assert_true(s && s->op == Op::SetSync && s->synchronised && s->value == 2.5e-3 && s->value2 == 1.5e-4);
+  auto u = check(make_set_sync(4, false, 0.1, 0.2));  // not synchronised: no bounds sent
+  assert_true(u && !u->synchronised && u->value == 0 && u->value2 == 0);
+  // The worker side clamps: 16 s at most, never negative, NaN as the limit.
+  Request c = make_set_sync(5, true, -1.0, 1e9);
+  assert_true(c.value == k_max_sync_error_s && c.value2 == 0.0);
+  c = make_set_sync(5, true, std::nan(""), 0.5);
+  assert_true(c.value2 == k_max_sync_error_s && check(c));
+  // Hand-made bad ones.
+  Request r = make_set_sync(6, true, 1e-4, 1e-3);
+  r.value = std::numeric_limits<double>::infinity();
+  refused(check(r), Refusal::NotFinite);
+  r = make_set_sync(6, true, 1e-4, 1e-3);
+  r.value2 = std::nan("");
+  refused(check(r), Refusal::NotFinite);
+  r = make_set_sync(6, true, 1e-4, 1e-3);
+  r.value = 16.5;
+  refused(check(r), Refusal::OutOfRange);
+  r = make_set_sync(6, true, 1e-4, 1e-3);
+  r.value2 = -1e-6;
+  refused(check(r), Refusal::OutOfRange);
+  r = make_set_sync(6, true, 1e-4, 1e-3);
+  r.leap = 2;
+  refused(check(r), Refusal::OutOfRange);
+  r = make_set_sync(6, false, 0, 0);
+  r.value = 1e-3;  // bounds with "not synchronised"
+  refused(check(r), Refusal::NotCanonical);
+  r = make_set_sync(6, true, 1e-4, 1e-3);
+  r.port = 1;
+  refused(check(r), Refusal::NotCanonical);
+  r = make_set_sync(6, true, 1e-4, -0.0);
+  r.value = -0.0;
+  refused(check(r), Refusal::NotCanonical);
+  Policy off = permissive();
+  off.clock_control = false;
+  refused(check(make_set_sync(7, true, 1e-4, 1e-3), off), Refusal::Disabled);
+  // value2 is used by SetSync only: anywhere else it must be zero.
+  Request q = make_request(Op::SetFreq, 8, 1.0);
+  q.value2 = 1.0;
+  refused(check(q), Refusal::NotCanonical);
 }
 
 static void test_step_budget(void**) {
@@ -414,7 +468,7 @@ int main() {
       cmocka_unit_test(test_valid_requests),  cmocka_unit_test(test_sizes),       cmocka_unit_test(test_version_and_op),
       cmocka_unit_test(test_not_finite),      cmocka_unit_test(test_bounds),      cmocka_unit_test(test_disabled),
       cmocka_unit_test(test_not_canonical),   cmocka_unit_test(test_open_udp),    cmocka_unit_test(test_netns_names),
-      cmocka_unit_test(test_runtime_tenants),
+      cmocka_unit_test(test_runtime_tenants), cmocka_unit_test(test_set_sync),
       cmocka_unit_test(test_random_messages), cmocka_unit_test(test_step_budget), cmocka_unit_test(test_responses),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
