@@ -42,7 +42,7 @@ check "refused zone change did not apply" bash -c "'$TR7NTPC' -s '$sock' --json 
 # itself refuses the bad prefix before sending, exit 2, so the line goes raw.)
 as_nobody "$TR7NTPC" -s "$sock" --json allow add 10.0.0.1/8 >"$T_DIR/r.json" 2>/dev/null
 check "bad arguments: tr7ntpc refuses them itself (exit $?, usage)" jq -e '.error.name == "usage"' "$T_DIR/r.json"
-as_nobody $CTLPROBE raw "$sock" 'allow add 10.0.0.1/8\n' >"$T_DIR/raw.txt"
+as_nobody $PYTHON3 "$TR7_SRCDIR/test/system/ctlprobe.py" raw "$sock" 'allow add 10.0.0.1/8\n' >"$T_DIR/raw.txt"
 check "bad arguments from a non-admin, raw: still 13" grep -q '^END [0-9]* ERR 13' "$T_DIR/raw.txt"
 
 # Neither group: nothing but help/quit.
