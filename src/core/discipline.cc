@@ -41,9 +41,7 @@ double Discipline::clamp_freq(double f) const {
   return std::clamp(f, -lim, lim);
 }
 
-double Discipline::correction_at(Timestamp t) const {
-  return m_k + m_freq / (1 + m_freq) * diff_s(t, m_k_time);
-}
+double Discipline::correction_at(Timestamp t) const { return m_k + m_freq / (1 + m_freq) * diff_s(t, m_k_time); }
 
 bool Discipline::set_freq(double f, Timestamp now) {
   if (!std::isfinite(f)) {
@@ -114,7 +112,7 @@ void Discipline::tick(Timestamp now) {
   }
 }
 
-UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, double offset_sd_s) {
+UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, double offset_sd_s, double interval_s) {
   UpdateResult res;
   tick(now);
   if (!std::isfinite(offset_s) || !std::isfinite(freq)) {
@@ -170,8 +168,11 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, dou
   // chronyd's rule (discipline.h): C / |offset|, C = ratio * 0.5 * sd * interval.
   double max_rate = std::max(m_opt.max_slew_ppm, 1e-3) * 1e-6;
   double interval = m_last_update ? std::max(0.0, diff_s(now, *m_last_update)) : 0.0;
-  double c = m_opt.correction_time_ratio * 0.5 * (std::isfinite(offset_sd_s) ? std::max(0.0, offset_sd_s) : 0.0) *
-             interval;
+  if (std::isfinite(interval_s)) {
+    interval = std::max(interval, interval_s);
+  }
+  double c =
+      m_opt.correction_time_ratio * 0.5 * (std::isfinite(offset_sd_s) ? std::max(0.0, offset_sd_s) : 0.0) * interval;
   double tau = mag > 0 ? c / mag : 0.0;
   if (interval > 0 && m_opt.max_slew_interval_fraction > 0) {
     tau = std::min(tau, m_opt.max_slew_interval_fraction * interval);

@@ -52,7 +52,7 @@ struct DisciplineOptions {
   double max_freq_ppm = 500;
   double offset_tolerance_s = 0;  // 0: off
   int tolerance_updates = 3;
-  double min_slew_s = 1.0;  // shortest slew
+  double min_slew_s = 1.0;             // shortest slew
   double correction_time_ratio = 3.0;  // chronyd's corrtimeratio (see above)
   // ... but never longer than this fraction of the update interval: every correction is
   // done before the next update (a persistent offset, e.g. under wander, is not noise).
@@ -91,7 +91,11 @@ class Discipline {
   // One update from the selection at served time `now`: offset (server - served clock)
   // and frequency (server - raw clock, s/s); offset_sd_s: the offset's standard
   // uncertainty (0: unknown; the slew then takes min_slew_s, or longer at max_slew_ppm).
-  UpdateResult update(double offset_s, double freq, Timestamp now, double offset_sd_s = 0);
+  // interval_s: the interval at which new information arrives (the system peer's poll
+  // interval); the slew time scales with the larger of it and the time since the last
+  // update (several sources answering in the same second must not each be slewed in a
+  // second, as the time since the last update alone would have them).
+  UpdateResult update(double offset_s, double freq, Timestamp now, double offset_sd_s = 0, double interval_s = 0);
   // Ends a slew that is due; call at next_tick() (or any time).
   void tick(Timestamp now);
   std::optional<Timestamp> next_tick() const;

@@ -330,7 +330,14 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   m_system_offset = sel.offset_s;
   bool was_held = m_discipline.held();
   double held_offset = m_discipline.held_offset_s();
-  UpdateResult r = m_discipline.update(sel.offset_s, sel.freq, now, std::sqrt(std::max(0.0, sel.offset_var)));
+  // The slew time scales with the system peer's poll interval, the rate at which new
+  // information arrives: three sources answering within milliseconds of each other are
+  // three updates, and the time since the last one alone made each slew last one second
+  // (a 10 us correction was a 10 ppm rate change: the max frequency error was 40-100
+  // times chronyd's under clknetsim).
+  double info_interval = m_sources.at(static_cast<SourceId>(sel.best)).src.poll_interval_s();
+  UpdateResult r =
+      m_discipline.update(sel.offset_s, sel.freq, now, std::sqrt(std::max(0.0, sel.offset_var)), info_interval);
   if (r.action == UpdateAction::Stepped || r.action == UpdateAction::Slewed) {
     if (was_held) {
       event(r.approved ? Event::Approved : Event::Released, held_offset, 0, m_held_id);

@@ -136,6 +136,29 @@ static void test_discipline_step_policy(void**) {
   assert_int_equal(fc.steps.size(), 2);
 }
 
+// Several sources answering within milliseconds are several updates: the slew time must
+// scale with the interval at which information arrives (the poll), not with the time
+// since the previous update (1 ms here), or each small correction is slewed in the
+// minimum 1 s: a 20 us offset became a 20 ppm rate change.
+static void test_discipline_slew_interval(void**) {
+  FakeControl fc;
+  DisciplineOptions o;
+  o.makestep_limit = 0;
+  Discipline d(o, fc, k_now, 0);
+  (void)d.update(10e-6, 0, k_now, 20e-6, 64);
+  Timestamp t = add_s(k_now, 0.001);
+  auto r = d.update(20e-6, 0, t, 20e-6, 64);
+  assert_int_equal(static_cast<int>(r.action), static_cast<int>(UpdateAction::Slewed));
+  // chronyd's rule over the 64 s interval: tau = 3 * 0.5 * 20 us * 64 s / 20 us = 96 s,
+  // capped at one interval: 20 us over 64 s, 0.31 ppm.
+  assert_near(fc.freq_ppm, 20e-6 / 64 * 1e6, 1e-6);
+  // Without the hint (0), the interval is the time since the last update: 1 s minimum.
+  Discipline d2(o, fc, k_now, 0);
+  (void)d2.update(10e-6, 0, k_now, 20e-6);
+  (void)d2.update(20e-6, 0, t, 20e-6);
+  assert_near(fc.freq_ppm, 20.0, 1e-6);
+}
+
 static void test_discipline_model_exact(void**) {
   // K(t) follows the commands: a slew is a frequency for a while, a step is instant.
   FakeControl fc;
@@ -337,11 +360,12 @@ static void test_filter_reset_takes_run_slope(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_selection_majority),        cmocka_unit_test(test_selection_random),
-      cmocka_unit_test(test_discipline_step_policy),    cmocka_unit_test(test_discipline_model_exact),
-      cmocka_unit_test(test_discipline_tolerance),      cmocka_unit_test(test_discipline_refusal_and_nan),
-      cmocka_unit_test(test_leap_days_and_vote),        cmocka_unit_test(test_filter_converges_and_resets),
-      cmocka_unit_test(test_filter_slow_second_sample), cmocka_unit_test(test_filter_reset_takes_run_slope),
+      cmocka_unit_test(test_selection_majority),           cmocka_unit_test(test_selection_random),
+      cmocka_unit_test(test_discipline_step_policy),       cmocka_unit_test(test_discipline_slew_interval),
+      cmocka_unit_test(test_discipline_model_exact),       cmocka_unit_test(test_discipline_tolerance),
+      cmocka_unit_test(test_discipline_refusal_and_nan),   cmocka_unit_test(test_leap_days_and_vote),
+      cmocka_unit_test(test_filter_converges_and_resets),  cmocka_unit_test(test_filter_slow_second_sample),
+      cmocka_unit_test(test_filter_reset_takes_run_slope),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
