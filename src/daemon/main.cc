@@ -1,9 +1,8 @@
 // tr7ntpd: command line, configuration, start-up and daemonisation.
-#include "autoconfig.h"
-
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <string>
 #include <tuple>
 
+#include "autoconfig.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/privsep.h"
@@ -45,6 +45,22 @@ void usage(FILE* out) {
                "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration,\n"
                "SIGUSR1 logs the server statistics. See tr7ntpd(8), tr7ntpd.conf(5).\n",
                k_default_config);
+}
+
+// Descriptors inherited from whoever started us (a shell's `7</`, a service manager's
+// leftovers) must not reach the sandboxed worker: an open directory outside the chroot
+// is a way out of it (openat with that dirfd). Under privilege separation every one
+// above stderr is closed before anything is opened. In one process there is no chroot to
+// escape, and a preloaded library may own one (the clknetsim simulator's connection):
+// they are only made close-on-exec.
+void close_inherited_fds(bool privsep) {
+  unsigned flags = privsep ? 0 : CLOSE_RANGE_CLOEXEC;
+  if (close_range(STDERR_FILENO + 1, ~0U, flags) != 0) {
+    std::perror("tr7ntpd: close_range");
+    if (privsep) {
+      std::exit(1);
+    }
+  }
 }
 
 void callback_error(const char* what) noexcept { tr7::daemon::log_err("event handler failed: %s", what); }
@@ -115,8 +131,7 @@ int main(int argc, char** argv) {
       {"config", required_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
       {"foreground", no_argument, nullptr, 'n'},   {"check-config", no_argument, nullptr, OPT_CHECK},
       {"version", no_argument, nullptr, 'V'},      {"help", no_argument, nullptr, 'h'},
-      {"log-stderr", no_argument, nullptr, 'e'},
-      {nullptr, 0, nullptr, 0}};
+      {"log-stderr", no_argument, nullptr, 'e'},   {nullptr, 0, nullptr, 0}};
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "f:dneVh", long_opts, nullptr)) != -1) {
@@ -162,6 +177,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!check_only) {
+    close_inherited_fds(!debug && geteuid() == 0);
+  }
   auto cfg = tr7::daemon::load_config_file(config_path);
   if (!cfg) {
     for (const auto& e : cfg.error()) {
@@ -186,9 +204,9 @@ int main(int argc, char** argv) {
     if (!zones.contains(d.timezone)) {
       errors.push_back(where(d.timezone_line) + " timezone: '" + d.timezone + "' is not a zone of the system tzdata");
     }
-    for (auto [key, name, line] : {std::tuple<const char*, const std::string*, int>{"admin_group", &d.admin_group,
-                                                                                     d.admin_group_line},
-                                   {"monitor_group", &d.monitor_group, d.monitor_group_line}}) {
+    for (auto [key, name, line] :
+         {std::tuple<const char*, const std::string*, int>{"admin_group", &d.admin_group, d.admin_group_line},
+          {"monitor_group", &d.monitor_group, d.monitor_group_line}}) {
       if (!name->empty() && getgrnam(name->c_str()) == nullptr) {
         errors.push_back(where(line) + " " + key + ": no such group '" + *name + "'");
       }
@@ -206,8 +224,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", e.c_str());
     }
     if (!errors.empty()) {
-      std::fprintf(stderr, "tr7ntpd: %s: a start would be refused (%zu error%s)\n", config_path.c_str(),
-                   errors.size(), errors.size() == 1 ? "" : "s");
+      std::fprintf(stderr, "tr7ntpd: %s: a start would be refused (%zu error%s)\n", config_path.c_str(), errors.size(),
+                   errors.size() == 1 ? "" : "s");
       return 1;
     }
     std::printf("%s: configuration OK\n", config_path.c_str());
