@@ -1,6 +1,5 @@
 // Privilege separation (see privsep.h).
 #include "daemon/privsep.h"
-#include "daemon/readiness.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -29,6 +28,7 @@
 #include "daemon/helper_client.h"
 #include "daemon/kernel_clock.h"
 #include "daemon/log.h"
+#include "daemon/readiness.h"
 #include "daemon/sandbox.h"
 #include "sys/clock.h"
 #include "sys/netns.h"
@@ -62,7 +62,7 @@ std::string describe_exit(int status) {
 }
 
 // The helper's process loop: requests from the worker, signals, the worker's end.
-int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc, bool clock_control) {
+int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_control) {
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) {
@@ -75,10 +75,10 @@ int helper_loop(sys::Fd chan, pid_t worker, uid_t worker_uid, HelperService& svc
   if (!sigfd.valid()) {
     throw std::system_error(errno, std::generic_category(), "signalfd");
   }
-  uint64_t eff = enter_helper_sandbox(clock_control, worker, worker_uid);
+  uint64_t eff = enter_helper_sandbox(clock_control, worker);
   std::string names;
   for (auto [bit, name] : {std::pair{CAP_NET_BIND_SERVICE, "net_bind_service"}, std::pair{CAP_SYS_ADMIN, "sys_admin"},
-                           std::pair{CAP_SYS_TIME, "sys_time"}}) {
+                           std::pair{CAP_KILL, "kill"}, std::pair{CAP_SYS_TIME, "sys_time"}}) {
     if (eff & (1ULL << bit)) {
       names += names.empty() ? name : std::string(", ") + name;
     }
@@ -458,7 +458,7 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   HelperService svc(std::move(policy), std::move(deps));
   int rc = 1;
   try {
-    rc = helper_loop(std::move(helper_end), pid, plan.uid, svc, clock_control);
+    rc = helper_loop(std::move(helper_end), pid, svc, clock_control);
   } catch (const std::exception& e) {
     log_err("helper: fatal: %s", e.what());
     kill(pid, SIGTERM);

@@ -147,7 +147,7 @@ void load_helper_filter(bool clock_control, pid_t worker) {
 }  // namespace
 
 unsigned long long helper_capability_mask(bool clock_control) {
-  unsigned long long m = (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_SYS_ADMIN);
+  unsigned long long m = (1ULL << CAP_NET_BIND_SERVICE) | (1ULL << CAP_SYS_ADMIN) | (1ULL << CAP_KILL);
   if (clock_control) {
     m |= 1ULL << CAP_SYS_TIME;
   }
@@ -213,12 +213,11 @@ void enter_worker_sandbox(const WorkerSandbox& s) {
 
 bool worker_sandboxed() { return g_worker_sandboxed; }
 
-uint64_t enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid) {
-  // Capabilities survive: effective and saved uid stay 0.
-  if (setresuid(worker_uid, 0, 0) < 0) {
-    throw_errno("setresuid (helper real uid)");
-  }
-  std::vector<int> keep = {CAP_NET_BIND_SERVICE, CAP_SYS_ADMIN};
+uint64_t enter_helper_sandbox(bool clock_control, pid_t worker) {
+  // All uids stay 0, the real one too: a process of the worker's user must not be able
+  // to signal the helper. CAP_KILL lets it signal the worker (another user); the filter
+  // below allows kill() on the worker's pid only.
+  std::vector<int> keep = {CAP_NET_BIND_SERVICE, CAP_SYS_ADMIN, CAP_KILL};
   if (clock_control) {
     keep.push_back(CAP_SYS_TIME);
   }

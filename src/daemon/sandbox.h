@@ -7,11 +7,10 @@
 // settimeofday, execve, execveat, ptrace, fork/clone, kill (except to itself), setns,
 // mount, chroot, raw and packet sockets, arbitrary ioctls.
 //
-// Helper: keeps CAP_SYS_TIME (only with clock = kernel), CAP_NET_BIND_SERVICE and
-// CAP_SYS_ADMIN (setns), drops every other capability also from the bounding set, sets
-// PR_SET_NO_NEW_PRIVS, and loads its own allow list: the clock calls, the RTC ioctls,
-// read-only opens, setns into network namespaces only, UDP sockets, the channel, signals,
-// reaping and signalling the worker.
+// Helper: keeps CAP_SYS_TIME (only with clock = kernel), CAP_NET_BIND_SERVICE,
+// CAP_SYS_ADMIN (setns) and CAP_KILL (to signal the worker, another user), drops every other capability also from the
+// bounding set, sets PR_SET_NO_NEW_PRIVS, and loads its own allow list: the clock calls, the RTC ioctls, read-only
+// opens, setns into network namespaces only, UDP sockets, the channel, signals, reaping and signalling the worker.
 //
 // Everything needed from outside the chroot (syslog socket, resolv.conf, tzdata, the
 // configuration) must be opened or read before enter_worker_sandbox().
@@ -40,12 +39,11 @@ void enter_worker_sandbox(const WorkerSandbox& s);
 bool worker_sandboxed();
 
 // Reduces the helper to its capabilities and loads its filter. `worker` is the only
-// process it may signal. The helper's REAL uid becomes the worker's (effective and saved
-// stay 0): signalling a process of another user needs a matching real uid or CAP_KILL,
-// which the helper does not keep. The worker's filter has no kill(), so it gains nothing
-// from the shared real uid. Returns the effective capability mask left (bit n = CAP n).
-// Throws.
-uint64_t enter_helper_sandbox(bool clock_control, pid_t worker, uid_t worker_uid);
+// process it may signal. Every uid of the helper stays 0 (real uid included: no process
+// of the worker's user may signal it); it keeps CAP_KILL to signal the worker, and its
+// filter allows kill() on that pid only. Returns the effective capability mask left
+// (bit n = CAP n). Throws.
+uint64_t enter_helper_sandbox(bool clock_control, pid_t worker);
 
 // Capability masks (bit n = CAP n) the helper keeps.
 unsigned long long helper_capability_mask(bool clock_control);
