@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -126,12 +127,17 @@ int main(int argc, char** argv) {
   bool foreground = false;
   bool check_only = false;
   bool log_stderr = false;
-  enum { OPT_CHECK = 1000 };
-  static const option long_opts[] = {
-      {"config", required_argument, nullptr, 'f'}, {"debug", no_argument, nullptr, 'd'},
-      {"foreground", no_argument, nullptr, 'n'},   {"check-config", no_argument, nullptr, OPT_CHECK},
-      {"version", no_argument, nullptr, 'V'},      {"help", no_argument, nullptr, 'h'},
-      {"log-stderr", no_argument, nullptr, 'e'},   {nullptr, 0, nullptr, 0}};
+  std::optional<tr7::daemon::WorkerFds> worker_fds;  // --privsep-worker: the re-executed worker
+  enum { OPT_CHECK = 1000, OPT_WORKER };
+  static const option long_opts[] = {{"config", required_argument, nullptr, 'f'},
+                                     {"debug", no_argument, nullptr, 'd'},
+                                     {"foreground", no_argument, nullptr, 'n'},
+                                     {"check-config", no_argument, nullptr, OPT_CHECK},
+                                     {"version", no_argument, nullptr, 'V'},
+                                     {"help", no_argument, nullptr, 'h'},
+                                     {"log-stderr", no_argument, nullptr, 'e'},
+                                     {tr7::daemon::k_worker_option, required_argument, nullptr, OPT_WORKER},
+                                     {nullptr, 0, nullptr, 0}};
   int c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "f:dneVh", long_opts, nullptr)) != -1) {
@@ -150,6 +156,13 @@ int main(int argc, char** argv) {
         break;
       case OPT_CHECK:
         check_only = true;
+        break;
+      case OPT_WORKER:
+        worker_fds = tr7::daemon::parse_worker_fds(optarg);
+        if (!worker_fds) {
+          std::fprintf(stderr, "tr7ntpd: --%s: bad descriptor list\n", tr7::daemon::k_worker_option);
+          return 2;
+        }
         break;
       case 'V':
 #ifdef TR7_TEST_HOOKS
@@ -177,6 +190,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (worker_fds) {
+    // Executed by the helper (privsep.h): the worker, with only the descriptors named.
+    return tr7::daemon::run_exec_worker(config_path, *worker_fds, log_stderr);
+  }
   if (!check_only) {
     close_inherited_fds(!debug && geteuid() == 0);
   }
@@ -242,14 +259,14 @@ int main(int argc, char** argv) {
     // Before any fork or sandbox: the worker sends on it from its chroot (sd_notify.h).
     opt.notify = tr7::daemon::SdNotifier::from_environment();
     if (privsep) {
-      tr7::daemon::PrivsepPlan plan = tr7::daemon::prepare_privsep(*cfg);
+      tr7::daemon::prepare_privsep(*cfg);  // checks the user, repairs the state directory
       tr7::daemon::Startup st = tr7::daemon::open_startup(*cfg, true);
       int ready_fd = -1;
       if (!foreground) {
         ready_fd = daemonize();
         tr7::daemon::log_init(false, tr7::daemon::log_level(), "tr7ntpd");
       }
-      return tr7::daemon::run_privsep(std::move(*cfg), std::move(opt), plan, st, ready_fd);
+      return tr7::daemon::run_privsep(std::move(*cfg), std::move(opt), st, ready_fd, tr7::daemon::log_to_stderr());
     }
     if (!debug && geteuid() != 0) {
       tr7::daemon::log_info("not started as root: one process, no privilege separation");

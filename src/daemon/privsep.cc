@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include "daemon/log.h"
 #include "daemon/readiness.h"
 #include "daemon/sandbox.h"
+#include "daemon/sd_notify.h"
 #include "sys/clock.h"
 #include "sys/netns.h"
 #include "sys/rtc.h"
@@ -208,16 +210,19 @@ void watch_helper(Worker& worker, HelperClient& client, std::unique_ptr<sys::Cal
   ev->add();
 }
 
-int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, sys::Fd chan, pid_t helper,
-                int& ready_fd) {
+int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, sys::Fd chan, pid_t helper, int& ready_fd) {
   auto client = std::make_unique<HelperClient>(std::move(chan));
   opt.helper = client.get();
   std::unique_ptr<HelperClockControl> control;
   if (cfg.daemon.clock == ClockMode::Kernel) {
     control = std::make_unique<HelperClockControl>(*client);
     opt.clock_control = control.get();
-    if (st.rtc) {
-      opt.write_rtc = [c = client.get()]() { return c->write_rtc(); };
+    // The helper kept the RTC if it could open it: it refuses ReadRtc otherwise.
+    if (!cfg.daemon.rtc.empty()) {
+      auto r = client->call(ps::make_request(ps::Op::ReadRtc, 0));
+      if (r && r->resp.status != -static_cast<int32_t>(ps::Refusal::Disabled)) {
+        opt.write_rtc = [c = client.get()]() { return c->write_rtc(); };
+      }
     }
   }
   std::string path = opt.config_path;
@@ -228,12 +233,6 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
     }
     return load_config_fd(fd->get(), path);
   };
-  // Nothing of the start-up state is the worker's: the helper keeps the RTC and the clock.
-  st.rtc.reset();
-  st.kernel.reset();
-  st.self_netns.reset();
-  st.state = StateDir();
-
   Worker worker(std::move(cfg), std::move(opt));  // as root: sockets, state directory fd
   tzset();                                        // the chroot has no tzdata: load the zone now
   enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper});
@@ -271,7 +270,125 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   return worker.run();
 }
 
+// The worker's user, as prepare_privsep() checked it (nothing is repaired here).
+PrivsepPlan lookup_plan(const Config& cfg) {
+  PrivsepPlan p;
+  p.user = cfg.daemon.user;
+  p.state_dir = cfg.daemon.state_dir;
+  passwd* pw = getpwnam(p.user.c_str());
+  if (pw == nullptr || pw->pw_uid == 0 || pw->pw_gid == 0) {
+    throw std::runtime_error("user '" + p.user + "' does not exist or is root");
+  }
+  p.uid = pw->pw_uid;
+  p.gid = pw->pw_gid;
+  return p;
+}
+
+// Clears close-on-exec on a descriptor the worker inherits.
+void pass_fd(int fd) {
+  if (fd >= 0) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+      throw std::system_error(errno, std::generic_category(), "fcntl (descriptor for the worker)");
+    }
+  }
+}
+
+// In the forked child: becomes the worker by executing this binary again. Returns only
+// on failure (then the exit status).
+int exec_worker(const std::string& config_path, const WorkerFds& fds, bool log_stderr, int& ready_fd) {
+  try {
+    pass_fd(fds.chan);
+    pass_fd(fds.ready);
+    pass_fd(fds.notify);
+    std::string spec = std::string("--") + k_worker_option + "=" + format_worker_fds(fds);
+    std::vector<const char*> argv = {"tr7ntpd", spec.c_str(), "-f", config_path.c_str()};
+    if (log_stderr) {
+      argv.push_back("-e");
+    }
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", const_cast<char* const*>(argv.data()));
+    throw std::system_error(errno, std::generic_category(), "cannot execute the worker (/proc/self/exe)");
+  } catch (const std::exception& e) {
+    log_err("worker: fatal: %s", e.what());
+    notify_failure(ready_fd, e.what());
+    return 1;
+  }
+}
+
 }  // namespace
+
+std::string format_worker_fds(const WorkerFds& f) {
+  return std::to_string(f.chan) + "," + std::to_string(f.ready) + "," + std::to_string(f.notify);
+}
+
+std::optional<WorkerFds> parse_worker_fds(std::string_view text) {
+  int v[3];
+  size_t pos = 0;
+  for (int i = 0; i < 3; ++i) {
+    size_t end = text.find(',', pos);
+    if ((i < 2) != (end != std::string_view::npos)) {
+      return std::nullopt;
+    }
+    std::string part(text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos));
+    char* rest = nullptr;
+    errno = 0;
+    long n = std::strtol(part.c_str(), &rest, 10);
+    if (part.empty() || *rest != '\0' || errno != 0 || n < -1 || n > 65535 || (n >= 0 && n <= STDERR_FILENO)) {
+      return std::nullopt;
+    }
+    v[i] = static_cast<int>(n);
+    pos = end + 1;
+  }
+  if (v[0] < 0) {
+    return std::nullopt;
+  }
+  return WorkerFds{v[0], v[1], v[2]};
+}
+
+int run_exec_worker(const std::string& config_path, const WorkerFds& fds, bool log_stderr) {
+  // Only what the helper handed over: every other descriptor is closed.
+  int keep[] = {fds.chan, fds.ready, fds.notify};
+  std::sort(std::begin(keep), std::end(keep));
+  unsigned from = STDERR_FILENO + 1;
+  for (int k : keep) {
+    if (k < 0) {
+      continue;
+    }
+    if (static_cast<unsigned>(k) > from) {
+      close_range(from, static_cast<unsigned>(k) - 1, 0);
+    }
+    from = static_cast<unsigned>(k) + 1;
+  }
+  close_range(from, ~0U, 0);
+  for (int k : keep) {
+    if (k >= 0) {
+      fcntl(k, F_SETFD, FD_CLOEXEC);
+    }
+  }
+  int ready_fd = fds.ready;
+  int rc = 1;
+  try {
+    auto cfg = load_config_file(config_path);
+    if (!cfg) {
+      throw std::runtime_error(cfg.error().empty() ? config_path + ": refused" : cfg.error().front());
+    }
+    log_init(log_stderr, cfg->daemon.log_level, "tr7ntpd");
+    PrivsepPlan plan = lookup_plan(*cfg);
+    WorkerOptions opt{config_path};
+    if (fds.notify >= 0) {
+      opt.notify = std::make_shared<SdNotifier>(sys::Fd(fds.notify));
+    }
+    rc = worker_main(std::move(*cfg), std::move(opt), plan, sys::Fd(fds.chan), getppid(), ready_fd);
+  } catch (const std::exception& e) {
+    log_err("worker: fatal: %s", e.what());
+    notify_failure(ready_fd, e.what());
+    rc = 1;
+  }
+  // _exit: no atexit handlers (a sanitizer's leak check would clone() under the filter).
+  std::fflush(nullptr);
+  std::_Exit(rc);
+}
 
 PrivsepPlan prepare_privsep(const Config& cfg) {
   PrivsepPlan p;
@@ -374,29 +491,21 @@ ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   return p;
 }
 
-int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, int ready_fd) {
+int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool log_stderr) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     throw std::system_error(errno, std::generic_category(), "socketpair");
   }
   sys::Fd helper_end(sv[0]);
   sys::Fd worker_end(sv[1]);
-  pid_t helper = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     throw std::system_error(errno, std::generic_category(), "fork");
   }
   if (pid == 0) {
     helper_end.reset();
-    int rc = 1;
-    try {
-      rc = worker_main(std::move(cfg), std::move(opt), plan, st, std::move(worker_end), helper, ready_fd);
-    } catch (const std::exception& e) {
-      log_err("worker: fatal: %s", e.what());
-      notify_failure(ready_fd, e.what());
-      rc = 1;
-    }
-    // _exit: no atexit handlers (a sanitizer's leak check would clone() under the filter).
+    WorkerFds fds{worker_end.get(), ready_fd, opt.notify ? opt.notify->fd() : -1};
+    int rc = exec_worker(opt.config_path, fds, log_stderr, ready_fd);
     std::fflush(nullptr);
     std::_Exit(rc);
   }

@@ -8,16 +8,24 @@
 //   fork  -> parent = helper: enter_helper_sandbox(), answer requests until the worker is
 //            gone, forward SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it, reap it, exit
 //            0 if it exited 0, else 1.
-//         -> child = worker: build the Worker as root (sockets, command socket, resolver,
-//            state directory fd), tzset(), enter_worker_sandbox(), report readiness,
-//            run the event loop; exits when the helper's end of the channel closes
+//         -> child: executes the daemon's own binary again (/proc/self/exe) with
+//            --privsep-worker, so the worker is a new program image: its own address
+//            space layout and stack canary, nothing of the helper's memory, and only
+//            the descriptors named on its command line (the channel, the readiness pipe,
+//            systemd's notification socket).
+//   worker (run_exec_worker): closes every other descriptor, reads the configuration
+//            again (as root), builds the Worker (sockets, command socket, resolver,
+//            state directory fd), tzset(), enter_worker_sandbox(), reports readiness,
+//            runs the event loop; exits when the helper's end of the channel closes
 //            (and by PR_SET_PDEATHSIG).
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -69,6 +77,23 @@ core::privsep::Policy make_helper_policy(const Config& cfg, const Startup& st);
 
 // Forks into helper and worker; returns the exit status of whichever process returns.
 // `ready_fd` (>= 0 when daemonizing): the worker writes 'R' to it once sandboxed and serving.
-int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, int ready_fd);
+// `log_stderr`: the worker logs to stderr too (-e, -d, or no syslog).
+int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool log_stderr);
+
+// The descriptors the helper hands to the re-executed worker, as on its command line:
+// "CHAN,READY,NOTIFY" (decimal, -1 for none). CHAN is required.
+struct WorkerFds {
+  int chan = -1;
+  int ready = -1;
+  int notify = -1;
+};
+std::string format_worker_fds(const WorkerFds& f);
+std::optional<WorkerFds> parse_worker_fds(std::string_view text);
+// The hidden option that makes tr7ntpd the worker.
+inline constexpr const char* k_worker_option = "privsep-worker";
+
+// The worker after the re-execution: closes every descriptor but 0-2 and `fds`, reads
+// `config_path` (as root, before its sandbox), then runs as above. Returns the exit status.
+int run_exec_worker(const std::string& config_path, const WorkerFds& fds, bool log_stderr);
 
 }  // namespace tr7::daemon

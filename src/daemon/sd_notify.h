@@ -28,6 +28,8 @@ class SdNotifier {
   // One message, e.g. "READY=1\nSTATUS=unsynchronised". False if it could not be sent
   // (logged once).
   bool send(const std::string& msg);
+  // The connected socket (handed to the re-executed worker, privsep.h).
+  int fd() const { return m_fd.get(); }
 
  private:
   sys::Fd m_fd;

@@ -46,6 +46,18 @@ check "the worker's user cannot signal the helper (kill -0: EPERM)" \
   bash -c "! setpriv --reuid $uid --regid $uid --clear-groups -- kill -0 $helper 2>/dev/null"
 check "helper still forwards SIGUSR1 to the worker (statistics)" stats_of "$helper" "$T_DIR/fds.log"
 
+# --- item 10: the worker is a new program image ---------------------------------------------
+# base MAP PID: the start address of the first mapping of MAP (a path or [stack]).
+base() { awk -v m="$1" '$6 == m { split($1, a, "-"); print a[1]; exit }' "/proc/$2/maps"; }
+exe=$(readlink "/proc/$helper/exe")
+log "helper: $exe at $(base "$exe" "$helper"), stack $(base '[stack]' "$helper")"
+log "worker: $(readlink "/proc/$worker/exe") at $(base "$exe" "$worker"), stack $(base '[stack]' "$worker")"
+check "the worker runs the daemon's binary" test "$(readlink "/proc/$worker/exe")" = "$exe"
+check "the binary is mapped elsewhere in the worker (re-executed, not only forked)" \
+  test "$(base "$exe" "$worker")" != "$(base "$exe" "$helper")"
+check "the stack too" test "$(base '[stack]' "$worker")" != "$(base '[stack]' "$helper")"
+check "the worker's command line names only its descriptors" grep -q -- "--privsep-worker=" "/proc/$worker/cmdline"
+
 kill -TERM "$helper"
 check "clean stop" wait_for 10 gone "$helper"
 check "the worker exited 0" grep -q "helper: worker (pid $worker) exited with status 0" "$T_DIR/fds.log"
