@@ -44,7 +44,82 @@ bool fill_sun(const std::string& path, sockaddr_un& sa) {
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
+// Binds `fd` as `name` in directory `dir` with `mode` (umask at bind) and `group`
+// (the effective group at bind when it can be set, else fchownat in that directory).
+Result<void> bind_with_mode(int fd, const std::string& dir, const std::string& name, unsigned mode,
+                            std::optional<uint32_t> group) {
+  sockaddr_un sa{};
+  if (!fill_sun(dir + "/" + name, sa)) {
+    return unexpected("socket path " + dir + "/" + name + " is too long");
+  }
+  // The file gets its group at creation, from the effective gid (CAP_SETGID, which the
+  // daemon has at start; a chown needs CAP_CHOWN, which the systemd unit does not grant).
+  gid_t old_egid = getegid();
+  bool group_set = group && static_cast<gid_t>(*group) == old_egid;
+  bool egid_changed = false;
+  if (group && !group_set && setegid(static_cast<gid_t>(*group)) == 0) {
+    group_set = egid_changed = true;
+  }
+  mode_t old = umask(static_cast<mode_t>(~mode & 0777));
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int bind_errno = errno;
+  umask(old);
+  if (egid_changed && setegid(old_egid) != 0) {
+    throw std::runtime_error(errno_text("cannot restore the effective group"));
+  }
+  if (rc != 0) {
+    errno = bind_errno;
+    return unexpected(errno_text("cannot bind the control socket " + dir + "/" + name));
+  }
+  if (group && !group_set) {
+    // Only in the private directory: nobody else can put anything under this name.
+    sys::Fd d(open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!d.valid() ||
+        fchownat(d.get(), name.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group), AT_SYMLINK_NOFOLLOW) != 0) {
+      return unexpected(errno_text("cannot give the control socket to group " + std::to_string(*group)));
+    }
+  }
+  return {};
+}
+
 }  // namespace
+
+Result<struct stat> bind_private_then_rename(int fd, const std::string& path, const std::string& dir, unsigned mode,
+                                             std::optional<uint32_t> group) {
+  std::string base = path.substr(path.rfind('/') + 1);
+  std::string tmpl = (dir.empty() ? std::string() : dir) + "/.tr7ntpd.XXXXXX";
+  std::vector<char> t(tmpl.begin(), tmpl.end());
+  t.push_back('\0');
+  if (mkdtemp(t.data()) == nullptr) {
+    return unexpected(errno_text("cannot make a private directory beside " + path));
+  }
+  std::string priv(t.data());
+  auto cleanup = [&] {
+    unlinkat(AT_FDCWD, (priv + "/s").c_str(), 0);
+    rmdir(priv.c_str());
+  };
+  auto b = bind_with_mode(fd, priv, "s", mode, group);
+  if (!b) {
+    cleanup();
+    return unexpected(b.error());
+  }
+  // Its identity now, while only we can reach it (a rename keeps the inode).
+  struct stat st {};
+  if (lstat((priv + "/s").c_str(), &st) != 0) {
+    std::string e = errno_text("control socket " + priv + "/s");
+    cleanup();
+    return unexpected(e);
+  }
+  // Never over anything: a file that appeared since the check is not ours to replace.
+  if (renameat2(AT_FDCWD, (priv + "/s").c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    std::string e = errno == EEXIST ? path + " appeared while the socket was made: not replacing it"
+                                    : errno_text("cannot move the control socket to " + path);
+    cleanup();
+    return unexpected(e);
+  }
+  rmdir(priv.c_str());
+  return st;
+}
 
 Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode, std::optional<uint32_t> group) {
   sockaddr_un sa{};
@@ -80,36 +155,13 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
   if (!fd.valid()) {
     return unexpected(errno_text("socket(AF_UNIX)"));
   }
-  // The socket file gets its group at creation, from the effective gid (CAP_SETGID,
-  // which the daemon has at start; a chown would need CAP_CHOWN, which the systemd unit
-  // does not grant). Without that, chown is tried afterwards.
-  gid_t old_egid = getegid();
-  bool group_set = false;
-  if (group && static_cast<gid_t>(*group) != old_egid && setegid(static_cast<gid_t>(*group)) == 0) {
-    group_set = true;
-  }
-  mode_t old = umask(0177);
-  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  int bind_errno = errno;
-  umask(old);
-  if (group_set && setegid(old_egid) != 0) {
-    throw std::runtime_error(errno_text("cannot restore the effective group"));
-  }
-  if (rc != 0) {
-    errno = bind_errno;
-    return unexpected(errno_text("cannot bind the control socket " + path));
-  }
-  struct stat made{};
-  if (group && (lstat(path.c_str(), &made) != 0 || made.st_gid != static_cast<gid_t>(*group)) &&
-      chown(path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*group)) != 0) {
-    std::string e = errno_text("cannot give the control socket to group " + std::to_string(*group));
-    unlink(path.c_str());
-    return unexpected(e);
-  }
-  if (chmod(path.c_str(), mode) != 0) {
-    std::string e = errno_text("cannot chmod the control socket");
-    unlink(path.c_str());
-    return unexpected(e);
+  // Nothing is done by path to the socket where others may reach it (no chmod or chown
+  // after bind: the name could be swapped for a link to something else in between). It
+  // is bound in a private directory made for the purpose (0700, ours), given its mode
+  // (umask at bind) and group there, then renamed into place, never over anything.
+  auto made = bind_private_then_rename(fd.get(), path, dir, mode, group);
+  if (!made) {
+    return unexpected(made.error());
   }
   if (listen(fd.get(), 64) != 0) {
     std::string e = errno_text("listen on the control socket");
@@ -117,10 +169,8 @@ Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode
     return unexpected(e);
   }
   ControlSocket s;
-  if (lstat(path.c_str(), &st) == 0) {
-    s.dev = st.st_dev;
-    s.ino = st.st_ino;
-  }
+  s.dev = made->st_dev;
+  s.ino = made->st_ino;
   s.fd = std::move(fd);
   s.path = path;
   return s;

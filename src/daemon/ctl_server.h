@@ -19,6 +19,7 @@
 // The caller is identified with SO_PEERCRED and SO_PEERGROUPS at accept().
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -91,7 +92,8 @@ struct CtlServerStats {
 // Creates the listening socket at `path` (call before dropping privileges): the parent
 // directory is created (0755) if missing; an existing socket is replaced only when no
 // daemon answers on it; anything else at the path is an error (never unlinked). The
-// socket is bound under umask 0177, then given `group` and `mode`.
+// socket gets `mode` and `group` when it is made, in a private directory beside `path`
+// (bind_private_then_rename): nothing is changed by path where others can reach it.
 struct ControlSocket {
   sys::Fd fd;
   std::string path;
@@ -99,6 +101,12 @@ struct ControlSocket {
   ino_t ino = 0;
 };
 Result<ControlSocket> open_control_socket(const std::string& path, unsigned mode, std::optional<uint32_t> group);
+// Binds the Unix socket `fd` in a fresh 0700 directory made in `dir` (mkdtemp), gives it
+// `mode` (umask at bind) and `group` there, and renames it to `path`, failing rather than
+// replacing anything. Returns the socket file's stat. Throws only if the effective group
+// cannot be restored.
+Result<struct stat> bind_private_then_rename(int fd, const std::string& path, const std::string& dir, unsigned mode,
+                                             std::optional<uint32_t> group);
 // Unlinks the socket if the path still names the one we created.
 void remove_control_socket(const ControlSocket& s);
 
