@@ -264,11 +264,8 @@ void CtlServer::on_accept() {
       }
     }
     grant(peer, m_groups);
-    size_t same_uid = 0;
-    for (const auto& [id, c] : m_conns) {
-      same_uid += c->peer.caller.uid == cred.uid;
-    }
-    if (m_conns.size() >= m_limits.max_connections || (cred.uid != 0 && same_uid >= m_limits.max_per_uid)) {
+    int rank = cred.uid == 0 ? 2 : peer.may_admin ? 1 : 0;
+    if (!make_room(rank, cred.uid)) {
       ++m_stats.busy;
       std::string bye = m_greeting + ctl::frame_error(1, ctl::ErrCode::Busy, "too many connections, try later");
       ssize_t n = send(fd, bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -296,6 +293,53 @@ void CtlServer::on_accept() {
       arm_timer(*cp);
     }
   }
+}
+
+namespace {
+int rank_of(const Peer& p) { return p.caller.uid == 0 ? 2 : p.may_admin ? 1 : 0; }
+}  // namespace
+
+bool CtlServer::make_room(int rank, uint32_t uid) {
+  size_t same_uid = 0;
+  for (const auto& [id, c] : m_conns) {
+    same_uid += c->peer.caller.uid == uid;
+  }
+  if (uid != 0 && same_uid >= m_limits.max_per_uid) {
+    return false;
+  }
+  size_t may_use =
+      m_limits.max_connections + (rank >= 1 ? m_limits.admin_reserved : 0) + (rank >= 2 ? m_limits.root_reserved : 0);
+  if (m_conns.size() < may_use) {
+    return true;
+  }
+  if (rank == 0) {
+    return false;
+  }
+  // Root or an admin, and every slot it may use is taken: close the connection idle the
+  // longest among those of callers with no more rights.
+  int64_t now = sys::monotonic_ns();
+  int64_t min_idle = static_cast<int64_t>(m_limits.evict_idle_s * 1e9);
+  Conn* victim = nullptr;
+  for (const auto& [id, c] : m_conns) {
+    bool idle = !c->dead && !c->closing && c->pending() == 0 && !c->reader.partial() && c->reader.buffered() == 0 &&
+                !c->resume->pending() && now - c->last_activity_ns >= min_idle;
+    if (idle && rank_of(c->peer) <= rank && (!victim || c->last_activity_ns < victim->last_activity_ns)) {
+      victim = c.get();
+    }
+  }
+  if (!victim) {
+    return false;
+  }
+  ++m_stats.evicted;
+  log_debug("control: closing an idle connection of uid %u pid %d to make room for uid %u", victim->peer.caller.uid,
+            victim->peer.caller.pid, uid);
+  std::string bye =
+      ctl::frame_error(++victim->seq, ctl::ErrCode::Busy,
+                       std::string("idle connection closed to make room for ") + (rank == 2 ? "root" : "an admin"));
+  ssize_t n = send(victim->fd.get(), bye.data(), bye.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)n;
+  close_conn(*victim);
+  return true;
 }
 
 void CtlServer::close_conn(Conn& c) {

@@ -15,7 +15,8 @@
 //  * lines over ctl::k_max_request_line, NUL/control bytes and invalid UTF-8 get an error
 //    and a close; unknown commands and bad arguments get an error (the peer may go on);
 //  * more than max_connections (or max_per_uid for one non-root uid) get "busy" and a
-//    close; running out of fds pauses accept() for a second.
+//    close, except that admins and root have slots of their own and may evict an idle
+//    connection (CtlLimits); running out of fds pauses accept() for a second.
 // The caller is identified with SO_PEERCRED and SO_PEERGROUPS at accept().
 #pragma once
 
@@ -67,8 +68,17 @@ struct CtlOutcome {
 };
 
 struct CtlLimits {
+  // Connections anyone may use (at most max_per_uid per non-root uid), plus slots only
+  // admins (root or admin_group) may use, plus slots only root may use. When every slot
+  // a root or admin caller may use is taken, the connection idle the longest (at least
+  // evict_idle_s, nothing queued or half-read) of a caller with no more rights than it is
+  // closed to make room, so neither monitors nor a root-owned flood of idle connections
+  // can lock root out.
   size_t max_connections = 16;
   size_t max_per_uid = 4;  // non-root
+  size_t admin_reserved = 4;
+  size_t root_reserved = 4;
+  double evict_idle_s = 1.0;
   double idle_timeout_s = 60;
   double line_timeout_s = 5;
   double write_timeout_s = 10;
@@ -83,6 +93,7 @@ struct CtlLimits {
 struct CtlServerStats {
   uint64_t accepted = 0;
   uint64_t busy = 0;      // refused: too many connections
+  uint64_t evicted = 0;   // idle connections closed to make room for root or an admin
   uint64_t commands = 0;  // answered
   uint64_t refused = 0;   // permission denied
   uint64_t bad_requests = 0;
@@ -129,6 +140,9 @@ class CtlServer {
  private:
   struct Conn;
   void on_accept();
+  // Whether a caller with these rights may have one more connection (after evicting an
+  // idle one if need be). rank: 0 other, 1 admin, 2 root.
+  bool make_room(int rank, uint32_t uid);
   void close_conn(Conn& c);
   void reap();
   void on_readable(Conn& c);

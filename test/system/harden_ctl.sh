@@ -32,4 +32,34 @@ kill -TERM "$daemon"
 wait_for 10 bash -c "! kill -0 $daemon 2>/dev/null"
 check "socket removed at stop" test ! -e "$sock"
 
+# --- item 8 ------------------------------------------------------------------------------------
+start_tr7ntpd slots "$conf"
+HOLD="$PYTHON3 $TR7_SRCDIR/test/system/ctlhold.py"
+# hold UID GID N NAME: N idle connections as UID:GID in the background; waits until held.
+hold() {
+  setpriv --reuid "$1" --regid "$2" --clear-groups -- $HOLD "$sock" "$3" 60 >"$T_DIR/$4.ready" &
+  T_PIDS+=($!)
+  wait_for 20 test -s "$T_DIR/$4.ready" || fail "holder $4 did not report"
+  log "$4: $(cat "$T_DIR/$4.ready")"
+}
+nogroup=$(getent group nogroup | cut -d: -f3)
+for u in 60001 60002 60003 60004; do
+  hold "$u" "$nogroup" 5 "mon$u"
+  check "monitor uid $u holds 4 slots (its cap), the 5th is refused" grep -q "held=4 busy=1" "$T_DIR/mon$u.ready"
+done
+out=$(setpriv --reuid 60005 --regid "$nogroup" --clear-groups -- "$TR7NTPC" -s "$sock" tracking 2>&1)
+rc=$?
+log "fifth monitor (exit $rc): $out"
+check "a fifth monitor uid finds no slot (refused, no answer)" test "$rc" -ne 0 -a -n "$out"
+check "root's tracking answers (a slot kept for root)" ctlc tracking
+check "an admin's tracking answers (a slot kept for admins)" \
+  setpriv --reuid 60010 --regid adm --groups nogroup -- "$TR7NTPC" -s "$sock" tracking
+hold 0 0 300 rootflood
+check "300 idle root connections: every slot taken, the rest refused" grep -q "held=24 busy=276" "$T_DIR/rootflood.ready"
+sleep 1.2  # longer than evict_idle_s: they are idle now
+t0=$(date +%s%N)
+check "root's tracking still answers" ctlc tracking
+log "root's tracking took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+check "NTP still served" $NTPPROBE query 127.0.0.1 "$port"
+
 finish
