@@ -65,17 +65,47 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
     case ctl::Cmd::SourceDelete:
       return cmd_source_delete(peer, pc);
     case ctl::Cmd::Burst:
-      return provider_command(peer, pc, m_provider.burst(), "", "");
+      return audited_apply(
+          peer, pc, "", "", std::nullopt,
+          [this, now]() -> std::optional<ctl::Error> {
+            if (m_provider.sources(now).empty()) {
+              return ctl::Error{ctl::ErrCode::NotFound, "no NTP source to send a burst to"};
+            }
+            return std::nullopt;
+          },
+          [this] { return m_provider.burst(); });
     case ctl::Cmd::MakeStep: {
       auto before = ctl::encode_record(ctl::to_record(m_provider.tracking(now)));
-      return provider_command(peer, pc, m_provider.make_step(), before, "");
+      return audited_apply(
+          peer, pc, before, "", std::nullopt,
+          [this, now]() -> std::optional<ctl::Error> {
+            if (m_provider.sources(now).empty()) {
+              return ctl::Error{ctl::ErrCode::Failed, "no NTP source: no measured offset to step by"};
+            }
+            return std::nullopt;
+          },
+          [this] { return m_provider.make_step(); });
     }
     case ctl::Cmd::Approve: {
       auto t = m_provider.tracking(now);
       std::string before =
           t.held ? "held_id=" + std::to_string(t.held->id) + " held_offset_s=" + ctl::format_double(t.held->offset_s)
                  : "";
-      return provider_command(peer, pc, m_provider.approve(pc.number), before, "");
+      return audited_apply(
+          peer, pc, before, "", std::nullopt,
+          [t, id = pc.number]() -> std::optional<ctl::Error> {
+            if (t.held && id && *id != t.held->id) {
+              return ctl::Error{ctl::ErrCode::NotFound, "correction " + std::to_string(*id) +
+                                                            " is not held (the held one is " +
+                                                            std::to_string(t.held->id) + ")"};
+            }
+            if (!t.held && id) {
+              return ctl::Error{ctl::ErrCode::NotFound,
+                                "correction " + std::to_string(*id) + " is not held (no correction is held)"};
+            }
+            return std::nullopt;
+          },
+          [this, id = pc.number] { return m_provider.approve(id); });
     }
     case ctl::Cmd::AllowAdd:
       return cmd_rule_add(peer, pc, core::AccessAction::Allow);
@@ -391,20 +421,22 @@ CtlOutcome CtlService::cmd_tenant_add(const Peer& peer, const ctl::ParsedCommand
                         " is not allowed for runtime tenants (see [tenants] runtime in tr7ntpd.conf(5))");
     }
   }
-  // Open the sockets first: a tenant that cannot serve is refused and nothing is kept.
-  if (auto r = m_daemon.add_tenant(*spec); !r) {
-    return refuse(peer, pc, ctl::ErrCode::Failed, r.error());
-  }
   std::string after;
   for (const auto& w : core::tenant_words(*spec)) {
     after += (after.empty() ? "" : " ") + w;
   }
   RuntimeState next = m_state;
   next.tenants.push_back(TenantEntry{spec->name, core::tenant_words(*spec)});
-  CtlOutcome o = commit(peer, pc, "", "tenant " + spec->name + " " + after, next, [] {});
-  if (!o.ok) {
-    m_daemon.remove_tenant(spec->name);  // not durable and audited: not done
-  }
+  // Durable and audited first; then the sockets: a tenant that cannot serve is refused
+  // (a "failed" record follows) and nothing is kept.
+  CtlOutcome o = audited_apply(peer, pc, "", "tenant " + spec->name + " " + after, next, nullptr,
+                               [this, sp = *spec]() -> CommandResult {
+                                 if (auto r = m_daemon.add_tenant(sp); !r) {
+                                   return unexpected(ctl::Error{ctl::ErrCode::Failed, r.error()});
+                                 }
+                                 return "tenant " + sp.name + " added";
+                               });
+  o.lines.clear();
   return o;
 }
 
@@ -557,6 +589,9 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
   for (const auto& o : opts) {
     desc += " " + o;
   }
+  if (auto sc = parse_source_command(host, opts); !sc) {
+    return refuse(peer, pc, ctl::ErrCode::InvalidArgument, sc.error());
+  }
   uint16_t port = entry_port(SourceEntry{host, opts});
   for (const auto& s : m_state.sources) {
     if (same_host(s.host, host) && entry_port(s) == port) {
@@ -564,45 +599,39 @@ CtlOutcome CtlService::cmd_source_add(const Peer& peer, const ctl::ParsedCommand
                     "source " + host + (port == 123 ? "" : " port " + std::to_string(port)) + " was already added");
     }
   }
-  if (!m_dir->valid() || !m_audit.is_open()) {
-    return refuse(peer, pc, ctl::ErrCode::IoError, "state directory or audit log unavailable: changes are refused");
-  }
-  auto r = m_provider.add_source(host, opts);
-  if (!r) {
-    return provider_command(peer, pc, std::move(r), "", desc);
-  }
   RuntimeState next = m_state;
   next.sources.push_back(SourceEntry{host, opts});
-  if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
-    if (auto undo = m_provider.delete_source(host, port); !undo) {
-      log_err("source add %s: cannot undo: %s", host.c_str(), undo.error().text.c_str());
-    }
-    return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
-  }
-  m_state = next;
-  return provider_command(peer, pc, std::move(r), "", desc);
+  return audited_apply(peer, pc, "", desc, next, nullptr,
+                       [this, host, opts] { return m_provider.add_source(host, std::span<const std::string>(opts)); });
 }
 
 CtlOutcome CtlService::cmd_source_delete(const Peer& peer, const ctl::ParsedCommand& pc) {
   const std::string& host = *pc.host;
-  auto r = m_provider.delete_source(host, pc.port);
-  if (r) {
-    RuntimeState next = m_state;
-    next.sources.erase(std::remove_if(next.sources.begin(), next.sources.end(),
-                                      [&](const SourceEntry& s) {
-                                        return same_host(s.host, host) && (!pc.port || entry_port(s) == *pc.port);
-                                      }),
-                       next.sources.end());
-    if (!(next == m_state)) {
-      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
-        log_err("%s", w.error().c_str());
-      } else {
-        m_state = next;
+  RuntimeState next = m_state;
+  next.sources.erase(std::remove_if(next.sources.begin(), next.sources.end(),
+                                    [&](const SourceEntry& s) {
+                                      return same_host(s.host, host) && (!pc.port || entry_port(s) == *pc.port);
+                                    }),
+                     next.sources.end());
+  std::string before = "source " + host + (pc.port ? " port " + std::to_string(*pc.port) : "");
+  // Known before anything is written: a host or address no source has.
+  auto precheck = [this, host, port = pc.port]() -> std::optional<ctl::Error> {
+    auto ip = core::parse_ip(host);
+    for (const auto& s : m_provider.sources(m_daemon.now())) {
+      bool port_ok = !port || s.port == *port;
+      auto sip = core::parse_ip(s.address);
+      if (port_ok && (same_host(s.name, host) || (ip && sip && *ip == *sip))) {
+        return std::nullopt;
       }
     }
+    return ctl::Error{ctl::ErrCode::NotFound, "no source " + host + (port ? " on port " + std::to_string(*port) : "")};
+  };
+  std::optional<RuntimeState> changed;
+  if (!(next == m_state)) {
+    changed = next;
   }
-  std::string before = "source " + host + (pc.port ? " port " + std::to_string(*pc.port) : "");
-  return provider_command(peer, pc, std::move(r), before, "");
+  return audited_apply(peer, pc, before, "", changed, precheck,
+                       [this, host, port = pc.port] { return m_provider.delete_source(host, port); });
 }
 
 }  // namespace tr7::daemon

@@ -38,11 +38,7 @@ std::optional<uint32_t> resolve_group(const std::string& name, const char* key) 
 
 CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg,
                        const StateDir& dir)
-    : m_daemon(daemon),
-      m_provider(provider),
-      m_dir(&dir),
-      m_audit(m_tz, "UTC"),
-      m_start_mono_ns(sys::monotonic_ns()) {
+    : m_daemon(daemon), m_provider(provider), m_dir(&dir), m_audit(m_tz, "UTC"), m_start_mono_ns(sys::monotonic_ns()) {
   // 1. Time zones, while /usr/share/zoneinfo is reachable.
   m_tz.load();
 
@@ -240,21 +236,56 @@ CtlOutcome CtlService::commit(const Peer& peer, const ctl::ParsedCommand& pc, co
   return o;
 }
 
-CtlOutcome CtlService::provider_command(const Peer& peer, const ctl::ParsedCommand& pc, CommandResult r,
-                                        const std::string& before, const std::string& after) {
+CtlOutcome CtlService::audited_apply(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
+                                     const std::string& after, const std::optional<RuntimeState>& next,
+                                     const std::function<std::optional<ctl::Error>()>& precheck,
+                                     const std::function<CommandResult()>& apply) {
+  if (!m_audit.is_open() || (next && !m_dir->valid())) {
+    return refuse(peer, pc, ctl::ErrCode::IoError,
+                  "state directory or audit log unavailable: changes are refused (see the daemon's log)");
+  }
+  if (precheck) {
+    if (auto e = precheck()) {
+      return refuse(peer, pc, e->code, e->text);
+    }
+  }
+  std::string old_text = m_state.encode();
+  if (next) {
+    if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next->encode()); !w) {
+      log_err("%s", w.error().c_str());
+      return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
+    }
+  }
+  auto restore_state = [&] {
+    if (next) {
+      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, old_text); !w) {
+        log_err("cannot restore %s: %s", k_state_file, w.error().c_str());
+      }
+    }
+  };
   AuditEntry e;
   e.who = peer.caller;
   e.command = pc.to_line();
   e.before = before;
+  e.after = after;
+  e.result = "ok";
+  if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
+    restore_state();  // not audited means not done
+    return CtlOutcome::fail(ctl::ErrCode::IoError, "nothing changed: " + a.error());
+  }
+  CommandResult r = apply();
   if (!r) {
-    e.result = "failed: " + r.error().text;
-    m_audit.refusal(e, sys::realtime_now(), sys::monotonic_ns());
+    restore_state();
+    e.before.clear();
+    e.after.clear();
+    e.result = "failed: " + r.error().text + " (the change above was not applied)";
+    if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
+      log_err("audit: %s", a.error().c_str());
+    }
     return CtlOutcome::fail(r.error().code, r.error().text);
   }
-  e.after = after;
-  e.result = "ok: " + *r;
-  if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
-    return CtlOutcome::fail(ctl::ErrCode::IoError, "done, but the audit record failed: " + a.error());
+  if (next) {
+    m_state = *next;
   }
   CtlOutcome o;
   o.lines.push_back(ctl::encode_record({{"result", *r}}));

@@ -135,8 +135,17 @@ class CtlService {
   CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before, const std::string& after,
                     const RuntimeState& next, const std::function<void()>& apply, std::vector<std::string> reply = {});
   CtlOutcome refuse(const Peer& peer, const ctl::ParsedCommand& pc, ctl::ErrCode code, const std::string& text);
-  CtlOutcome provider_command(const Peer& peer, const ctl::ParsedCommand& pc, CommandResult r,
-                              const std::string& before, const std::string& after);
+  // A change that takes effect through the NTP client (or the tenants) and may still
+  // fail there: audited FIRST, then applied. `next`: the runtime state to make durable
+  // with it (written before the audit record, restored if anything fails). The audit
+  // record says "ok" and is fsynced before `apply` runs; if `apply` then fails, a second
+  // record says "failed: ..." and the state file is put back. If the record cannot be
+  // written, nothing is applied (item 5 of issue 19). `precheck`: refusals known before
+  // anything is written (audited as refusals, rate-limited).
+  CtlOutcome audited_apply(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
+                           const std::string& after, const std::optional<RuntimeState>& next,
+                           const std::function<std::optional<ctl::Error>()>& precheck,
+                           const std::function<CommandResult()>& apply);
   void set_zone(const std::string& zone);
   std::string effective_zone(const Config& cfg) const;
   std::string rule_origin(const core::Prefix& p) const;

@@ -129,7 +129,7 @@ ms=$(j makestep)
 log "makestep: $ms"
 check "makestep: stepped by a small offset" jq -e '.result | test("^stepped by [-+]0\\.0000")' <<<"$ms"
 at=$(j audit tail 10)
-check "audit: the makestep command" jq -e 'any(.[]; .command == "makestep" and .via == "control" and (.result | startswith("ok: stepped by")))' <<<"$at"
+check "audit: the makestep command (recorded before it ran)" jq -e 'any(.[]; .command == "makestep" and .via == "control" and .result == "ok")' <<<"$at"
 check "audit: the clock step it made" jq -e 'any(.[]; .command == "clock step" and .via == "ntp" and .result == "ok: makestep command" and (.after | startswith("step_s=")))' <<<"$at"
 check "still synchronised after makestep" bash -c "'$TR7NTPC' -s '$T_DIR/ctl.sock' --json tracking | jq -e '.state == \"synchronised\"'"
 

@@ -61,5 +61,37 @@ t0=$(date +%s%N)
 check "root's tracking still answers" ctlc tracking
 log "root's tracking took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 check "NTP still served" $NTPPROBE query 127.0.0.1 "$port"
+kill -TERM "$TR7_PID"
+
+# --- item 5 ------------------------------------------------------------------------------------
+# A source (a fake upstream) so that burst, makestep and source delete have something to act on.
+up=$(free_port)
+$PYTHON3 "$TR7_SRCDIR/test/system/fakentp.py" 127.0.0.1 "$up" >"$T_DIR/fake.log" 2>&1 &
+T_PIDS+=($!)
+start_tr7ntpd audit "$(ctl_daemon_conf "$port" "" )
+[sources]
+server = 127.0.0.1 port $up minpoll 4 maxpoll 4"
+audit=$(ls "$T_DIR"/state/audit.log "$T_DIR"/state/audit/audit.log 2>/dev/null | tail -n 1)
+check "an audit log to make immutable" test -f "$audit"
+check "allow add works before" ctlc allow add 192.0.2.0/24
+chattr +i "$audit" || skip "chattr +i not supported here"
+lines=$(wc -l <"$audit")
+state_before=$(cat "$T_DIR/state/runtime.state" 2>/dev/null | md5sum)
+for c in "allow add 10.0.0.0/8" "source add 127.0.0.2 port $up" burst makestep "source delete 127.0.0.1" \
+  "allow delete 192.0.2.0/24" "timezone set Europe/Istanbul"; do
+  out=$(ctlc $c 2>&1)
+  rc=$?
+  log "$c: exit $rc: $out"
+  check "audit log immutable: '$c' refused" test "$rc" -ne 0
+done
+check "allow add: no rule for 10.0.0.0/8" bash -c "! '$TR7NTPC' -s '$sock' allow list | grep -q 10.0.0.0/8"
+check "allow delete: 192.0.2.0/24 still allowed" bash -c "'$TR7NTPC' -s '$sock' allow list | grep -q 192.0.2.0/24"
+check "source add: no source 127.0.0.2" bash -c "! '$TR7NTPC' -s '$sock' -n sources | grep -q 127.0.0.2"
+check "source delete: 127.0.0.1 still a source" bash -c "'$TR7NTPC' -s '$sock' -n sources | grep -q 127.0.0.1"
+check "the runtime state file unchanged" test "$(cat "$T_DIR/state/runtime.state" 2>/dev/null | md5sum)" = "$state_before"
+check "the zone unchanged" bash -c "'$TR7NTPC' -s '$sock' --json timezone get | jq -e '.zone == \"UTC\"' >/dev/null"
+chattr -i "$audit"
+check "audit log writable again: source add works" ctlc source add 127.0.0.2 port "$up"
+check "... and is audited" grep -q '"command":"source add 127.0.0.2' "$audit"
 
 finish
