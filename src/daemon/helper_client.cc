@@ -64,15 +64,21 @@ Result<HelperClient::Reply, std::string> HelperClient::call(const ps::Request& r
   if (m.eof) {
     return fail("the helper has exited");
   }
-  if (m.ctrunc) {
-    return fail("reply with truncated control data (MSG_CTRUNC)");
-  }
   if (m.truncated) {
     return fail("reply too long");
   }
   auto resp = ps::parse_response(std::span<const uint8_t>(buf, m.len), static_cast<ps::Op>(req.op), req.seq);
   if (!resp) {
     return fail(resp.error());
+  }
+  if (m.ctrunc) {
+    // The reply itself arrived whole (one datagram: the channel is still in step), but
+    // the descriptor with it did not fit: this process is out of descriptors for now.
+    // This call fails; the channel stays usable.
+    log_warn("helper channel: the descriptor of a %s reply was lost (MSG_CTRUNC: out of descriptors?)",
+             ps::to_string(static_cast<ps::Op>(req.op)));
+    return unexpected(std::string(ps::to_string(static_cast<ps::Op>(req.op))) +
+                      ": the descriptor in the reply was lost (out of descriptors?)");
   }
   if (m.fds.size() != resp->has_fd) {
     return fail("reply with " + std::to_string(m.fds.size()) + " descriptor(s), " + std::to_string(resp->has_fd) +

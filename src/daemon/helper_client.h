@@ -3,8 +3,9 @@
 //
 // Every call is one request and one reply (the helper answers in order, quickly; the
 // worker waits at most the timeout). Replies are checked: exact size, version, op and
-// seq; descriptors arrive with MSG_CMSG_CLOEXEC, a truncated control message (MSG_CTRUNC)
-// or a descriptor the reply does not announce is refused and closed, and a socket from
+// seq; descriptors arrive with MSG_CMSG_CLOEXEC; a descriptor the reply does not announce
+// is refused and closed; a descriptor lost to a truncated control message (MSG_CTRUNC: this
+// process was out of descriptors) fails that call only, the channel stays; a socket from
 // OpenUdp must be a UDP socket of the right family bound where it was asked
 // (SO_DOMAIN, SO_TYPE, getsockname). A transport failure (helper gone, timeout, malformed
 // reply) breaks the client for good: every later call fails at once, and the worker

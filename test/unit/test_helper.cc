@@ -3,16 +3,17 @@
 // real SOCK_SEQPACKET socketpair, descriptors passed with SCM_RIGHTS), including a lying
 // or dead helper.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <system_error>
-#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -404,6 +405,32 @@ static void test_lying_helper(void**) {
   }
 }
 
+// Out of descriptors when a reply brings one (MSG_CTRUNC): that call fails, the channel
+// stays usable (issue 19 item 1: it used to be broken for good).
+static void test_descriptor_lost_is_not_fatal(void**) {
+  LyingHelper h([](int fd, const ps::Request& q) {
+    ps::Response r = ps::make_response(q.op, q.seq, 0);
+    r.has_fd = 1;
+    send_resp(fd, r, fd);  // any descriptor will do: its own end
+  });
+  rlimit old{};
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+  int probe = dup(0);  // the lowest free descriptor: none is free below it
+  assert_true(probe > 0);
+  rlimit low = old;
+  low.rlim_cur = static_cast<rlim_t>(probe);
+  close(probe);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto lost = h.client->open_config();
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+  assert_false(lost.has_value());
+  assert_true(lost.error().find("descriptor in the reply was lost") != std::string::npos);
+  assert_false(h.client->broken());
+  auto again = h.client->open_config();
+  assert_true(again.has_value() && again->valid());
+  assert_false(h.client->broken());
+}
+
 static void test_dead_helper(void**) {
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
@@ -429,6 +456,7 @@ int main() {
       cmocka_unit_test(test_clock_none_policy),
       cmocka_unit_test(test_channel_round_trips),
       cmocka_unit_test(test_lying_helper),
+      cmocka_unit_test(test_descriptor_lost_is_not_fatal),
       cmocka_unit_test(test_dead_helper),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
