@@ -58,7 +58,7 @@ void AllowList::rebuild() {
 }
 
 AccessAction AllowList::default_action() const {
-  return m_allow_count > 0 ? AccessAction::Deny : AccessAction::Allow;
+  return m_allow_count > 0 || m_loopback_only ? AccessAction::Deny : AccessAction::Allow;
 }
 
 AccessVerdict AllowList::check(const IpAddr& a) const {
@@ -73,6 +73,9 @@ AccessVerdict AllowList::check(const IpAddr& a) const {
     if (it != b.entries.end() && it->first == key) {
       return AccessVerdict{it->second, AccessRule{Prefix{key, b.len}, it->second}};
     }
+  }
+  if (loopback_only() && a.is_loopback()) {
+    return AccessVerdict{AccessAction::Allow, std::nullopt};
   }
   return AccessVerdict{default_action(), std::nullopt};
 }

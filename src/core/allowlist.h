@@ -6,7 +6,9 @@
 //    cannot both exist (the config refuses that).
 //  * When no rule matches: if any allow rule exists the default is deny (an allow list
 //    is a list of who may ask), otherwise the default is allow (a server with only deny
-//    rules, or none, serves everyone else).
+//    rules, or none, serves everyone else) -- unless the list is "loopback only"
+//    (set_loopback_only: a server listening beyond loopback with no allow rule, issue 19
+//    item 12): then loopback clients are allowed and everyone else is denied.
 //  * IPv4-mapped IPv6 clients are matched as IPv4 (IpAddr normalises them).
 // Lookups cost one binary search per distinct prefix length present, longest first.
 #pragma once
@@ -40,6 +42,10 @@ class AllowList {
   AccessVerdict check(const IpAddr& a) const;
   bool allowed(const IpAddr& a) const { return check(a).action == AccessAction::Allow; }
   AccessAction default_action() const;
+  // With no allow rule, allow loopback clients only (see above). Kept by copies.
+  void set_loopback_only(bool on) { m_loopback_only = on; }
+  // True when the loopback-only default applies now (the flag, and no allow rule).
+  bool loopback_only() const { return m_loopback_only && m_allow_count == 0; }
   const std::vector<AccessRule>& rules() const { return m_rules; }
   size_t size() const { return m_rules.size(); }
 
@@ -54,6 +60,7 @@ class AllowList {
   std::vector<AccessRule> m_rules;  // insertion order, for listing
   std::vector<Bucket> m_buckets;    // longest prefix first
   size_t m_allow_count = 0;
+  bool m_loopback_only = false;
 };
 
 }  // namespace tr7::core

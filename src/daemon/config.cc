@@ -229,6 +229,7 @@ class Parser {
   void warn(int line, const std::string& msg) {
     m_cfg.warnings.push_back(m_name + ":" + std::to_string(line) + ": " + msg);
   }
+  void check_open_server();
   void define_daemon();
   void define_server();
   void define_sources();
@@ -871,6 +872,19 @@ void Parser::finish() {
       }
     }
   }
+  // A server listening beyond loopback with no allow rule would answer the whole
+  // network: it answers loopback only unless allow rules say who else (issue 19 item 12).
+  check_open_server();
+  for (const auto& t : m_cfg.tenants.tenants) {
+    bool any_allow = false;
+    for (const auto& r : t.spec.access.rules()) {
+      any_allow = any_allow || r.action == core::AccessAction::Allow;
+    }
+    if (!any_allow) {
+      warn(t.line, "[tenant " + t.spec.name + "] has no allow rule: everyone who reaches its addresses in netns " +
+                       t.spec.netns + " is answered");
+    }
+  }
   // min_sources that no configuration can reach would never synchronise.
   size_t possible = 0;
   for (const auto& sc : m_cfg.sources.sources) {
@@ -880,6 +894,28 @@ void Parser::finish() {
     error(m_min_sources_line, "min_sources " + std::to_string(m_cfg.sources.min_sources) + " is more than the " +
                                   std::to_string(possible) + " source(s) configured");
   }
+}
+
+void Parser::check_open_server() {
+  std::string beyond;
+  for (const auto& a : m_cfg.server.listen) {
+    if (!a.ip.is_loopback()) {
+      beyond += (beyond.empty() ? "" : ", ") + a.to_string();
+    }
+  }
+  bool any_allow = false;
+  for (const auto& r : m_cfg.server.access.rules()) {
+    any_allow = any_allow || r.action == core::AccessAction::Allow;
+  }
+  if (beyond.empty() || any_allow) {
+    return;
+  }
+  m_cfg.server.access.set_loopback_only(true);
+  auto it = m_section_lines.find("server");
+  warn(it == m_section_lines.end() ? 0 : it->second,
+       "[server] listen " + beyond +
+           " is not loopback and there is no allow rule: only loopback clients are answered (deny by "
+           "default); say who may ask with 'allow = NETWORKS' ('allow = 0.0.0.0/0, ::/0' answers everyone)");
 }
 
 int ini_handler_fn(void* user, const char* section, const char* name, const char* value) {

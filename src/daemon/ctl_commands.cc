@@ -315,6 +315,11 @@ CtlOutcome CtlService::cmd_allow_check(const ctl::ParsedCommand& pc) const {
     origin = rule_origin(v.rule->prefix);
     reason = "longest matching prefix " + rule + " (" + action_name(v.rule->action) + ", from the " +
              (origin == "runtime" ? "runtime changes" : "configuration") + ")";
+  } else if (!tenant && m_daemon.access().loopback_only()) {
+    reason = v.action == core::AccessAction::Allow
+                 ? "no rule matches; a loopback client: answered (no allow rule, [server] listen is not loopback)"
+                 : "no rule matches; the default is deny: [server] listen is not loopback and there is no allow "
+                   "rule, so only loopback clients are answered";
   } else if (v.action == core::AccessAction::Deny) {
     reason = "no rule matches; the default is deny because allow rules exist";
   } else {

@@ -352,6 +352,11 @@ core::ReferenceState Worker::reference_at(core::Timestamp now) const {
 }
 
 void Worker::log_started() const {
+  if (m_pool->policy().access.loopback_only()) {
+    log_warn(
+        "[server] listen is not loopback and there is no allow rule: only loopback clients are answered "
+        "(allow = 0.0.0.0/0, ::/0 answers everyone)");
+  }
   std::string where;
   for (const auto& a : m_pool->addresses()) {
     where += (where.empty() ? "" : ", ") + a.to_string();

@@ -29,6 +29,29 @@ static void test_deny_only(void**) {
   assert_true(ok(l, "10.8.1.1"));
 }
 
+// Issue 19 item 12: a server beyond loopback with no allow rule answers loopback only.
+static void test_loopback_only(void**) {
+  AllowList l;
+  l.set_loopback_only(true);
+  assert_true(l.loopback_only());
+  assert_true(l.default_action() == AccessAction::Deny);
+  assert_true(ok(l, "127.0.0.1"));
+  assert_true(ok(l, "127.9.9.9"));
+  assert_true(ok(l, "::1"));
+  assert_false(ok(l, "192.0.2.1"));
+  assert_false(ok(l, "2001:db8::1"));
+  assert_true(l.add(rule("127.0.0.2", AccessAction::Deny)));  // deny rules still apply
+  assert_false(ok(l, "127.0.0.2"));
+  AllowList copy = l;  // the effective list is a copy with runtime rules added
+  assert_true(copy.add(rule("192.0.2.0/24", AccessAction::Allow)));
+  assert_false(copy.loopback_only());  // an allow rule: the usual allow list
+  assert_true(ok(copy, "192.0.2.1"));
+  assert_false(ok(copy, "127.0.0.1"));
+  assert_true(copy.remove(*parse_prefix("192.0.2.0/24")));
+  assert_true(copy.loopback_only());  // the flag came with the copy
+  assert_false(ok(copy, "198.51.100.1"));
+}
+
 static void test_longest_prefix_wins(void**) {
   AllowList l;
   assert_true(l.add(rule("10.0.0.0/8", AccessAction::Allow)));
@@ -98,8 +121,8 @@ static void test_random_against_model(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty_allows_all), cmocka_unit_test(test_deny_only),
-      cmocka_unit_test(test_longest_prefix_wins), cmocka_unit_test(test_zero_prefix),
-      cmocka_unit_test(test_random_against_model),
+      cmocka_unit_test(test_loopback_only),    cmocka_unit_test(test_longest_prefix_wins),
+      cmocka_unit_test(test_zero_prefix),      cmocka_unit_test(test_random_against_model),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

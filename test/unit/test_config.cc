@@ -192,6 +192,32 @@ static void test_warnings(void**) {
   assert_true(c.warnings[0].find("t.conf:2:") == 0);
 }
 
+// Issue 19 item 12: listening beyond loopback with no allow rule is deny by default
+// (loopback answered), with a warning that says how to open it.
+static void test_open_server_denied_by_default(void**) {
+  using tr7::core::parse_ip;
+  for (const char* listen : {"0.0.0.0:123", "[::]:123", "192.0.2.1:123", "127.0.0.1:123, 10.0.0.1:123"}) {
+    Config c = accepted(std::string("[server]\nlisten = ") + listen + "\n");
+    assert_true(c.server.access.loopback_only());
+    assert_false(c.server.access.allowed(*parse_ip("192.0.2.7")));
+    assert_true(c.server.access.allowed(*parse_ip("127.0.0.1")));
+    assert_int_equal(c.warnings.size(), 1);
+    assert_true(c.warnings[0].find("t.conf:1:") == 0);
+    assert_true(c.warnings[0].find("only loopback clients are answered") != std::string::npos);
+    assert_true(c.warnings[0].find("allow = 0.0.0.0/0, ::/0") != std::string::npos);
+  }
+  // Loopback only, or with allow rules: as before, no warning.
+  Config lo = accepted("[server]\nlisten = 127.0.0.1:123, [::1]:123\n");
+  assert_false(lo.server.access.loopback_only());
+  assert_true(lo.warnings.empty());
+  Config open = accepted("[server]\nlisten = 0.0.0.0:123\nallow = 0.0.0.0/0, ::/0\n");
+  assert_false(open.server.access.loopback_only());
+  assert_true(open.server.access.allowed(*parse_ip("192.0.2.7")));
+  // Deny rules alone do not say who may ask: still loopback only.
+  Config deny = accepted("[server]\nlisten = 0.0.0.0:123\ndeny = 10.0.0.0/8\n");
+  assert_true(deny.server.access.loopback_only());
+}
+
 static void test_file_errors(void**) {
   auto r = load_config_file("/nonexistent/tr7ntpd.conf");
   assert_false(r.has_value());
@@ -459,13 +485,21 @@ static void test_sources_errors(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_good_file),      cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_sources_and_discipline), cmocka_unit_test(test_sources_errors),
-      cmocka_unit_test(test_structure_errors), cmocka_unit_test(test_line_errors),
-      cmocka_unit_test(test_value_errors),   cmocka_unit_test(test_all_errors_reported_nothing_applied),
-      cmocka_unit_test(test_warnings),       cmocka_unit_test(test_file_errors),
-      cmocka_unit_test(test_control_and_metrics_keys), cmocka_unit_test(test_summary),
-      cmocka_unit_test(test_privsep_keys),   cmocka_unit_test(test_tenants),
+      cmocka_unit_test(test_good_file),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_sources_and_discipline),
+      cmocka_unit_test(test_sources_errors),
+      cmocka_unit_test(test_structure_errors),
+      cmocka_unit_test(test_line_errors),
+      cmocka_unit_test(test_value_errors),
+      cmocka_unit_test(test_all_errors_reported_nothing_applied),
+      cmocka_unit_test(test_warnings),
+      cmocka_unit_test(test_open_server_denied_by_default),
+      cmocka_unit_test(test_file_errors),
+      cmocka_unit_test(test_control_and_metrics_keys),
+      cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_privsep_keys),
+      cmocka_unit_test(test_tenants),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
