@@ -326,7 +326,9 @@ std::optional<ctl::NtpDataStatus> ClientProvider::ntp_data(const core::IpAddr& a
     // The local address the kernel picks for this source: connect a UDP socket (no
     // packet is sent) and ask.
     std::string local;
-    sys::Fd fd(socket(addr.is_v6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    // From where client sockets come (the helper under privilege separation).
+    auto s = m_client.open_client_socket(addr.is_v6() ? AF_INET6 : AF_INET, "");
+    sys::Fd fd = s ? std::move(*s) : sys::Fd();
     sockaddr_storage ss{};
     unsigned len = v.address.to_sockaddr(ss);
     if (fd.valid() && connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) {

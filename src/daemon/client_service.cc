@@ -327,19 +327,11 @@ void ClientService::send_request(Member& m, double mono) {
   m.ev.reset();
   m.fd.reset();
   int family = m.addr.ip.is_v6() ? AF_INET6 : AF_INET;
-  core::SockAddr wildcard;
-  wildcard.ip.family = m.addr.ip.family;
   sys::Fd fd;
-  if (m.netns.empty()) {
-    fd = sys::udp_socket(family);
-  } else if (m_netns_sockets) {
-    // Bound already (wildcard, a fresh ephemeral port) inside the source's namespace.
-    auto s = m_netns_sockets(m.netns, wildcard);
-    if (s) {
-      fd = std::move(*s);
-    } else {
-      log_debug("client socket in netns %s: %s", m.netns.c_str(), s.error().c_str());
-    }
+  if (auto s = open_client_socket(family, m.netns)) {
+    fd = std::move(*s);
+  } else {
+    log_debug("client socket%s%s: %s", m.netns.empty() ? "" : " in netns ", m.netns.c_str(), s.error().c_str());
   }
   auto req = m_client->make_request(m.id, mono);
   if (!fd.valid()) {
@@ -352,12 +344,6 @@ void ClientService::send_request(Member& m, double mono) {
     sys::configure_udp(fd.get(), family, uo);
   } catch (const std::exception& e) {
     log_debug("client socket: %s", e.what());
-  }
-  // Bind now (a random ephemeral port) so the send below does not pay for it after T1.
-  sockaddr_storage any{};
-  unsigned any_len = wildcard.to_sockaddr(any);
-  if (m.netns.empty() && bind(fd.get(), reinterpret_cast<sockaddr*>(&any), any_len) < 0) {
-    log_debug("bind: %s", std::strerror(errno));
   }
   sockaddr_storage ss{};
   unsigned len = m.addr.to_sockaddr(ss);
@@ -375,6 +361,34 @@ void ClientService::send_request(Member& m, double mono) {
   m.ev = std::make_unique<sys::Callback>(m_base, m.fd.get(), EV_READ | EV_PERSIST,
                                          [this, mp](evutil_socket_t, short) { on_readable(*mp); });
   m.ev->add();
+}
+
+Result<sys::Fd, std::string> ClientService::open_client_socket(int family, const std::string& netns) {
+  core::SockAddr wildcard;
+  wildcard.ip.family = family == AF_INET6 ? core::IpAddr::Family::V6 : core::IpAddr::Family::V4;
+  const NetnsSocketFn& from = netns.empty() ? m_default_sockets : m_netns_sockets;
+  if (from) {
+    return from(netns, wildcard);  // bound already (wildcard, a fresh ephemeral port)
+  }
+  if (!netns.empty()) {
+    return unexpected(std::string("no way to open sockets in network namespaces"));
+  }
+  sys::Fd fd;
+  try {
+    fd = sys::udp_socket(family);
+  } catch (const std::exception& e) {
+    return unexpected(std::string(e.what()));
+  }
+  if (!fd.valid()) {
+    return unexpected(std::string("socket: ") + std::strerror(errno));
+  }
+  // Bind now (a random ephemeral port) so the send does not pay for it after T1.
+  sockaddr_storage any{};
+  unsigned any_len = wildcard.to_sockaddr(any);
+  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&any), any_len) < 0) {
+    log_debug("bind: %s", std::strerror(errno));
+  }
+  return fd;
 }
 
 void ClientService::on_readable(Member& m) {

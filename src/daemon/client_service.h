@@ -109,6 +109,15 @@ class ClientService {
   // polled (a send error each time).
   using NetnsSocketFn = std::function<Result<sys::Fd, std::string>(const std::string& netns, const core::SockAddr&)>;
   void set_netns_sockets(NetnsSocketFn f) { m_netns_sockets = std::move(f); }
+  // Where client sockets in the daemon's own namespace come from, bound already (the
+  // wildcard address, a fresh ephemeral port): under privilege separation the helper,
+  // since the sandboxed worker may not create IP sockets (issue 19 item 6). Unset: opened
+  // and bound here.
+  void set_default_sockets(NetnsSocketFn f) { m_default_sockets = std::move(f); }
+  // A client socket of `family` (AF_INET, AF_INET6) in `netns` ("" = the daemon's own),
+  // bound to the wildcard address and an ephemeral port, from wherever the setters above
+  // say. An error says why not.
+  Result<sys::Fd, std::string> open_client_socket(int family, const std::string& netns);
   // A reload: discipline settings and min_sources apply at once; source changes are
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
@@ -178,6 +187,7 @@ class ClientService {
   ClockAuditHooks m_audit;
   std::function<void()> m_on_change;
   NetnsSocketFn m_netns_sockets;
+  NetnsSocketFn m_default_sockets;
   bool m_drift_warned = false;
 };
 

@@ -247,7 +247,9 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, sys::Fd 
         if (const char* forbidden = std::getenv("TR7_TEST_FORBIDDEN_CALL")) {
           log_warn("test hook: attempting forbidden call '%s'", forbidden);
           int r = attempt_forbidden_call(forbidden);
-          log_err("test hook: forbidden call '%s' was NOT blocked (%d)", forbidden, r);
+          // Killed before this for all but abstract-unix:NAME, which Landlock refuses (EPERM).
+          log_err("test hook: forbidden call '%s' was NOT blocked (%d)%s", forbidden, r,
+                  r == EPERM ? ": refused with EPERM" : "");
         }
         if (auto t = test_broker_target()) {
           auto fd = c->open_udp(t->netns, t->addr);
@@ -445,10 +447,21 @@ Startup open_startup(const Config& cfg, bool privsep) {
   return st;
 }
 
+std::vector<ps::BindTarget> own_client_targets() {
+  std::vector<ps::BindTarget> t;
+  for (const char* any : {"0.0.0.0", "::"}) {
+    t.push_back(ps::BindTarget{"", core::SockAddr{*core::parse_ip(any), 0}});
+  }
+  return t;
+}
+
 std::vector<ps::BindTarget> make_bind_targets(const Config& cfg) {
   std::vector<ps::BindTarget> t;
   for (const auto& a : cfg.server.listen) {
     t.push_back(ps::BindTarget{"", a});
+  }
+  for (auto& c : own_client_targets()) {
+    t.push_back(std::move(c));
   }
   for (auto& n : namespace_bind_targets(cfg)) {
     t.push_back(std::move(n));
@@ -536,6 +549,9 @@ int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool l
   std::vector<ps::BindTarget> server_targets;
   for (const auto& a : cfg.server.listen) {
     server_targets.push_back(ps::BindTarget{"", a});
+  }
+  for (auto& c : own_client_targets()) {
+    server_targets.push_back(std::move(c));
   }
 #ifdef TR7_TEST_HOOKS
   if (auto t = test_broker_target()) {

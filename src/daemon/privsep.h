@@ -68,6 +68,9 @@ Startup open_startup(const Config& cfg, bool privsep);
 // Tenants added at run time are admitted by the [tenants] runtime rules instead
 // (Policy::runtime_rules), which also name the namespaces NetnsId may look at.
 std::vector<core::privsep::BindTarget> make_bind_targets(const Config& cfg);
+// Client sockets in the daemon's own namespace: the wildcard addresses, an ephemeral
+// port (the worker may not create IP sockets itself).
+std::vector<core::privsep::BindTarget> own_client_targets();
 // The part of those inside network namespaces: the tenants' addresses, and (netns,
 // wildcard:0) for the client sockets of sources with `netns NAME` (also what the helper
 // admits after re-reading the file on a reload).

@@ -2,10 +2,12 @@
 //
 // Worker: chroot into the state directory, setgroups/setresgid/setresuid to the configured
 // user, every capability dropped (also from the bounding set), PR_SET_NO_NEW_PRIVS, not
-// dumpable, parent-death signal SIGTERM, then a seccomp allow list whose default action is
+// dumpable, parent-death signal SIGTERM, Landlock scoping (no abstract Unix socket and no
+// signal outside its own domain), then a seccomp allow list whose default action is
 // SCMP_ACT_KILL_PROCESS. Left out on purpose: clock_settime, clock_adjtime, adjtimex,
 // settimeofday, execve, execveat, ptrace, fork/clone, kill (except to itself), setns,
-// mount, chroot, raw and packet sockets, arbitrary ioctls.
+// mount, chroot, any IPv4/IPv6 socket (the helper opens them) and bind, raw and packet
+// sockets, arbitrary ioctls.
 //
 // Helper: keeps CAP_SYS_TIME (only with clock = kernel), CAP_NET_BIND_SERVICE,
 // CAP_SYS_ADMIN (setns) and CAP_KILL (to signal the worker, another user), drops every other capability also from the
@@ -51,9 +53,11 @@ unsigned long long helper_capability_mask(bool clock_control);
 // Test builds only (configure --enable-test-hooks; TR7_TEST_HOOKS): the calling process,
 // which must be the sandboxed worker, attempts one forbidden system call: "clock_settime"
 // (with the current time), "adjtimex" (read only), "settimeofday" (no-op arguments),
-// "execve", "ptrace", "socket-raw", "socket-packet". The filter kills the process before
-// the call runs. Returns only if it was not killed: the errno of the call (a test failure),
-// or -1 if it refused to try (not sandboxed, unknown name).
+// "execve", "ptrace", "socket-raw", "socket-packet", "socket-udp", "socket-udp6",
+// "socket-tcp", "bind". The filter kills the process before the call runs. Returns only
+// if it was not killed: the errno of the call (a test failure), or -1 if it refused to
+// try (not sandboxed, unknown name). "abstract-unix:NAME" connects to the abstract
+// socket @NAME: not killed, but refused (EPERM) by Landlock when made outside the worker.
 int attempt_forbidden_call(std::string_view which);
 
 }  // namespace tr7::daemon

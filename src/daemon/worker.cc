@@ -209,6 +209,11 @@ void Worker::setup_tenants() {
     m_client->set_netns_sockets([this](const std::string& netns, const core::SockAddr& addr) {
       return m_tenant_sockets->open_udp(netns, addr);
     });
+    if (m_opt.helper != nullptr) {
+      // The sandboxed worker may not create IP sockets: the helper opens them all.
+      m_client->set_default_sockets(
+          [this](const std::string&, const core::SockAddr& addr) { return m_tenant_sockets->open_udp("", addr); });
+    }
   }
   for (const auto& t : m_cfg.tenants.tenants) {
     if (auto r = m_tenants->add(t.spec, false, false); !r) {

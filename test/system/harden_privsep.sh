@@ -62,4 +62,45 @@ kill -TERM "$helper"
 check "clean stop" wait_for 10 gone "$helper"
 check "the worker exited 0" grep -q "helper: worker (pid $worker) exited with status 0" "$T_DIR/fds.log"
 
+# --- item 6: no IP sockets, no bind, no abstract Unix sockets from outside ------------------
+if "$TR7NTPD" --version | grep -q "test hooks"; then
+  for call in socket-udp socket-udp6 socket-tcp bind; do
+    TR7_TEST_FORBIDDEN_CALL=$call start_tr7ntpd "forbid-$call" "$conf"
+    h=$TR7_PID
+    w=$(worker_pid_of "$h")
+    kill -USR2 "$w"
+    check "$call: worker and helper gone" wait_for 5 bash -c "! kill -0 $h 2>/dev/null && ! kill -0 $w 2>/dev/null"
+    check "$call: worker killed by SIGSYS" grep -q "worker (pid $w) killed by signal 31" "$T_DIR/forbid-$call.log"
+  done
+  # An abstract socket made here, outside the worker's Landlock domain.
+  name="tr7-abstract-$$"
+  $PYTHON3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_UNIX); s.bind("\0"+sys.argv[1]); s.listen(4); time.sleep(30)' "$name" &
+  T_PIDS+=($!)
+  sleep 0.3
+  check "the test's abstract socket is reachable from here"     $PYTHON3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect("\0"+sys.argv[1])' "$name"
+  TR7_TEST_FORBIDDEN_CALL="abstract-unix:$name" start_tr7ntpd forbid-abstract "$conf"
+  h=$TR7_PID
+  w=$(worker_pid_of "$h")
+  kill -USR2 "$w"
+  check "abstract-unix: the worker's connect is refused (EPERM)" \
+    wait_for 5 grep -q "forbidden call 'abstract-unix:$name' was NOT blocked (1): refused with EPERM" "$T_DIR/forbid-abstract.log"
+  check "abstract-unix: the worker is still alive" kill -0 "$w"
+  kill -TERM "$h"
+  wait_for 10 bash -c "! kill -0 $h 2>/dev/null"
+  # Client sockets come from the helper: a source is polled and answers.
+  up=$(free_port)
+  $PYTHON3 "$TR7_SRCDIR/test/system/fakentp.py" 127.0.0.1 "$up" >"$T_DIR/fake.log" 2>&1 &
+  T_PIDS+=($!)
+  start_tr7ntpd client "$conf
+[sources]
+server = 127.0.0.1 port $up iburst minpoll -2 maxpoll 0 burst_interval 0.25"
+  check "a source is polled through helper sockets and synchronises" \
+    wait_for 15 bash -c "'$TR7NTPC' -s '$T_DIR/client.sock' -n sources | grep -Eq '^\^\*'"
+  log "sources: $("$TR7NTPC" -s "$T_DIR/client.sock" -n sources | tail -n 1)"
+  check "the helper opened them" grep -q "helper: opened UDP socket 0.0.0.0:0 for the worker" "$T_DIR/client.log"
+  kill -TERM "$TR7_PID"
+fi
+
+
 finish
