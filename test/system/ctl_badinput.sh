@@ -32,7 +32,7 @@ rss0=$(rss_kb)
 $CTLPROBE ntploop 127.0.0.1 "$port" "$T_DIR/stop" --interval 0.05 --max-seconds 60 >"$T_DIR/ntp.json" &
 loop_pid=$!
 
-$CTLPROBE badinput "$T_DIR/ctl.sock" --max-conns 16 --line-limit 1024 >"$T_DIR/probe.json"
+$CTLPROBE badinput "$T_DIR/ctl.sock" --max-conns 24 --line-limit 1024 >"$T_DIR/probe.json"  # root: 16 + 4 admin + 4 root slots
 rc=$?
 cat "$T_DIR/probe.json"
 check "every bad input handled as specified" test "$rc" = 0
