@@ -32,6 +32,8 @@ const char* to_string(Op op) {
       return "netns-id";
     case Op::SetSync:
       return "set-sync";
+    case Op::AuditAppend:
+      return "audit-append";
   }
   return "unknown";
 }
@@ -139,6 +141,30 @@ Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns) {
   return r;
 }
 
+bool audit_record_ok(std::string_view record) {
+  if (record.size() < 2 || record.size() > k_max_audit_record || record.front() != '{' || record.back() != '}') {
+    return false;
+  }
+  for (char c : record) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<std::vector<uint8_t>, Refusal> make_audit_append(uint32_t seq, std::string_view record) {
+  if (!audit_record_ok(record)) {
+    return unexpected(Refusal::OutOfRange);
+  }
+  Request r = make_request(Op::AuditAppend, seq);
+  std::vector<uint8_t> m(sizeof r + record.size());
+  std::memcpy(m.data(), &r, sizeof r);
+  std::memcpy(m.data() + sizeof r, record.data(), record.size());
+  return m;
+}
+
 namespace {
 
 // The canonical encoding of what was decoded: any difference from the message means a
@@ -222,11 +248,14 @@ Result<Valid, Refusal> check_netns_id(const Request& r, const Policy& policy, Va
 }  // namespace
 
 Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& policy, Timestamp now) {
-  if (msg.size() != sizeof(Request)) {
+  if (msg.size() < sizeof(Request)) {
     return unexpected(Refusal::BadSize);
   }
   Request r;
   std::memcpy(&r, msg.data(), sizeof r);
+  if (msg.size() > sizeof(Request) && !(r.version == k_version && r.op == static_cast<uint32_t>(Op::AuditAppend))) {
+    return unexpected(Refusal::BadSize);  // only an audit record follows a header
+  }
   if (r.version != k_version) {
     return unexpected(Refusal::BadVersion);
   }
@@ -323,6 +352,23 @@ Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& poli
       return check_open_udp(r, policy, v);
     case Op::NetnsId:
       return check_netns_id(r, policy, v);
+    case Op::AuditAppend: {
+      if (!canonical(r, make_request(v.op, r.seq))) {
+        return unexpected(Refusal::NotCanonical);
+      }
+      std::string_view rec(reinterpret_cast<const char*>(msg.data()) + sizeof r, msg.size() - sizeof r);
+      if (rec.empty()) {
+        return unexpected(Refusal::BadSize);
+      }
+      if (!audit_record_ok(rec)) {
+        return unexpected(Refusal::OutOfRange);
+      }
+      if (!policy.audit) {
+        return unexpected(Refusal::Disabled);
+      }
+      v.record = std::string(rec);
+      return v;
+    }
   }
   return unexpected(Refusal::UnknownOp);
 }

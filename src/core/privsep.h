@@ -37,20 +37,29 @@ namespace tr7::core::privsep {
 inline constexpr uint32_t k_version = 1;
 
 enum class Op : uint32_t {
-  Query = 1,       // read only: the current frequency correction -> Response::value (ppm)
-  Slew = 2,        // value: seconds to add by slewing
-  SetFreq = 3,     // value: frequency correction, ppm
-  Step = 4,        // value: seconds to add at once
-  SetLeap = 5,     // leap: 0 none, 1 insert, 2 delete (at the end of the UTC day)
-  ReadRtc = 6,     // -> Response::time_ns
-  WriteRtc = 7,    // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
-  OpenUdp = 8,     // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
-  OpenConfig = 9,  // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
-  NetnsId = 10,    // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
-  SetSync = 11,    // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
+  Query = 1,         // read only: the current frequency correction -> Response::value (ppm)
+  Slew = 2,          // value: seconds to add by slewing
+  SetFreq = 3,       // value: frequency correction, ppm
+  Step = 4,          // value: seconds to add at once
+  SetLeap = 5,       // leap: 0 none, 1 insert, 2 delete (at the end of the UTC day)
+  ReadRtc = 6,       // -> Response::time_ns
+  WriteRtc = 7,      // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
+  OpenUdp = 8,       // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
+  OpenConfig = 9,    // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
+  NetnsId = 10,      // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
+  SetSync = 11,      // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
+  AuditAppend = 12,  // the header is followed by one audit record (audit_record_ok): appended
 };
 inline constexpr uint32_t k_op_min = 1;
-inline constexpr uint32_t k_op_max = 11;
+inline constexpr uint32_t k_op_max = 12;
+
+// AuditAppend: the only message longer than a Request. The record follows the header
+// (every header field the op does not use is zero, as for the others): one flat JSON
+// object without its newline, at most k_max_audit_record bytes. The helper writes it to
+// the audit log, which the worker can only read (issue 19 item 7).
+inline constexpr size_t k_max_audit_record = 128 * 1024;
+// '{' ... '}', 2..k_max_audit_record bytes, no control byte (< 0x20) and no DEL: one line.
+bool audit_record_ok(std::string_view record);
 const char* to_string(Op op);
 
 // Longest network namespace name (the file name under /run/netns).
@@ -132,6 +141,7 @@ struct Policy {
   // that one of these admits (never port 0, never the daemon's own namespace), and
   // NetnsId of a namespace whose name one of them matches.
   std::vector<RuntimeBindRule> runtime_rules;
+  bool audit = false;  // the helper keeps the audit log: AuditAppend
 };
 
 // A request that passed every check; the helper applies exactly this.
@@ -143,10 +153,12 @@ struct Valid {
   bool synchronised = false;  // SetSync
   Leap leap = Leap::None;
   BindTarget target;  // OpenUdp; NetnsId: target.netns
+  std::string record;  // AuditAppend
 };
 
-// Checks one message as received. `now` is the helper's own reading of the clock (for the
-// step target window). Pure; never throws.
+// Checks one message as received: exactly sizeof(Request) bytes, or for AuditAppend the
+// header and a record. `now` is the helper's own reading of the clock (for the step
+// target window). Pure; never throws.
 Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& policy, Timestamp now);
 
 // [A-Za-z0-9_.-]{1,64}, and not "." or "..": a plain file name under /run/netns.
@@ -182,6 +194,9 @@ Result<Request, Refusal> make_open_udp(uint32_t seq, std::string_view netns, con
 // NetnsId of a named namespace (never ""): refused unless a configured target or a
 // runtime rule names it.
 Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns);
+// AuditAppend: the header and the record, as one message. Refused (OutOfRange) when the
+// record is not audit_record_ok().
+Result<std::vector<uint8_t>, Refusal> make_audit_append(uint32_t seq, std::string_view record);
 
 // Helper side: the reply to a request (status 0 or a positive errno) and to a refusal.
 Response make_response(uint32_t op, uint32_t seq, int32_t status);

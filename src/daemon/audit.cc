@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/privsep.h"
 #include "core/tz.h"
 #include "ctl/status.h"
 #include "daemon/log.h"
@@ -16,33 +17,74 @@
 
 namespace tr7::daemon {
 
-Result<void> AuditLog::open(int dirfd) {
-  int fd = openat(dirfd, k_audit_file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
-  if (fd < 0) {
-    return unexpected(std::string("cannot open ") + k_audit_file + ": " + std::strerror(errno));
+namespace {
+
+// One process: the file itself.
+class FileSink final : public AuditSink {
+ public:
+  explicit FileSink(AuditFile f) : m_file(std::move(f)) {}
+  bool ready() const override { return m_file.is_open(); }
+  Result<void> write_line(std::string_view line) override { return m_file.append(line); }
+  Result<void> reopen() override { return m_file.open(); }
+  Result<void> open() { return m_file.open(); }
+
+ private:
+  AuditFile m_file;
+};
+
+}  // namespace
+
+AuditLog::~AuditLog() = default;
+
+Result<void> AuditLog::open(int state_dirfd, uint64_t max_bytes, unsigned keep) {
+  m_state_dirfd = state_dirfd;
+  auto dir = open_audit_dir(state_dirfd, false);
+  if (!dir) {
+    return unexpected(dir.error());
   }
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return unexpected(std::string(k_audit_file) + " is not a regular file");
+  auto sink = std::make_unique<FileSink>(AuditFile(std::move(*dir), max_bytes, keep));
+  auto o = sink->open();
+  m_sink = std::move(sink);
+  return o;
+}
+
+void AuditLog::use_sink(std::unique_ptr<AuditSink> sink, int state_dirfd) {
+  m_sink = std::move(sink);
+  m_state_dirfd = state_dirfd;
+}
+
+Result<void> AuditLog::reopen() {
+  if (!m_sink) {
+    return unexpected(std::string("no audit log (state directory unavailable)"));
   }
-  m_fd.reset(fd);
-  return {};
+  return m_sink->reopen();
 }
 
 namespace {
 
-std::string cut(const std::string& v) {
-  if (v.size() <= k_audit_value_max) {
+std::string cut(const std::string& v, size_t max = k_audit_value_max) {
+  if (v.size() <= max) {
     return v;
   }
-  std::string s = v.substr(0, k_audit_value_max);
-  return s + " ...(" + std::to_string(v.size() - k_audit_value_max) + " bytes cut)";
+  std::string s = v.substr(0, max);
+  return s + " ...(" + std::to_string(v.size() - max) + " bytes cut)";
 }
 
 }  // namespace
 
 std::string AuditLog::format(const AuditEntry& e, core::Timestamp now) const {
+  // A record is one message to the helper: its values are cut until it fits.
+  std::string line;
+  for (size_t max = k_audit_value_max; max >= 64; max /= 2) {
+    line = format_cut(e, now, max);
+    if (line.size() <= core::privsep::k_max_audit_record) {
+      break;
+    }
+  }
+  return line;
+}
+
+std::string AuditLog::format_cut(const AuditEntry& e, core::Timestamp now, size_t max) const {
   ctl::JsonObject o;
   o.str("time_utc", core::format_rfc3339(now));
   o.str("time_local", m_tz.format_local(m_zone, now));
@@ -55,39 +97,22 @@ std::string AuditLog::format(const AuditEntry& e, core::Timestamp now) const {
     o.null("uid").null("gid").null("pid");
   }
   o.str("via", e.who.via);
-  o.str("command", cut(e.command));
-  o.str("before", cut(e.before));
-  o.str("after", cut(e.after));
-  o.str("result", cut(e.result));
+  o.str("command", cut(e.command, max));
+  o.str("before", cut(e.before, max));
+  o.str("after", cut(e.after, max));
+  o.str("result", cut(e.result, max));
   return o.done();
 }
 
 Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
   std::string line = format(e, now);
   log_info("audit: %s", line.c_str());
-  if (!m_fd.valid()) {
+  if (!m_sink) {
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
-  line += '\n';
-  // One write(2) with O_APPEND: the line lands whole at the end, even with a concurrent
-  // writer. A short write leaves a partial line, which tail() skips; it is an error.
-  size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = write(m_fd.get(), line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      int err = errno;
-      log_err("audit log write failed: %s", std::strerror(err));
-      return unexpected(std::string("audit log write failed: ") + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(m_fd.get()) != 0) {
-    int err = errno;
-    log_err("audit log fsync failed: %s", std::strerror(err));
-    return unexpected(std::string("audit log fsync failed: ") + std::strerror(err));
+  if (auto w = m_sink->write_line(line); !w) {
+    log_err("%s", w.error().c_str());
+    return w;
   }
   ++m_records;
   return {};
@@ -173,11 +198,19 @@ Result<void> AuditLog::correction_released(int64_t id, double offset_s, std::str
 
 Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const {
   std::vector<std::vector<ctl::JsonField>> out;
-  if (!m_fd.valid()) {
+  if (m_state_dirfd < 0) {
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
+  // The current file (it may have been rotated since the last call), read only.
+  sys::Fd rd(openat(m_state_dirfd, k_audit_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  if (!rd.valid()) {
+    if (errno == ENOENT) {
+      return out;  // nothing recorded yet
+    }
+    return unexpected(std::string("cannot read the audit log: ") + std::strerror(errno));
+  }
   struct stat st {};
-  if (fstat(m_fd.get(), &st) != 0) {
+  if (fstat(rd.get(), &st) != 0) {
     return unexpected(std::string("cannot stat the audit log: ") + std::strerror(errno));
   }
   // Read backwards in chunks until n complete lines are in hand (or 16 MiB were read).
@@ -190,7 +223,7 @@ Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const 
     size_t want = static_cast<size_t>(std::min<off_t>(pos, k_chunk));
     pos -= static_cast<off_t>(want);
     std::string chunk(want, '\0');
-    ssize_t got = pread(m_fd.get(), chunk.data(), want, pos);
+    ssize_t got = pread(rd.get(), chunk.data(), want, pos);
     if (got != static_cast<ssize_t>(want)) {
       return unexpected(std::string("cannot read the audit log"));
     }

@@ -15,12 +15,16 @@
 // counted and written as one summary record later, so junk cannot flood the log or
 // syslog (chrony CVE-2010-0294, ntpd-rs NTP-060).
 //
-// The file is opened relative to the state directory's fd, at start (before any chroot
-// or privilege drop), with O_APPEND|O_NOFOLLOW, and again at each reload (SIGHUP), so a
-// log rotation (contrib/tr7ntpd.logrotate) only needs a SIGHUP.
+// Where records go is an AuditSink: in one process the file itself (audit_file.h,
+// <state_dir>/audit/audit.log, rotated by size), opened relative to the state
+// directory's fd at start (before any chroot or privilege drop) and again at each reload
+// (SIGHUP); under privilege separation the helper, which alone can write the file (the
+// worker's side is append-only: issue 19 item 7). tail() reads the file through the
+// state directory's fd in both cases.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +33,7 @@
 #include "core/result.h"
 #include "core/time.h"
 #include "ctl/json.h"
+#include "daemon/audit_file.h"
 #include "sys/fd.h"
 
 namespace tr7::daemon {
@@ -51,20 +56,41 @@ struct AuditEntry {
   std::string result = "ok";  // ok | refused: ... | failed: ...
 };
 
-inline constexpr const char* k_audit_file = "audit.log";
+// The current file, relative to the state directory (audit_file.h).
+inline constexpr const char* k_audit_file = "audit/audit.log";
 inline constexpr int k_refusal_burst = 10;
 inline constexpr double k_refusal_interval_s = 6.0;
 inline constexpr size_t k_audit_value_max = 65536;  // before/after longer than this are cut
 
+// Where the lines go. write_line() returns only once the line is durably written.
+class AuditSink {
+ public:
+  virtual ~AuditSink() = default;
+  virtual bool ready() const = 0;
+  virtual Result<void> write_line(std::string_view line) = 0;
+  // After an outside rotation (reload): start a new file if the old one was moved.
+  virtual Result<void> reopen() = 0;
+};
+
 class AuditLog {
  public:
   AuditLog(const TimezoneDb& tz, std::string zone) : m_tz(tz), m_zone(std::move(zone)) {}
-  // Opens (creates, mode 0640) the log in the directory `dirfd`.
-  Result<void> open(int dirfd);
-  bool is_open() const { return m_fd.valid(); }
+  ~AuditLog();
+  // One process: the log in <state dir>/audit/ (created if missing), written here, size
+  // limits from the configuration. `state_dirfd` stays the caller's (also for tail()).
+  Result<void> open(int state_dirfd, uint64_t max_bytes = k_default_audit_max_bytes,
+                    unsigned keep = k_default_audit_keep);
+  // Privilege separation: records go to `sink` (the helper); tail() reads through
+  // `state_dirfd`.
+  void use_sink(std::unique_ptr<AuditSink> sink, int state_dirfd);
+  // A reload: reopens the file (one process) or does nothing (the helper reopens its own
+  // on SIGHUP).
+  Result<void> reopen();
+  bool is_open() const { return m_sink && m_sink->ready(); }
   void set_zone(std::string zone) { m_zone = std::move(zone); }
 
-  // The JSON line of an entry (without newline); pure apart from the zone lookup.
+  // The JSON line of an entry (without newline), at most core::privsep::
+  // k_max_audit_record bytes (long values are cut); pure apart from the zone lookup.
   std::string format(const AuditEntry& e, core::Timestamp now) const;
   // Appends, fsyncs, logs. An error means the record is not durably written.
   Result<void> append(const AuditEntry& e, core::Timestamp now);
@@ -87,10 +113,12 @@ class AuditLog {
 
  private:
   bool take_token(int64_t mono_ns);
+  std::string format_cut(const AuditEntry& e, core::Timestamp now, size_t max_value) const;
 
   const TimezoneDb& m_tz;
   std::string m_zone;
-  sys::Fd m_fd;
+  std::unique_ptr<AuditSink> m_sink;
+  int m_state_dirfd = -1;  // not owned
   uint64_t m_records = 0;
   // Refusal limiter (token bucket).
   double m_tokens = k_refusal_burst;

@@ -40,6 +40,10 @@ struct DaemonSettings {
   std::string rtc;               // RTC device (/dev/rtcN); empty: none
   double max_step_s = 366.0 * 86400.0;  // largest step the helper applies at run time
   double max_startup_step_s = 0.0;      // largest start-up step; 0: unlimited (window only)
+  // The audit log (audit_file.h): rotated before it would pass audit_max_bytes, keeping
+  // audit_keep older files.
+  uint64_t audit_max_bytes = 16ULL << 20;
+  unsigned audit_keep = 8;
   // Control socket (tr7ntp-control(7)); "none" disables it. control_socket_set tells an
   // explicit setting from the default (a default path already in use by another daemon
   // is a warning, an explicit one an error).

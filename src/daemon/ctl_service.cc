@@ -37,7 +37,7 @@ std::optional<uint32_t> resolve_group(const std::string& name, const char* key) 
 }  // namespace
 
 CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg,
-                       const StateDir& dir)
+                       const StateDir& dir, std::unique_ptr<AuditSink> audit_sink)
     : m_daemon(daemon), m_provider(provider), m_dir(&dir), m_audit(m_tz, "UTC"), m_start_mono_ns(sys::monotonic_ns()) {
   // 1. Time zones, while /usr/share/zoneinfo is reachable.
   m_tz.load();
@@ -58,7 +58,9 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
     log_warn("cannot open state directory %s (runtime changes and the audit trail are unavailable)", path.c_str());
   } else {
     const char* dir_name = path.c_str();
-    if (auto r = m_audit.open(m_dir->fd()); !r) {
+    if (audit_sink) {
+      m_audit.use_sink(std::move(audit_sink), m_dir->fd());  // the helper writes it
+    } else if (auto r = m_audit.open(m_dir->fd(), cfg.daemon.audit_max_bytes, cfg.daemon.audit_keep); !r) {
       log_warn("%s/%s (changes through the control socket are refused)", dir_name, r.error().c_str());
     }
     auto text = read_small_file(m_dir->fd(), k_state_file, 1 << 20);
@@ -157,7 +159,7 @@ void CtlService::audit_reload(const Caller& who, const ReloadOutcome& r) {
   // A reload (SIGHUP, as logrotate sends) reopens audit.log: after a rotation the
   // records go to the new file, this one first.
   if (m_dir->valid()) {
-    if (auto o = m_audit.open(m_dir->fd()); !o) {
+    if (auto o = m_audit.reopen(); !o) {
       log_err("reload: audit log not reopened, still writing the old one: %s", o.error().c_str());
     }
   }

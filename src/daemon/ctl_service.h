@@ -105,8 +105,10 @@ class CtlService {
   // configured control socket that cannot be created, an unknown configured zone).
   // `dir` is the worker's state directory (opened before any chroot); when it is not
   // there (one process, -d, first start), the service creates it (0750) and opens it.
+  // `audit_sink`: where audit records go (the helper under privilege separation);
+  // nullptr: the audit log in the state directory, written here.
   CtlService(event_base* base, DaemonView& daemon, ClientStatusProvider& provider, const Config& cfg,
-             const StateDir& dir);
+             const StateDir& dir, std::unique_ptr<AuditSink> audit_sink = nullptr);
   ~CtlService();
 
   // The allow list to use for a configuration: its rules with the runtime changes.

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "ctl/json.h"
 #include "daemon/log.h"
 #include "sys/netns.h"
 #include "sys/seqpacket.h"
@@ -26,6 +27,8 @@ HelperService::HelperService(ps::Policy policy, HelperDeps deps)
   // The policy never permits what no backend could do.
   m_policy.clock_control = m_policy.clock_control && m_deps.clock != nullptr;
   m_policy.rtc = m_policy.rtc && m_deps.rtc != nullptr;
+  m_policy.audit = static_cast<bool>(m_deps.audit_append);
+  m_buf.resize(sizeof(ps::Request) + ps::k_max_audit_record + 1);
 }
 
 void HelperService::refuse_log(uint32_t op, ps::Refusal why) {
@@ -144,6 +147,19 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
         r.resp.status = e.code().value() > 0 ? e.code().value() : EIO;
       }
       break;
+    case ps::Op::AuditAppend: {
+      // The worker formats the record; it must still be one flat JSON object.
+      if (!ctl::parse_flat_object(v.record)) {
+        log_warn("helper: audit record refused: not a flat JSON object");
+        r.resp.status = EINVAL;
+        break;
+      }
+      int err = m_deps.audit_append(v.record);
+      if (err != 0) {
+        r.resp.status = err;
+      }
+      break;
+    }
     case ps::Op::OpenUdp:
     case ps::Op::OpenConfig:
       try {
@@ -167,10 +183,11 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
 }
 
 bool HelperService::serve_one(int chan) {
-  // One byte more than a request: a longer message shows up as MSG_TRUNC or a longer read.
-  uint8_t buf[sizeof(ps::Request) + 1];
+  // One byte more than the longest message (a header and a record): a longer one shows
+  // up as MSG_TRUNC or a longer read.
+  uint8_t* buf = m_buf.data();
   sys::Message m;
-  int err = sys::receive_message(chan, std::span<uint8_t>(buf, sizeof buf), m);
+  int err = sys::receive_message(chan, std::span<uint8_t>(buf, m_buf.size()), m);
   if (err == EAGAIN || err == EWOULDBLOCK) {
     return true;
   }
@@ -181,7 +198,7 @@ bool HelperService::serve_one(int chan) {
   if (m.eof) {
     return false;
   }
-  size_t len = m.truncated ? sizeof buf : m.len;  // a truncated message is too long: refused
+  size_t len = m.truncated ? m_buf.size() : m.len;  // a truncated message is too long: refused
   Reply r = handle(std::span<const uint8_t>(buf, len), !m.fds.empty() || m.ctrunc);
   m.fds.clear();  // anything the worker sent along is closed, never used
   err = sys::send_message(chan, ps::as_bytes(r.resp), r.fd.valid() ? r.fd.get() : -1);

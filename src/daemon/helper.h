@@ -13,6 +13,8 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/privsep.h"
@@ -38,6 +40,9 @@ struct HelperDeps {
   // The inode of /run/netns/NAME (name validated); throws std::system_error (ENOENT
   // when it does not exist). Empty: NetnsId fails with ENOSYS.
   std::function<uint64_t(const std::string&)> netns_id;
+  // Appends one validated audit record to the audit log (audit_file.h); returns 0 or an
+  // errno. Empty: AuditAppend is refused (Disabled).
+  std::function<int(std::string_view record)> audit_append;
 };
 
 struct HelperStats {
@@ -70,6 +75,7 @@ class HelperService {
   Reply apply(const core::privsep::Valid& v);
   void refuse_log(uint32_t op, core::privsep::Refusal why);
   void write_rtc_after_step();
+  std::vector<uint8_t> m_buf;  // one received message (a request, or a header and a record)
 
   core::privsep::Policy m_policy;
   HelperDeps m_deps;

@@ -38,13 +38,21 @@ Result<HelperClient::Reply, std::string> HelperClient::fail(std::string why) {
   return unexpected("helper channel broken: " + why);
 }
 
-Result<HelperClient::Reply, std::string> HelperClient::call(const ps::Request& req_in) {
+Result<HelperClient::Reply, std::string> HelperClient::call(const ps::Request& req) {
+  std::vector<uint8_t> msg(sizeof req);
+  std::memcpy(msg.data(), &req, sizeof req);
+  return call_message(std::move(msg));
+}
+
+Result<HelperClient::Reply, std::string> HelperClient::call_message(std::vector<uint8_t> msg) {
   if (m_broken) {
     return unexpected(std::string("helper channel broken"));
   }
-  ps::Request req = req_in;
+  ps::Request req;
+  std::memcpy(&req, msg.data(), sizeof req);
   req.seq = ++m_seq;
-  int err = sys::send_message(m_chan.get(), ps::as_bytes(req));
+  std::memcpy(msg.data(), &req, sizeof req);
+  int err = sys::send_message(m_chan.get(), std::span<const uint8_t>(msg.data(), msg.size()));
   if (err != 0) {
     return fail(std::string("send: ") + std::strerror(err));
   }
@@ -198,6 +206,24 @@ Result<double, std::string> HelperClient::query_frequency() {
     return unexpected(r.error());
   }
   return r->resp.value;
+}
+
+Result<void, std::string> HelperClient::audit_append(std::string_view record) {
+  auto msg = ps::make_audit_append(0, record);
+  if (!msg) {
+    return unexpected(std::string("audit record not sent: ") + ps::to_string(msg.error()));
+  }
+  auto r = call_message(std::move(*msg));
+  if (!r) {
+    return unexpected(r.error());
+  }
+  if (r->fd.valid()) {
+    return unexpected(std::string("audit-append: unexpected descriptor in the reply"));
+  }
+  if (r->resp.status != 0) {
+    return unexpected("audit log write failed (helper): " + describe(r->resp.status));
+  }
+  return {};
 }
 
 HelperClockControl::HelperClockControl(HelperClient& client) : m_client(client) {

@@ -14,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/netaddr.h"
@@ -36,6 +37,8 @@ class HelperClient {
   };
   // One round trip; the reply may still carry a non-zero status (see describe()).
   Result<Reply, std::string> call(const core::privsep::Request& req);
+  // The same with a message longer than a Request (AuditAppend: header and record).
+  Result<Reply, std::string> call_message(std::vector<uint8_t> msg);
 
   // --- the requests -------------------------------------------------------------------
   // A UDP socket bound to `addr` inside network namespace `netns` ("" = the daemon's own),
@@ -54,6 +57,9 @@ class HelperClient {
   // The helper sets the RTC from its own system clock.
   Result<void, std::string> write_rtc();
   Result<double, std::string> query_frequency();
+  // Hands one audit record (a flat JSON object, no newline) to the helper, which appends
+  // it to the audit log and fsyncs before it answers.
+  Result<void, std::string> audit_append(std::string_view record);
 
   // "refused: value out of range", "failed: Operation not permitted", ...
   static std::string describe(int32_t status);

@@ -24,6 +24,7 @@
 #include <system_error>
 
 #include "autoconfig.h"
+#include "daemon/audit_file.h"
 #include "daemon/clock_keeper.h"
 #include "daemon/helper.h"
 #include "daemon/helper_client.h"
@@ -64,7 +65,7 @@ std::string describe_exit(int status) {
 }
 
 // The helper's process loop: requests from the worker, signals, the worker's end.
-int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_control) {
+int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_control, AuditFile* audit, int audit_dirfd) {
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) {
@@ -77,7 +78,7 @@ int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_contr
   if (!sigfd.valid()) {
     throw std::system_error(errno, std::generic_category(), "signalfd");
   }
-  uint64_t eff = enter_helper_sandbox(clock_control, worker);
+  uint64_t eff = enter_helper_sandbox(clock_control, worker, audit_dirfd);
   std::string names;
   for (auto [bit, name] : {std::pair{CAP_NET_BIND_SERVICE, "net_bind_service"}, std::pair{CAP_SYS_ADMIN, "sys_admin"},
                            std::pair{CAP_KILL, "kill"}, std::pair{CAP_SYS_TIME, "sys_time"}}) {
@@ -126,6 +127,12 @@ int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_contr
         if (sig == SIGCHLD) {
           reap(WNOHANG);
           continue;
+        }
+        if (sig == SIGHUP && audit != nullptr) {
+          // A reload (logrotate sends one): a new audit.log if the old one was moved.
+          if (auto o = audit->open(); !o) {
+            log_err("helper: audit log not reopened: %s", o.error().c_str());
+          }
         }
         if ((sig == SIGTERM || sig == SIGINT) && kill_at == 0) {
           log_info("helper: signal %d: stopping the worker", sig);
@@ -190,6 +197,24 @@ std::optional<ps::BindTarget> test_broker_target() {
 }
 #endif
 
+// The worker's audit records, written by the helper.
+class HelperAuditSink final : public AuditSink {
+ public:
+  explicit HelperAuditSink(HelperClient& c) : m_client(c) {}
+  bool ready() const override { return !m_client.broken(); }
+  Result<void> write_line(std::string_view line) override {
+    auto r = m_client.audit_append(line);
+    if (!r) {
+      return unexpected(r.error());
+    }
+    return {};
+  }
+  Result<void> reopen() override { return {}; }  // the helper reopens on SIGHUP
+
+ private:
+  HelperClient& m_client;
+};
+
 // The worker watches its end of the channel: the helper never speaks unasked, so
 // anything readable outside a call is the helper's exit (EOF) or a protocol error.
 void watch_helper(Worker& worker, HelperClient& client, std::unique_ptr<sys::Callback>& ev) {
@@ -225,6 +250,8 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, sys::Fd 
       }
     }
   }
+  // Audit records go to the helper, which alone can write the log (issue 19 item 7).
+  opt.audit_sink = [c = client.get()]() -> std::unique_ptr<AuditSink> { return std::make_unique<HelperAuditSink>(*c); };
   std::string path = opt.config_path;
   opt.load_config = [c = client.get(), path]() -> ConfigResult {
     auto fd = c->open_config();
@@ -412,6 +439,15 @@ PrivsepPlan prepare_privsep(const Config& cfg) {
   if (!repaired.empty()) {
     log_info("state_dir %s: %s", p.state_dir.c_str(), repaired.c_str());
   }
+  // The audit log's directory: root's, so the worker cannot change what it wrote.
+  sys::Fd dir(open(p.state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) {
+    throw std::system_error(errno, std::generic_category(), "state_dir " + p.state_dir);
+  }
+  repaired = prepare_audit_dir(dir.get(), p.state_dir, p.uid, p.gid);
+  if (!repaired.empty()) {
+    log_info("state_dir %s: %s", p.state_dir.c_str(), repaired.c_str());
+  }
   return p;
 }
 
@@ -435,6 +471,13 @@ Startup open_startup(const Config& cfg, bool privsep) {
   }
   if (privsep && cfg.daemon.clock == ClockMode::Kernel) {
     st.kernel = std::make_unique<KernelClock>();
+  }
+  if (privsep && st.state.valid()) {
+    auto a = open_audit_dir(st.state.fd(), true);
+    if (!a) {
+      throw std::runtime_error("state_dir " + cfg.daemon.state_dir + ": " + a.error());
+    }
+    st.audit_dir = std::move(*a);
   }
   if (privsep) {
     st.self_netns.reset(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -580,10 +623,28 @@ int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool l
     policy.bind_targets.push_back(*t);
   }
 #endif
+  // The audit log: written here only (the worker sends its records).
+  std::unique_ptr<AuditFile> audit;
+  int audit_dirfd = st.audit_dir.get();
+  if (st.audit_dir.valid()) {
+    audit = std::make_unique<AuditFile>(std::move(st.audit_dir), cfg.daemon.audit_max_bytes, cfg.daemon.audit_keep);
+    if (auto o = audit->open(); !o) {
+      log_err("helper: %s (changes through the control socket are refused until it opens)", o.error().c_str());
+    }
+    deps.audit_append = [a = audit.get()](std::string_view line) {
+      auto r = a->append(line);
+      if (!r) {
+        int err = errno != 0 ? errno : EIO;
+        log_err("helper: %s", r.error().c_str());
+        return err;
+      }
+      return 0;
+    };
+  }
   HelperService svc(std::move(policy), std::move(deps));
   int rc = 1;
   try {
-    rc = helper_loop(std::move(helper_end), pid, svc, clock_control);
+    rc = helper_loop(std::move(helper_end), pid, svc, clock_control, audit.get(), audit_dirfd);
   } catch (const std::exception& e) {
     log_err("helper: fatal: %s", e.what());
     kill(pid, SIGTERM);

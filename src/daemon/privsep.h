@@ -58,6 +58,7 @@ struct Startup {
   std::unique_ptr<core::ClockControl> kernel;  // clock = kernel under privsep (the helper's)
   core::StartupClockPlan plan;
   sys::Fd self_netns;  // /proc/self/ns/net (the broker's way back)
+  sys::Fd audit_dir;   // privsep: <state_dir>/audit, root's (the helper writes the audit log)
 };
 // privsep: with clock = kernel the kernel clock is opened and the start-up step applied;
 // otherwise (clock = none, or -d) the start-up check only reports.

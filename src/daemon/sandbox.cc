@@ -122,7 +122,7 @@ void load_worker_filter() {
   f.load();
 }
 
-void load_helper_filter(bool clock_control, pid_t worker) {
+void load_helper_filter(bool clock_control, pid_t worker, int audit_dirfd) {
   sys::SeccompFilter f(SCMP_ACT_KILL_PROCESS);
   allow_common(f);
   allow_udp_sockets(f);  // created, bound and handed over; never used for I/O here
@@ -138,6 +138,17 @@ void load_helper_filter(bool clock_control, pid_t worker) {
   // Read-only opens (/run/netns/NAME, the configuration, tzdata for syslog's time stamp).
   f.allow_if("openat", {SysArg{2, SCMP_CMP_MASKED_EQ, 0, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND}});
   f.allow_if("setns", {SysArg{1, SCMP_CMP_EQ, CLONE_NEWNET}});
+  if (audit_dirfd >= 0) {
+    // The audit log (audit_file.h): created and appended to, rotated by rename, all in
+    // its own directory only; never truncated.
+    auto dirfd = static_cast<uint64_t>(audit_dirfd);
+    f.allow_if("openat",
+               {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND,
+                                                      static_cast<uint64_t>(O_WRONLY | O_CREAT | O_APPEND)}});
+    f.allow_if("renameat", {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_EQ, dirfd}});
+    f.allow_if("renameat2", {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_EQ, dirfd}});
+    f.allow("fsync");
+  }
   f.allow("bind");
   f.allow("signalfd4");
   f.allow("wait4");
@@ -224,7 +235,7 @@ void enter_worker_sandbox(const WorkerSandbox& s) {
 
 bool worker_sandboxed() { return g_worker_sandboxed; }
 
-uint64_t enter_helper_sandbox(bool clock_control, pid_t worker) {
+uint64_t enter_helper_sandbox(bool clock_control, pid_t worker, int audit_dirfd) {
   // All uids stay 0, the real one too: a process of the worker's user must not be able
   // to signal the helper. CAP_KILL lets it signal the worker (another user); the filter
   // below allows kill() on the worker's pid only.
@@ -246,7 +257,7 @@ uint64_t enter_helper_sandbox(bool clock_control, pid_t worker) {
   if ((caps.effective & ~helper_capability_mask(clock_control)) != 0 || caps.inheritable != 0) {
     throw std::runtime_error("helper: capabilities left after the drop");
   }
-  load_helper_filter(clock_control, worker);
+  load_helper_filter(clock_control, worker, audit_dirfd);
   return caps.effective;
 }
 

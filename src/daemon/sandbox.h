@@ -43,9 +43,10 @@ bool worker_sandboxed();
 // Reduces the helper to its capabilities and loads its filter. `worker` is the only
 // process it may signal. Every uid of the helper stays 0 (real uid included: no process
 // of the worker's user may signal it); it keeps CAP_KILL to signal the worker, and its
-// filter allows kill() on that pid only. Returns the effective capability mask left
-// (bit n = CAP n). Throws.
-uint64_t enter_helper_sandbox(bool clock_control, pid_t worker);
+// filter allows kill() on that pid only. `audit_dirfd` (>= 0): the audit log's directory,
+// the only place it may create, append to and rename files. Returns the effective
+// capability mask left (bit n = CAP n). Throws.
+uint64_t enter_helper_sandbox(bool clock_control, pid_t worker, int audit_dirfd = -1);
 
 // Capability masks (bit n = CAP n) the helper keeps.
 unsigned long long helper_capability_mask(bool clock_control);

@@ -125,7 +125,8 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   // audit log and binds the control socket, all before any privilege drop; the server's
   // policy below already includes the runtime rule changes.
   m_view = std::make_unique<View>(*this);
-  m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir);
+  m_ctl = std::make_unique<CtlService>(m_base.get(), *m_view, *m_provider, m_cfg, m_state_dir,
+                                       m_opt.audit_sink ? m_opt.audit_sink() : nullptr);
   // Clock steps, held corrections and their release go to the audit trail.
   ClockAuditHooks hooks;
   hooks.step = [this](double step_s, const std::string& reason) {
@@ -427,6 +428,8 @@ ReloadOutcome Worker::reload_config() {
   keep("[daemon] rtc", cfg->daemon.rtc, m_cfg.daemon.rtc);
   keep("[daemon] max_step", cfg->daemon.max_step_s, m_cfg.daemon.max_step_s);
   keep("[daemon] max_startup_step", cfg->daemon.max_startup_step_s, m_cfg.daemon.max_startup_step_s);
+  keep("[daemon] audit_max_size", cfg->daemon.audit_max_bytes, m_cfg.daemon.audit_max_bytes);
+  keep("[daemon] audit_keep", cfg->daemon.audit_keep, m_cfg.daemon.audit_keep);
   keep("[daemon] control_socket", cfg->daemon.control_socket, m_cfg.daemon.control_socket);
   cfg->daemon.control_socket_set = m_cfg.daemon.control_socket_set;
   keep("[daemon] control_socket_mode", cfg->daemon.control_socket_mode, m_cfg.daemon.control_socket_mode);

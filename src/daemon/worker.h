@@ -46,6 +46,9 @@ struct WorkerOptions {
   // not started by systemd with Type=notify. READY=1 once the server threads run, then
   // a STATUS= line whenever the sync state (or offset) served changes.
   std::shared_ptr<SdNotifier> notify;
+  // Where audit records go (privilege separation: the helper, audit_file.h). Empty: the
+  // worker writes <state_dir>/audit/audit.log itself.
+  std::function<std::unique_ptr<AuditSink>()> audit_sink;
 };
 
 class Worker {

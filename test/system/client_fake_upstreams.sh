@@ -177,9 +177,9 @@ check "D: the jump is not followed" $PY -c "import sys; sys.exit(0 if abs(float(
 check "D: honest dispersion while held" $PY -c "import sys; sys.exit(0 if float('$rd') >= 9.9 else 1)"
 check "D: exactly one step" test "$(grep -c 'clock stepped' "$T_DIR/d.log")" -eq 1
 check "D: the start-up step is audited (makestep policy)" \
-  test "$(grep '"command":"clock step"' "$T_DIR/audit.log" | grep -c '"result":"ok: makestep policy')" -eq 1
+  test "$(grep '"command":"clock step"' "$T_DIR/audit/audit.log" | grep -c '"result":"ok: makestep policy')" -eq 1
 check "D: the held correction is audited with its id" \
-  grep -Eq '"via":"ntp","command":"correction held","before":"","after":"id=[0-9]+ offset_s=(9\.9|10)' "$T_DIR/audit.log"
+  grep -Eq '"via":"ntp","command":"correction held","before":"","after":"id=[0-9]+ offset_s=(9\.9|10)' "$T_DIR/audit/audit.log"
 kill -TERM "$TR7_PID"
 stop_fakes
 finish

@@ -14,7 +14,7 @@ start_tr7ntpd d "$(ctl_daemon_conf "$port" "monitor_group = nogroup
 admin_group = adm
 control_socket_mode = 0666")"
 sock=$T_DIR/ctl.sock
-audit=$T_DIR/state/audit.log
+audit=$T_DIR/state/audit/audit.log
 
 check "socket group nogroup, mode 666" test "$(stat -c '%G %a' "$sock")" = "nogroup 666"
 

@@ -130,12 +130,12 @@ check "... with the note that syslog is unreachable" grep -q "syslog is not reac
 check "the tracking log line says local stratum 10 as tracking does" wait_for 10 bash -c "kill -USR1 $TR7_PID; grep -q 'tracking: local stratum=9 ' '$T_DIR/d.log'"
 
 # --- SIGHUP reopens audit.log (logrotate) ------------------------------------------------
-mv "$T_DIR/state/audit.log" "$T_DIR/state/audit.log.1"
+mv "$T_DIR/state/audit/audit.log" "$T_DIR/state/audit/audit.log.1"
 kill -HUP "$TR7_PID"
-check "SIGHUP: a new audit.log is created" wait_for 5 test -s "$T_DIR/state/audit.log"
-check "... with the reload record in it" grep -q '"command":"reload"' "$T_DIR/state/audit.log"
+check "SIGHUP: a new audit.log is created" wait_for 5 test -s "$T_DIR/state/audit/audit.log"
+check "... with the reload record in it" grep -q '"command":"reload"' "$T_DIR/state/audit/audit.log"
 check "later changes go to the new file" ctlc allow add 192.0.2.0/24
-check "... there, not in the rotated one" bash -c "grep -q 'allow add 192.0.2.0/24' '$T_DIR/state/audit.log' && ! grep -q 'allow add 192.0.2.0/24' '$T_DIR/state/audit.log.1'"
+check "... there, not in the rotated one" bash -c "grep -q 'allow add 192.0.2.0/24' '$T_DIR/state/audit/audit.log' && ! grep -q 'allow add 192.0.2.0/24' '$T_DIR/state/audit/audit.log.1'"
 
 # --- make install: never overwrites a configuration; completion and logrotate installed --
 if [ -f "$TR7_BUILDDIR/etc/Makefile" ]; then

@@ -10,7 +10,7 @@ require_cmd jq
 port=$(free_port)
 conf=$(ctl_daemon_conf "$port" "timezone = UTC" "deny = 127.0.0.9/32")
 start_tr7ntpd d "$conf"
-audit=$T_DIR/state/audit.log
+audit=$T_DIR/state/audit/audit.log
 state=$T_DIR/state/runtime.state
 
 ctlc allow add 10.0.0.0/8 && ctlc deny add 10.9.0.0/16 && ctlc deny delete 127.0.0.9/32 &&

@@ -71,7 +71,7 @@ T_PIDS+=($!)
 start_tr7ntpd audit "$(ctl_daemon_conf "$port" "" )
 [sources]
 server = 127.0.0.1 port $up minpoll 4 maxpoll 4"
-audit=$(ls "$T_DIR"/state/audit.log "$T_DIR"/state/audit/audit.log 2>/dev/null | tail -n 1)
+audit=$T_DIR/state/audit/audit.log
 check "an audit log to make immutable" test -f "$audit"
 check "allow add works before" ctlc allow add 192.0.2.0/24
 chattr +i "$audit" || skip "chattr +i not supported here"

@@ -206,13 +206,15 @@ control_socket = $T_DIR/alt.sock
 user = $TR7_TEST_USER"; }
 alt_conf >"$T_DIR/alt.conf"
 check "-d as root on a fresh state directory" run_alt -d "" alt-d1
-wait_for 5 test -f "$alt/audit.log"
+wait_for 5 test -f "$alt/saved-clock" -o -d "$alt/audit"
 stop_alt
 check "-d as root left root-owned files (what the next start must repair)" \
   test -n "$(find "$alt" -user root | head -n 1)"
 check "privsep start after -d" run_alt -n e alt-p1
 check "  repaired it, no chown by hand" grep -q "state_dir $alt: .*given to $TR7_TEST_USER" "$T_DIR/alt-p1.log"
-check "  nothing in it owned by root any more" test -z "$(find "$alt" -user root | head -n 1)"
+check "  nothing in it owned by root any more but the audit directory" \
+  test -z "$(find "$alt" -path "$alt/audit" -prune -o -user root -print | head -n 1)"
+check "  the audit directory is root's, group the worker's, 2750" test "$(stat -c '%U %G %a' "$alt/audit")" = "root $(id -gn "$TR7_TEST_USER") 2750"
 check "  the worker is sandboxed" grep -q '^Seccomp:[[:space:]]*2' "/proc/$(worker_pid_of "$ALT_PID")/status"
 stop_alt
 check "-d again after privsep" run_alt -d "" alt-d2

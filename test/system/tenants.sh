@@ -140,8 +140,8 @@ check "after 'tenant delete C' C no longer answers" bash -c "! ip netns exec '${
 wait $bg_a $bg_b
 check "A answered every request during add/delete ($(jq -c . "$T_DIR/bgA.json"))" test "$(jq .reply "$T_DIR/bgA.json")" = 60
 check "B answered every request during add/delete ($(jq -c . "$T_DIR/bgB.json"))" test "$(jq .reply "$T_DIR/bgB.json")" = 60
-check "audit: tenant add C" grep -q '"command":"tenant add C netns' "$T_DIR/state/audit.log"
-check "audit: tenant delete C" grep -q '"command":"tenant delete C"' "$T_DIR/state/audit.log"
+check "audit: tenant add C" grep -q '"command":"tenant add C netns' "$T_DIR/state/audit/audit.log"
+check "audit: tenant delete C" grep -q '"command":"tenant delete C"' "$T_DIR/state/audit/audit.log"
 check "runtime state no longer has C" bash -c "! grep -q '^tenant=C' '$T_DIR/state/runtime.state'"
 
 # A tenant added to the file and reloaded, on an address no runtime rule admits (under

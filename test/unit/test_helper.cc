@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -17,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/audit_file.h"
 #include "daemon/helper.h"
 #include "daemon/helper_client.h"
 #include "daemon/log.h"
@@ -431,6 +434,71 @@ static void test_descriptor_lost_is_not_fatal(void**) {
   assert_false(h.client->broken());
 }
 
+// Issue 19 item 7: the worker's records reach the audit log through the helper, which
+// rotates it by size; malformed records are refused and the channel stays.
+static void test_audit_through_helper(void**) {
+  char tmpl[] = "/tmp/tr7-test-audit.XXXXXX";
+  assert_non_null(mkdtemp(tmpl));
+  std::string path(tmpl);
+  sys::Fd dir(open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  assert_true(dir.valid());
+  auto file = std::make_unique<AuditFile>(sys::Fd(dup(dir.get())), 400, 2);
+  assert_true(file->open().has_value());
+  ps::Policy p;
+  HelperDeps d;
+  d.now = [] { return k_now; };
+  d.mono_ns = [] { return int64_t{1}; };
+  d.audit_append = [&file](std::string_view line) {
+    auto r = file->append(line);
+    return r ? 0 : EIO;
+  };
+  HelperService svc(p, std::move(d));
+  assert_true(svc.policy().audit);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  sys::Fd helper_end(sv[0]);
+  auto client = std::make_unique<HelperClient>(sys::Fd(sv[1]), 2000);
+  std::thread t([&] {
+    while (svc.serve_one(helper_end.get())) {
+    }
+  });
+  for (int i = 0; i < 40; ++i) {
+    std::string rec = "{\"command\":\"allow add 10." + std::to_string(i) + ".0.0/16\",\"result\":\"ok\"}";
+    assert_true(client->audit_append(rec).has_value());
+  }
+  assert_false(client->audit_append("{\"a\":\"two\nlines\"}").has_value());  // refused by the encoder
+  auto bad = client->audit_append("{not json}");                             // by the helper
+  assert_false(bad.has_value());
+  assert_false(client->broken());
+  // A record of 128 KiB minus a little: one message still.
+  std::string big = "{\"after\":\"" + std::string(ps::k_max_audit_record - 20, 'x') + "\"}";
+  assert_true(client->audit_append(big).has_value());
+  client.reset();
+  t.join();
+  assert_true(file->rotations() > 0);
+  // audit.log, .1 and .2 only; whole lines; the last small record before the big one
+  // is in .1 (the big one, over the limit on its own, went to a fresh file).
+  struct stat st {};
+  assert_int_equal(stat((path + "/audit.log.3").c_str(), &st), -1);
+  for (const char* f : {"audit.log", "audit.log.1", "audit.log.2"}) {
+    FILE* in = std::fopen((path + "/" + f).c_str(), "r");
+    assert_non_null(in);
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, in)) > 0) {
+      text.append(buf, n);
+    }
+    std::fclose(in);
+    assert_true(!text.empty() && text.back() == '\n');
+    if (std::string(f) != "audit.log") {
+      assert_true(text.size() <= 400);
+    }
+  }
+  std::string cmd = "rm -rf '" + path + "'";
+  assert_int_equal(std::system(cmd.c_str()), 0);
+}
+
 static void test_dead_helper(void**) {
   int sv[2];
   assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
@@ -457,6 +525,7 @@ int main() {
       cmocka_unit_test(test_channel_round_trips),
       cmocka_unit_test(test_lying_helper),
       cmocka_unit_test(test_descriptor_lost_is_not_fatal),
+      cmocka_unit_test(test_audit_through_helper),
       cmocka_unit_test(test_dead_helper),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

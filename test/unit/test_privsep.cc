@@ -344,7 +344,7 @@ static void test_random_messages(void**) {
       continue;
     }
     ++accepted;
-    assert_int_equal(m.size(), sizeof(Request));
+    assert_true(m.size() == sizeof(Request) || v->op == Op::AuditAppend);
     Request again = encode(*v);
     assert_memory_equal(&again, m.data(), sizeof again);
     assert_true(std::isfinite(v->value));
@@ -463,13 +463,56 @@ static void test_responses(void**) {
   }
 }
 
+// A header and whatever follows it, as one message.
+static std::vector<uint8_t> with_record(const Request& h, std::string_view rec) {
+  std::vector<uint8_t> m(sizeof h + rec.size());
+  std::memcpy(m.data(), &h, sizeof h);
+  if (!rec.empty()) {
+    std::memcpy(m.data() + sizeof h, rec.data(), rec.size());
+  }
+  return m;
+}
+
+// Issue 19 item 7: AuditAppend is a header and one record; nothing else is longer.
+static void test_audit_append(void**) {
+  Policy p = permissive();
+  p.audit = true;
+  std::string rec = R"({"command":"allow add 10.0.0.0/8","result":"ok"})";
+  auto m = make_audit_append(9, rec);
+  assert_true(m.has_value());
+  assert_int_equal(m->size(), sizeof(Request) + rec.size());
+  auto v = check(*m, p);
+  assert_true(v.has_value());
+  assert_true(v->op == Op::AuditAppend && v->seq == 9 && v->record == rec);
+  refused(check(*m, permissive()), Refusal::Disabled);  // no audit log in this helper
+  // Not one record on one line: refused by the worker's encoder and by the validator.
+  std::string nul = std::string("{\"a\":\"") + '\0' + "\"}";
+  for (std::string bad : {std::string("{\n}"), std::string("{\"a\":1}\n"), std::string("not json"), std::string("{"),
+                          std::string("{\"a\":\"\x7f\"}"), std::string("{\"a\r\":1}"), nul}) {
+    assert_false(make_audit_append(1, bad).has_value());
+    refused(check(with_record(make_request(Op::AuditAppend, 1), bad), p), Refusal::OutOfRange);
+  }
+  // The header alone: no record.
+  refused(check(make_request(Op::AuditAppend, 1), p), Refusal::BadSize);
+  // Too long.
+  std::string big = "{\"a\":\"" + std::string(k_max_audit_record, 'x') + "\"}";
+  assert_false(make_audit_append(1, big).has_value());
+  refused(check(with_record(make_request(Op::AuditAppend, 1), big), p), Refusal::OutOfRange);
+  // A header field the op does not use.
+  Request h = make_request(Op::AuditAppend, 1);
+  h.port = 1;
+  refused(check(with_record(h, rec), p), Refusal::NotCanonical);
+  // Any other op with bytes after its request: too long.
+  refused(check(with_record(make_request(Op::Query, 1), rec), p), Refusal::BadSize);
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_requests),  cmocka_unit_test(test_sizes),       cmocka_unit_test(test_version_and_op),
-      cmocka_unit_test(test_not_finite),      cmocka_unit_test(test_bounds),      cmocka_unit_test(test_disabled),
-      cmocka_unit_test(test_not_canonical),   cmocka_unit_test(test_open_udp),    cmocka_unit_test(test_netns_names),
-      cmocka_unit_test(test_runtime_tenants), cmocka_unit_test(test_set_sync),
-      cmocka_unit_test(test_random_messages), cmocka_unit_test(test_step_budget), cmocka_unit_test(test_responses),
+      cmocka_unit_test(test_valid_requests),  cmocka_unit_test(test_sizes),     cmocka_unit_test(test_version_and_op),
+      cmocka_unit_test(test_not_finite),      cmocka_unit_test(test_bounds),    cmocka_unit_test(test_disabled),
+      cmocka_unit_test(test_not_canonical),   cmocka_unit_test(test_open_udp),  cmocka_unit_test(test_netns_names),
+      cmocka_unit_test(test_runtime_tenants), cmocka_unit_test(test_set_sync),  cmocka_unit_test(test_random_messages),
+      cmocka_unit_test(test_step_budget),     cmocka_unit_test(test_responses), cmocka_unit_test(test_audit_append),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
