@@ -60,6 +60,8 @@ const char* to_string(Refusal r) {
       return "address not configured";
     case Refusal::RateLimited:
       return "rate limited";
+    case Refusal::BudgetSpent:
+      return "clock budget of the last 24 h spent";
   }
   return "unknown refusal";
 }

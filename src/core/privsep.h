@@ -106,8 +106,9 @@ enum class Refusal : int32_t {
   BadNetnsName,   // not [A-Za-z0-9_.-]{1,64}, or "." / ".."
   NotConfigured,  // address, port or namespace not in the configuration
   RateLimited,    // too many steps
+  BudgetSpent,    // the clock budget of the last 24 h is spent (core/clock_budget.h)
 };
-inline constexpr int k_refusals = 10;
+inline constexpr int k_refusals = 11;
 const char* to_string(Refusal r);
 
 // A socket the broker may open: `addr` bound inside network namespace `netns` ("" = the
@@ -122,7 +123,9 @@ struct BindTarget {
 // Fixed bounds (see tr7ntpd(8), "Privilege separation").
 // The kernel clock's reach (daemon/kernel_clock.h): ADJ_FREQUENCY (+-500 ppm) plus
 // ADJ_TICK for the discipline's slews, which ride on the frequency.
-inline constexpr double k_max_freq_ppm = 100000.0;  // 10 %: base (500) + the fastest slew (83333)
+inline constexpr double k_max_freq_ppm = 100000.0;
+inline constexpr double k_base_freq_ppm =
+    500.0;  // the clock's own error: free of the budget  // 10 %: base (500) + the fastest slew (83333)
 inline constexpr double k_max_slew_s = 100.0;    // larger corrections are steps
 inline constexpr double k_default_max_step_s = 366.0 * 86400.0;
 // SetSync error bounds: [0, 16 s] (the kernel's NTP_PHASE_LIMIT); not synchronised: both 0.
@@ -142,6 +145,10 @@ struct Policy {
   // NetnsId of a namespace whose name one of them matches.
   std::vector<RuntimeBindRule> runtime_rules;
   bool audit = false;  // the helper keeps the audit log: AuditAppend
+  // The clock budget (core/clock_budget.h): the frequency bound (base + the discipline's
+  // max_slew_ppm) and what all corrections together may move the clock in 24 h.
+  double max_freq_ppm = k_max_freq_ppm;
+  double max_per_day_s = 1000.0;
 };
 
 // A request that passed every check; the helper applies exactly this.

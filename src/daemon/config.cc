@@ -319,6 +319,7 @@ void Parser::define_daemon() {
                    }};
   s["audit_max_size"] =
       int_key(4096, int64_t{1} << 40, [this](int64_t n) { m_cfg.daemon.audit_max_bytes = static_cast<uint64_t>(n); });
+  s["max_correction_per_day"] = real_key(0.001, 3.2e9, [this](double d) { m_cfg.daemon.max_correction_per_day_s = d; });
   s["audit_keep"] = int_key(1, 1000, [this](int64_t n) { m_cfg.daemon.audit_keep = static_cast<unsigned>(n); });
   s["max_startup_step"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
                              if (v == "unlimited") {
@@ -988,6 +989,7 @@ std::vector<std::string> config_summary(const Config& c) {
   add("daemon.max_startup_step", std::to_string(c.daemon.max_startup_step_s));
   add("daemon.audit_max_size", std::to_string(c.daemon.audit_max_bytes));
   add("daemon.audit_keep", std::to_string(c.daemon.audit_keep));
+  add("daemon.max_correction_per_day", std::to_string(c.daemon.max_correction_per_day_s));
   add("daemon.control_socket", c.daemon.control_socket);
   char mode[8];
   std::snprintf(mode, sizeof mode, "%04o", c.daemon.control_socket_mode);

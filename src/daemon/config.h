@@ -43,6 +43,9 @@ struct DaemonSettings {
   // The audit log (audit_file.h): rotated before it would pass audit_max_bytes, keeping
   // audit_keep older files.
   uint64_t audit_max_bytes = 16ULL << 20;
+  // The helper's clock budget (core/clock_budget.h): what steps, slews and the frequency
+  // beyond +-500 ppm may move the clock in any 24 h (the first step of a boot excepted).
+  double max_correction_per_day_s = 1000.0;
   unsigned audit_keep = 8;
   // Control socket (tr7ntp-control(7)); "none" disables it. control_socket_set tells an
   // explicit setting from the default (a default path already in use by another daemon

@@ -1,6 +1,7 @@
 // The privileged helper's request handler (see helper.h).
 #include "daemon/helper.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -22,8 +23,37 @@ constexpr uint64_t k_refusals_logged = 20;
 constexpr uint64_t k_refusal_log_every = 1000;
 }  // namespace
 
+namespace {
+core::ClockBudgetLimits budget_limits(const ps::Policy& p) {
+  core::ClockBudgetLimits l;
+  l.max_step_s = p.max_step_s;
+  l.max_freq_ppm = std::min(p.max_freq_ppm, ps::k_max_freq_ppm);
+  l.max_per_day_s = p.max_per_day_s;
+  l.step_burst = ps::k_step_burst;
+  l.step_refill_s = ps::k_step_refill_s;
+  return l;
+}
+}  // namespace
+
 HelperService::HelperService(ps::Policy policy, HelperDeps deps)
-    : m_policy(std::move(policy)), m_deps(std::move(deps)), m_steps(ps::k_step_burst, ps::k_step_refill_s) {
+    : m_policy(std::move(policy)), m_deps(std::move(deps)), m_budget(budget_limits(m_policy)) {
+  // What earlier helpers of this boot spent is still spent (a restart renews nothing).
+  if (m_deps.load_budget) {
+    auto text = m_deps.load_budget();
+    if (text) {
+      auto b = text->empty() ? std::nullopt : core::ClockBudget::decode(*text, m_deps.boot_id, budget_limits(m_policy));
+      if (b) {
+        m_budget = std::move(*b);
+        log_info("helper: clock budget: %.3f s of %.0f s spent in the last 24 h%s", m_budget.spent_s(m_deps.mono_ns()),
+                 m_policy.max_per_day_s, m_budget.first_step_done() ? ", first step of this boot used" : "");
+      } else {
+        m_budget = core::ClockBudget::cautious(budget_limits(m_policy), m_deps.mono_ns());
+        log_err(
+            "helper: the clock budget file is unreadable: until it refills (24 h), no step or slew beyond "
+            "the base frequency");
+      }
+    }
+  }
   // The policy never permits what no backend could do.
   m_policy.clock_control = m_policy.clock_control && m_deps.clock != nullptr;
   m_policy.rtc = m_policy.rtc && m_deps.rtc != nullptr;
@@ -55,15 +85,32 @@ HelperService::Reply HelperService::handle(std::span<const uint8_t> msg, bool ha
     refuse_log(op, v.error());
     return Reply{ps::make_refusal(op, seq, v.error()), {}};
   }
-  if (v->op == ps::Op::Step && !m_steps.take(m_deps.mono_ns())) {
-    refuse_log(op, ps::Refusal::RateLimited);
-    return Reply{ps::make_refusal(op, seq, ps::Refusal::RateLimited), {}};
+  // The clock budget: steps, slews, the frequency beyond the base (core/clock_budget.h).
+  bool budgeted = v->op == ps::Op::Step || v->op == ps::Op::Slew || v->op == ps::Op::SetFreq;
+  if (budgeted) {
+    int64_t now = m_deps.mono_ns();
+    core::BudgetVerdict b = v->op == ps::Op::Step   ? m_budget.step(v->value, now)
+                            : v->op == ps::Op::Slew ? m_budget.slew(v->value, now)
+                                                    : m_budget.frequency(v->value, now);
+    if (b != core::BudgetVerdict::Ok) {
+      ps::Refusal why = b == core::BudgetVerdict::RateLimited ? ps::Refusal::RateLimited
+                        : b == core::BudgetVerdict::Spent     ? ps::Refusal::BudgetSpent
+                                                              : ps::Refusal::OutOfRange;
+      refuse_log(op, why);
+      return Reply{ps::make_refusal(op, seq, why), {}};
+    }
   }
   Reply r = apply(*v);
   if (r.resp.status == 0) {
     ++m_stats.applied;
   } else {
     ++m_stats.failed;
+    if (budgeted) {
+      m_budget.forget_last();  // not applied: not spent
+    }
+  }
+  if (budgeted) {
+    save_budget(v->op != ps::Op::SetFreq);
   }
   return r;
 }
@@ -172,6 +219,7 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
               v.target.netns.empty() ? "" : " in netns ", v.target.netns.c_str());
         } else if (m_deps.refresh_policy) {
           m_deps.refresh_policy(m_policy);  // a reload: tenants of the file as it is now
+          m_budget.set_limits(budget_limits(m_policy));
         }
       } catch (const std::system_error& e) {
         log_warn("helper: %s failed: %s", ps::to_string(v.op), e.what());
@@ -180,6 +228,31 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
       break;
   }
   return r;
+}
+
+void HelperService::save_budget(bool force) {
+  if (!m_deps.save_budget) {
+    return;
+  }
+  // Steps and slews at once; the frequency's charge at most every 10 s.
+  int64_t now = m_deps.mono_ns();
+  if (!force && now - m_budget_saved_ns < 10 * core::k_ns_per_s) {
+    return;
+  }
+  m_budget_saved_ns = now;
+  m_deps.save_budget(m_budget.encode(m_deps.boot_id));
+}
+
+void HelperService::tick() {
+  auto f = m_budget.enforce(m_deps.mono_ns());
+  if (f && m_deps.clock != nullptr && m_policy.clock_control) {
+    log_warn("helper: the clock budget of the last 24 h (%.0f s) is spent: frequency brought back to %+.3f ppm",
+             m_policy.max_per_day_s, *f);
+    if (auto r = m_deps.clock->set_frequency(*f); !r) {
+      log_err("helper: set frequency failed: %s", r.error().c_str());
+    }
+    save_budget(true);
+  }
 }
 
 bool HelperService::serve_one(int chan) {

@@ -11,12 +11,14 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/clock_budget.h"
 #include "core/privsep.h"
 #include "core/rtc.h"
 #include "sys/fd.h"
@@ -27,7 +29,7 @@ struct HelperDeps {
   core::ClockControl* clock = nullptr;   // the kernel clock; nullptr with clock = none
   core::Rtc* rtc = nullptr;              // nullptr without rtc
   std::function<core::Timestamp()> now;  // CLOCK_REALTIME (step window, RTC writes)
-  std::function<int64_t()> mono_ns;      // CLOCK_MONOTONIC (step rate limit)
+  std::function<int64_t()> mono_ns;      // CLOCK_BOOTTIME (the clock budget's time; monotonic in tests)
   // Opens a socket for a validated target; throws std::system_error (or sys::NetnsStuck,
   // which the helper does not catch: it must exit).
   std::function<sys::Fd(const core::privsep::BindTarget&)> open_udp;
@@ -43,6 +45,12 @@ struct HelperDeps {
   // Appends one validated audit record to the audit log (audit_file.h); returns 0 or an
   // errno. Empty: AuditAppend is refused (Disabled).
   std::function<int(std::string_view record)> audit_append;
+  // The clock budget's state across helper restarts (core/clock_budget.h): the text saved
+  // last (nullopt: none, or unreadable: "" means unreadable), and where it goes. Empty:
+  // kept in memory only (tests).
+  std::function<std::optional<std::string>()> load_budget;
+  std::function<void(const std::string&)> save_budget;
+  std::string boot_id;
 };
 
 struct HelperStats {
@@ -67,6 +75,9 @@ class HelperService {
   // Receives one message on `chan`, handles it and sends the reply. Returns false when
   // the worker has closed its end (or the channel failed): the helper must then exit.
   bool serve_one(int chan);
+  // Called about once a second by the helper's loop: a frequency beyond the base that has
+  // spent the clock budget is brought back to the base.
+  void tick();
 
   const HelperStats& stats() const { return m_stats; }
   const core::privsep::Policy& policy() const { return m_policy; }
@@ -79,7 +90,9 @@ class HelperService {
 
   core::privsep::Policy m_policy;
   HelperDeps m_deps;
-  core::privsep::StepBudget m_steps;
+  void save_budget(bool force);
+  core::ClockBudget m_budget;
+  int64_t m_budget_saved_ns = 0;
   HelperStats m_stats;
 };
 

@@ -143,6 +143,7 @@ int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_contr
         }
       }
     }
+    svc.tick();  // the clock budget (about once a second: the poll's timeout)
     if (n > 0 && channel_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       if (!svc.serve_one(chan.get())) {
         channel_open = false;  // the worker is gone or going: reap it
@@ -196,6 +197,47 @@ std::optional<ps::BindTarget> test_broker_target() {
   return ps::BindTarget{s.substr(0, sp), *a};
 }
 #endif
+
+// /proc/sys/kernel/random/boot_id: which boot the clock budget belongs to.
+std::string read_boot_id() {
+  sys::Fd fd(open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC));
+  char buf[64] = {};
+  ssize_t n = fd.valid() ? read(fd.get(), buf, sizeof buf - 1) : -1;
+  std::string id(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) {
+    id.pop_back();
+  }
+  return id.empty() ? "unknown" : id;
+}
+
+constexpr const char* k_budget_file = "clock-budget";
+constexpr const char* k_budget_tmp = "clock-budget.tmp";
+
+// nullopt: no file yet; "": there, but unreadable.
+std::optional<std::string> load_budget_file(int dirfd) {
+  sys::Fd fd(openat(dirfd, k_budget_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    return errno == ENOENT ? std::nullopt : std::optional<std::string>(std::string());
+  }
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof buf)) > 0 && text.size() < (1 << 20)) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  return n < 0 ? std::string() : text;
+}
+
+// Atomically: a new temporary file, fsync, rename over the old one, fsync the directory.
+void save_budget_file(int dirfd, const std::string& text) {
+  unlinkat(dirfd, k_budget_tmp, 0);
+  sys::Fd fd(openat(dirfd, k_budget_tmp, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640));
+  bool ok = fd.valid() && write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            fsync(fd.get()) == 0 && renameat(dirfd, k_budget_tmp, dirfd, k_budget_file) == 0 && fsync(dirfd) == 0;
+  if (!ok) {
+    log_err("helper: cannot save the clock budget: %s", std::strerror(errno));
+  }
+}
 
 // The worker's audit records, written by the helper.
 class HelperAuditSink final : public AuditSink {
@@ -540,6 +582,8 @@ ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   p.clock_control = cfg.daemon.clock == ClockMode::Kernel && st.kernel != nullptr;
   p.rtc = st.rtc != nullptr;
   p.max_step_s = cfg.daemon.max_step_s;
+  p.max_freq_ppm = core::privsep::k_base_freq_ppm + cfg.discipline.max_slew_ppm;
+  p.max_per_day_s = cfg.daemon.max_correction_per_day_s;
   p.floor = st.plan.floor;
   p.ceiling = st.plan.ceiling;
   p.bind_targets = make_bind_targets(cfg);
@@ -575,7 +619,14 @@ int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool l
   deps.clock = st.kernel.get();
   deps.rtc = st.rtc.get();
   deps.now = [] { return sys::realtime_now(); };
-  deps.mono_ns = [] { return sys::monotonic_ns(); };
+  // The clock budget's time: CLOCK_BOOTTIME (counts suspend, never stepped), and the boot
+  // it belongs to (a new boot, a new budget).
+  deps.mono_ns = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * core::k_ns_per_s + ts.tv_nsec;
+  };
+  deps.boot_id = read_boot_id();
   int self_ns = st.self_netns.get();
   deps.open_udp = [self_ns](const ps::BindTarget& t) { return sys::open_udp_in_netns(t.netns, t.addr, self_ns); };
   deps.netns_id = [](const std::string& name) { return sys::netns_inode(name); };
@@ -616,6 +667,9 @@ int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool l
     }
     p.bind_targets = std::move(t);
     p.runtime_rules = c->tenants.runtime;
+    // The clock budget follows the file too (the discipline's max_slew_ppm, the daily cap).
+    p.max_freq_ppm = core::privsep::k_base_freq_ppm + c->discipline.max_slew_ppm;
+    p.max_per_day_s = c->daemon.max_correction_per_day_s;
   };
   ps::Policy policy = make_helper_policy(cfg, st);
 #ifdef TR7_TEST_HOOKS
@@ -631,6 +685,9 @@ int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool l
     if (auto o = audit->open(); !o) {
       log_err("helper: %s (changes through the control socket are refused until it opens)", o.error().c_str());
     }
+    // The clock budget's state, beside the audit log (root's: the worker cannot reset it).
+    deps.load_budget = [audit_dirfd]() { return load_budget_file(audit_dirfd); };
+    deps.save_budget = [audit_dirfd](const std::string& text) { save_budget_file(audit_dirfd, text); };
     deps.audit_append = [a = audit.get()](std::string_view line) {
       auto r = a->append(line);
       if (!r) {

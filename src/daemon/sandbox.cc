@@ -147,6 +147,7 @@ void load_helper_filter(bool clock_control, pid_t worker, int audit_dirfd) {
                                                       static_cast<uint64_t>(O_WRONLY | O_CREAT | O_APPEND)}});
     f.allow_if("renameat", {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_EQ, dirfd}});
     f.allow_if("renameat2", {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_EQ, dirfd}});
+    f.allow_if("unlinkat", {SysArg{0, SCMP_CMP_EQ, dirfd}});  // the clock budget's stale temporary file
     f.allow("fsync");
   }
   f.allow("bind");

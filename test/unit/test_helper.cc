@@ -241,6 +241,58 @@ static void test_step_rate_limit(void**) {
   assert_int_equal(rig.handle(ps::make_request(ps::Op::Step, 100, 0.5)).resp.status, 0);
 }
 
+// Issue 19 item 4: the clock budget holds across helper restarts in one boot (it used to
+// be renewed by a restart), steps past the daily budget are refused, and the frequency
+// bound follows max_slew_ppm.
+static void test_budget_across_restart(void**) {
+  std::string saved;
+  auto make = [&saved](Rig& rig, double per_day, double max_freq) {
+    ps::Policy p = rig.svc->policy();
+    p.max_per_day_s = per_day;
+    p.max_freq_ppm = max_freq;
+    HelperDeps d;
+    d.clock = &rig.clock;
+    d.now = [] { return k_now; };
+    d.mono_ns = [&rig] { return rig.mono; };
+    d.boot_id = "boot-1";
+    d.load_budget = [&saved]() -> std::optional<std::string> {
+      return saved.empty() ? std::nullopt : std::optional<std::string>(saved);
+    };
+    d.save_budget = [&saved](const std::string& t) { saved = t; };
+    rig.svc = std::make_unique<HelperService>(p, std::move(d));
+  };
+  Rig a;
+  make(a, 10.0, 1500.0);
+  assert_int_equal(a.handle(ps::make_request(ps::Op::Step, 1, 500.0)).resp.status, 0);  // the boot's first
+  assert_int_equal(a.handle(ps::make_request(ps::Op::Step, 2, 6.0)).resp.status, 0);
+  assert_int_equal(a.handle(ps::make_request(ps::Op::Step, 3, 5.0)).resp.status,
+                   -static_cast<int32_t>(ps::Refusal::BudgetSpent));
+  assert_int_equal(a.handle(ps::make_request(ps::Op::SetFreq, 4, 1600.0)).resp.status,
+                   -static_cast<int32_t>(ps::Refusal::OutOfRange));  // 500 + max_slew_ppm 1000
+  assert_false(saved.empty());
+  // The helper restarts (the worker crashed, the service restarted): still spent.
+  Rig b;
+  b.mono = a.mono + 5 * k_ns_per_s;
+  make(b, 10.0, 1500.0);
+  assert_int_equal(b.handle(ps::make_request(ps::Op::Step, 1, 5.0)).resp.status,
+                   -static_cast<int32_t>(ps::Refusal::BudgetSpent));
+  assert_int_equal(b.handle(ps::make_request(ps::Op::Step, 2, 3.0)).resp.status, 0);  // 9 of 10
+  // A frequency beyond the base that spends the rest is brought back by tick().
+  assert_int_equal(b.handle(ps::make_request(ps::Op::SetFreq, 3, 1500.0)).resp.status, 0);
+  b.mono += 1001 * k_ns_per_s;  // 1000 ppm beyond the base: 1 s in 1000 s
+  size_t calls = b.clock.calls.size();
+  b.svc->tick();
+  assert_int_equal(b.clock.calls.size(), calls + 1);
+  assert_string_equal(b.clock.calls.back().c_str(), "freq 500.000000");
+  // Unreadable state: cautious (nothing but the base frequency).
+  saved = "garbage";
+  Rig c;
+  make(c, 10.0, 1500.0);
+  assert_int_equal(c.handle(ps::make_request(ps::Op::Slew, 1, 0.1)).resp.status,
+                   -static_cast<int32_t>(ps::Refusal::BudgetSpent));
+  assert_int_equal(c.handle(ps::make_request(ps::Op::SetFreq, 2, 400.0)).resp.status, 0);
+}
+
 static void test_clock_none_policy(void**) {
   Rig rig(false);
   for (const ps::Request& q : {ps::make_request(ps::Op::Slew, 1, 0.1), ps::make_request(ps::Op::Step, 1, 0.1),
@@ -521,6 +573,7 @@ int main() {
       cmocka_unit_test(test_bad_requests_apply_nothing),
       cmocka_unit_test(test_good_requests_applied),
       cmocka_unit_test(test_step_rate_limit),
+      cmocka_unit_test(test_budget_across_restart),
       cmocka_unit_test(test_clock_none_policy),
       cmocka_unit_test(test_channel_round_trips),
       cmocka_unit_test(test_lying_helper),
