@@ -88,6 +88,13 @@ int helper_loop(sys::Fd chan, pid_t worker, HelperService& svc, bool clock_contr
   }
   log_info("helper: pid %d serving worker %d (capabilities: %s)", static_cast<int>(getpid()), static_cast<int>(worker),
            names.empty() ? "none" : names.c_str());
+#ifdef TR7_TEST_HOOKS
+  // Test builds: TR7_TEST_SAVE_BUDGET=1 saves the clock budget under the filter at once
+  // (in production that happens only after a step, which no test may make).
+  if (std::getenv("TR7_TEST_SAVE_BUDGET") != nullptr) {
+    svc.save_budget_now();
+  }
+#endif
   if (clock_control && !(eff & (1ULL << CAP_SYS_TIME))) {
     log_warn("helper: clock = kernel, but CAP_SYS_TIME is not available: clock corrections will fail");
   }

@@ -98,7 +98,15 @@ server = 127.0.0.1 port $up iburst minpoll -2 maxpoll 0 burst_interval 0.25"
   check "a source is polled through helper sockets and synchronises" \
     wait_for 15 bash -c "'$TR7NTPC' -s '$T_DIR/client.sock' -n sources | grep -Eq '^\^\*'"
   log "sources: $("$TR7NTPC" -s "$T_DIR/client.sock" -n sources | tail -n 1)"
-  check "the helper opened them" grep -q "helper: opened UDP socket 0.0.0.0:0 for the worker" "$T_DIR/client.log"
+  check "the helper opens them (after the first, made before the sandbox)" \
+    wait_for 10 grep -q "helper: opened UDP socket 0.0.0.0:0 for the worker" "$T_DIR/client.log"
+  kill -TERM "$TR7_PID"
+  wait_for 10 bash -c "! kill -0 $TR7_PID 2>/dev/null"
+  # Item 4: the helper keeps its clock budget in the audit directory, under its filter.
+  TR7_TEST_SAVE_BUDGET=1 start_tr7ntpd budget "$conf"
+  check "the helper saved its clock budget under its filter" wait_for 5 test -s "$T_DIR/budget.state/audit/clock-budget"
+  check "... root's, with the boot id" bash -c "test \"\$(stat -c %u '$T_DIR/budget.state/audit/clock-budget')\" = 0 && grep -q \"^boot \$(cat /proc/sys/kernel/random/boot_id)\" '$T_DIR/budget.state/audit/clock-budget'"
+  check "... and is alive" kill -0 "$TR7_PID"
   kill -TERM "$TR7_PID"
 fi
 
