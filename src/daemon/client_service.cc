@@ -293,6 +293,26 @@ void ClientService::remove_member(Endpoint& ep, size_t i) {
   ep.members.erase(ep.members.begin() + static_cast<long>(i));
 }
 
+void ClientService::reset_after_clock_jump() {
+  if (!m_client) {
+    return;
+  }
+  double mono = mono_now();
+  size_t n = 0;
+  for (auto& ep : m_endpoints) {
+    for (auto& m : ep->members) {
+      m_client->remove_source(m->id);
+      m->id = m_client->add_source(source_options(ep->cfg), refid_of(m->addr), mono);
+      ++n;
+    }
+  }
+  if (n > 0) {
+    m_client->burst(mono);
+  }
+  log_events();
+  on_timer();
+}
+
 void ClientService::housekeeping(double mono) {
   if (!m_client) {
     return;

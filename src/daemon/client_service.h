@@ -122,6 +122,10 @@ class ClientService {
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
   void save_drift();
+  // The clock was stepped from outside, or the system was suspended (clock_watch.h): the
+  // samples taken before are not comparable with those after. Every source starts over
+  // (new filters) with a burst; the discipline's frequency is kept.
+  void reset_after_clock_jump();
   // The tracking line and one line per source. `served`: what the server serves now
   // (local_stratum when no source synchronised us), so the line says what `tracking` says.
   void log_state(const core::ReferenceState& served) const;

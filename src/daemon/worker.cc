@@ -130,6 +130,11 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   // Clock steps, held corrections and their release go to the audit trail.
   ClockAuditHooks hooks;
   hooks.step = [this](double step_s, const std::string& reason) {
+    // Our own step of the kernel clock is not an external one (the virtual clock's
+    // corrections do not move CLOCK_REALTIME).
+    if (m_clock_watch && m_cfg.daemon.clock == ClockMode::Kernel) {
+      m_clock_watch->expect_step(step_s);
+    }
     if (auto r = m_ctl->audit().clock_step(step_s, reason, sys::realtime_now()); !r) {
       log_err("audit (clock step): %s", r.error().c_str());
     }
@@ -193,6 +198,36 @@ Worker::Worker(Config cfg, WorkerOptions opt)
       [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
   m_ctl->restore_sources();
   setup_tenants();
+  // Under privilege separation also the kernel's "clock was set" notice (a simulator
+  // such as clknetsim, which runs the one-process daemon, cannot emulate it).
+  m_clock_watch = std::make_unique<ClockWatch>(
+      m_base.get(), [this](const core::ClockJump& j) { on_clock_jump(j); }, m_opt.helper != nullptr);
+}
+
+void Worker::on_clock_jump(const core::ClockJump& j) {
+  AuditEntry e;
+  e.who.via = "daemon";
+  char buf[160];
+  if (j.kind == core::JumpKind::Suspend) {
+    std::snprintf(buf, sizeof buf, "suspended_s=%.3f step_s=%.6f", j.suspended_s, j.step_s);
+    log_warn("clock: the system was suspended for %.1f s: the sources' samples are discarded, resynchronising",
+             j.suspended_s);
+    e.command = "suspend detected";
+  } else {
+    std::snprintf(buf, sizeof buf, "step_s=%.6f", j.step_s);
+    log_warn(
+        "clock: CLOCK_REALTIME was stepped by %+.6f s from outside the daemon: the sources' samples are "
+        "discarded, resynchronising",
+        j.step_s);
+    e.command = "external clock step";
+  }
+  e.after = buf;
+  e.result = "ok: samples discarded, burst";
+  if (auto r = m_ctl->audit().append(e, sys::realtime_now()); !r) {
+    log_err("audit (clock jump): %s", r.error().c_str());
+  }
+  m_client->reset_after_clock_jump();
+  publish_reference();
 }
 
 void Worker::setup_tenants() {

@@ -15,6 +15,7 @@
 #include "daemon/client_service.h"
 #include "daemon/client_status.h"
 #include "daemon/clock_keeper.h"
+#include "daemon/clock_watch.h"
 #include "daemon/config.h"
 #include "daemon/ctl_service.h"
 #include "daemon/reference_publisher.h"
@@ -116,6 +117,9 @@ class Worker {
   std::unique_ptr<ClientService> m_client;  // always (sources can be added at run time)
   std::vector<std::unique_ptr<sys::Callback>> m_signals;
   std::unique_ptr<ClockKeeper> m_keeper;
+  // External steps and suspends (clock_watch.h): the client starts over.
+  std::unique_ptr<ClockWatch> m_clock_watch;
+  void on_clock_jump(const core::ClockJump& j);
   // The NTP client's status and commands for the control socket.
   std::unique_ptr<ClientStatusProvider> m_provider;
   std::unique_ptr<View> m_view;
