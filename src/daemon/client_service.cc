@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
+#include "autoconfig.h"
 #include "core/leap.h"
 #include "daemon/drift_file.h"
 #include "daemon/log.h"
@@ -107,7 +109,17 @@ void ClientService::start_client() {
     }
   }
   m_client = std::make_unique<core::NtpClient>(o, m_clock.control(), m_clock.now(), mono_now(), sys::random_u64());
-  m_drift_timer.add(m_cfg.discipline.drift_interval_s);
+  double drift_interval = m_cfg.discipline.drift_interval_s;
+#ifdef TR7_TEST_HOOKS
+  // Test builds: TR7_TEST_DRIFT_INTERVAL=S writes the drift file every S seconds, also
+  // before the first synchronisation (the fault-injection suite kills the daemon while
+  // the file is being written).
+  if (const char* e = std::getenv("TR7_TEST_DRIFT_INTERVAL")) {
+    drift_interval = std::atof(e);
+    m_drift_always = true;
+  }
+#endif
+  m_drift_timer.add(drift_interval);
 }
 
 ClientService::Endpoint& ClientService::new_endpoint(const SourceConfig& sc) {
@@ -556,7 +568,7 @@ void ClientService::log_events() {
 }
 
 void ClientService::save_drift() {
-  if (m_drift_name.empty() || !m_client || !m_client->tracking(m_clock.now()).ever_synchronised) {
+  if (m_drift_name.empty() || !m_client || (!m_drift_always && !m_client->tracking(m_clock.now()).ever_synchronised)) {
     return;
   }
   auto r = write_drift_file(m_state, m_drift_name, m_client->frequency_ppm());

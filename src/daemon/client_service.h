@@ -192,6 +192,7 @@ class ClientService {
   std::function<void()> m_on_change;
   NetnsSocketFn m_netns_sockets;
   NetnsSocketFn m_default_sockets;
+  bool m_drift_always = false;  // test builds only (TR7_TEST_DRIFT_INTERVAL)
   bool m_drift_warned = false;
 };
 

@@ -209,32 +209,13 @@ CtlOutcome CtlService::refuse(const Peer& peer, const ctl::ParsedCommand& pc, ct
 CtlOutcome CtlService::commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
                               const std::string& after, const RuntimeState& next, const std::function<void()>& apply,
                               std::vector<std::string> reply) {
-  if (!m_dir->valid() || !m_audit.is_open()) {
-    return refuse(peer, pc, ctl::ErrCode::IoError,
-                  "state directory or audit log unavailable: changes are refused (see the daemon's log)");
+  CtlOutcome o = audited_apply(peer, pc, before, after, next, nullptr, [&apply]() -> CommandResult {
+    apply();
+    return std::string("ok");
+  });
+  if (o.ok) {
+    o.lines = std::move(reply);
   }
-  std::string old_text = m_state.encode();
-  if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next.encode()); !w) {
-    log_err("%s", w.error().c_str());
-    return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
-  }
-  AuditEntry e;
-  e.who = peer.caller;
-  e.command = pc.to_line();
-  e.before = before;
-  e.after = after;
-  e.result = "ok";
-  if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
-    // Not audited means not done: put the old state file back.
-    if (auto w = write_file_atomic(m_dir->fd(), k_state_file, old_text); !w) {
-      log_err("cannot restore %s: %s", k_state_file, w.error().c_str());
-    }
-    return CtlOutcome::fail(ctl::ErrCode::IoError, "nothing changed: " + a.error());
-  }
-  m_state = next;
-  apply();
-  CtlOutcome o;
-  o.lines = std::move(reply);
   return o;
 }
 
@@ -251,20 +232,8 @@ CtlOutcome CtlService::audited_apply(const Peer& peer, const ctl::ParsedCommand&
       return refuse(peer, pc, e->code, e->text);
     }
   }
-  std::string old_text = m_state.encode();
-  if (next) {
-    if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next->encode()); !w) {
-      log_err("%s", w.error().c_str());
-      return refuse(peer, pc, ctl::ErrCode::IoError, "nothing changed: " + w.error());
-    }
-  }
-  auto restore_state = [&] {
-    if (next) {
-      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, old_text); !w) {
-        log_err("cannot restore %s: %s", k_state_file, w.error().c_str());
-      }
-    }
-  };
+  // 1. The record, fsynced: not audited means not done. Written first, so that a crash
+  //    at any later point leaves a trail that says at least as much as the state.
   AuditEntry e;
   e.who = peer.caller;
   e.command = pc.to_line();
@@ -272,18 +241,34 @@ CtlOutcome CtlService::audited_apply(const Peer& peer, const ctl::ParsedCommand&
   e.after = after;
   e.result = "ok";
   if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
-    restore_state();  // not audited means not done
     return CtlOutcome::fail(ctl::ErrCode::IoError, "nothing changed: " + a.error());
   }
-  CommandResult r = apply();
-  if (!r) {
-    restore_state();
+  auto failed = [&](const std::string& why) {
     e.before.clear();
     e.after.clear();
-    e.result = "failed: " + r.error().text + " (the change above was not applied)";
+    e.result = "failed: " + why + " (the change above was not applied)";
     if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
       log_err("audit: %s", a.error().c_str());
     }
+  };
+  // 2. The runtime state, atomically.
+  std::string old_text = m_state.encode();
+  if (next) {
+    if (auto w = write_file_atomic(m_dir->fd(), k_state_file, next->encode()); !w) {
+      log_err("%s", w.error().c_str());
+      failed(w.error());
+      return CtlOutcome::fail(ctl::ErrCode::IoError, "nothing changed: " + w.error());
+    }
+  }
+  // 3. Applied.
+  CommandResult r = apply();
+  if (!r) {
+    if (next) {
+      if (auto w = write_file_atomic(m_dir->fd(), k_state_file, old_text); !w) {
+        log_err("cannot restore %s: %s", k_state_file, w.error().c_str());
+      }
+    }
+    failed(r.error().text);
     return CtlOutcome::fail(r.error().code, r.error().text);
   }
   if (next) {

@@ -132,18 +132,20 @@ class CtlService {
  private:
   CtlOutcome handle(const Peer& peer, const ctl::ParsedCommand& pc);
   void on_refused(const Peer& peer, const std::string& line, const std::string& reason);
-  // Makes a change durable and audited, then applies it: state file, audit record
-  // (fsynced), apply(). Any failure leaves everything as it was.
+  // Makes a change audited and durable, then applies it: audit record (fsynced), state
+  // file, apply() (audited_apply with an apply that cannot fail). Any failure leaves
+  // everything as it was (a failure after the record adds a "failed" record).
   CtlOutcome commit(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before, const std::string& after,
                     const RuntimeState& next, const std::function<void()>& apply, std::vector<std::string> reply = {});
   CtlOutcome refuse(const Peer& peer, const ctl::ParsedCommand& pc, ctl::ErrCode code, const std::string& text);
-  // A change that takes effect through the NTP client (or the tenants) and may still
-  // fail there: audited FIRST, then applied. `next`: the runtime state to make durable
-  // with it (written before the audit record, restored if anything fails). The audit
-  // record says "ok" and is fsynced before `apply` runs; if `apply` then fails, a second
-  // record says "failed: ..." and the state file is put back. If the record cannot be
-  // written, nothing is applied (item 5 of issue 19). `precheck`: refusals known before
-  // anything is written (audited as refusals, rate-limited).
+  // Every change: audited FIRST, then made durable, then applied (issue 19 item 5). The
+  // record says "ok" and is fsynced before anything else; `next` (the runtime state to
+  // keep with it) is then written atomically; then `apply` runs. If the record cannot be
+  // written, nothing is done; if the state file or `apply` fails after it, a second
+  // record says "failed: ... (the change above was not applied)" and the state file is
+  // put back. A crash in between leaves a trail that says at least as much as the
+  // state. `precheck`: refusals known before anything is written (audited as refusals,
+  // rate-limited).
   CtlOutcome audited_apply(const Peer& peer, const ctl::ParsedCommand& pc, const std::string& before,
                            const std::string& after, const std::optional<RuntimeState>& next,
                            const std::function<std::optional<ctl::Error>()>& precheck,
