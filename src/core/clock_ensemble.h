@@ -105,9 +105,8 @@ class ClockEnsemble {
   int free_slot() const;
   void predict(Model& m, double q, double dt) const;
   void clear_slot(Model& m, size_t s) const;
-  void constrain();
-  bool outlier(size_t a, double dt, double z,
-               double r) const;  // sum of m_weight[s] * b_s = 0 over the consensus members
+  void constrain();  // sum of m_weight[s] * b_s = 0 over the consensus members
+  bool outlier(size_t a, double dt, double z, double r) const;
 
   bool m_seeded = false;
   double m_t = 0;
