@@ -64,7 +64,8 @@ unset TR7_TEST_DRIFT_INTERVAL
 # --- the control socket's directory removed ----------------------------------------------------------
 port=$(free_port)
 rund=$T_DIR/run
-conf=$(ctl_daemon_conf "$port" "control_socket = $rund/ctl.sock")
+conf=$(printf '[daemon]\nclock = none\nstate_dir = %s/state\ncontrol_socket = %s/ctl.sock\n[server]\nlisten = 127.0.0.1:%s\nlocal_stratum = 10\n' \
+  "$T_DIR" "$rund" "$port")
 start_tr7ntpd rmdir "$conf"
 check "socket made in its own directory" test -S "$rund/ctl.sock"
 rm -rf "$rund"
