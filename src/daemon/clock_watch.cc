@@ -17,6 +17,9 @@ namespace tr7::daemon {
 
 namespace {
 
+// Without the kernel's notice (one-process daemon, no timerfd): how often to look.
+constexpr double k_slow_tick_s = 60.0;
+
 int64_t read_ns(clockid_t id, bool& ok) {
   timespec ts{};
   ok = clock_gettime(id, &ts) == 0;
@@ -55,15 +58,29 @@ core::ClockReadings read_clocks() {
 ClockWatch::ClockWatch(event_base* base, OnJump on_jump, bool cancel_on_set) : m_on_jump(std::move(on_jump)) {
   m_detector.check(read_clocks());  // the baseline
   m_tick = std::make_unique<sys::Callback>(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { check(); });
-  m_tick->add(1.0);
-  if (!cancel_on_set) {
+#ifdef TR7_TEST_HOOKS
+  // The simulated jumps of the test hook come without the kernel's notice: look every second.
+  if (std::getenv("TR7_TEST_CLOCK_JUMP_FILE") != nullptr) {
+    m_tick->add(1.0);
     return;
   }
-  m_timerfd.reset(timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC));
+#endif
+  if (cancel_on_set) {
+    m_timerfd.reset(timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!m_timerfd.valid()) {
+      log_debug("clock watch: timerfd_create: %s (checking every %.0f s)", std::strerror(errno), k_slow_tick_s);
+    }
+  }
   if (!m_timerfd.valid()) {
-    log_debug("clock watch: timerfd_create: %s (checking every second only)", std::strerror(errno));
+    // No notice from the kernel: a slow look. REALTIME - MONOTONIC moves only with a step
+    // (slews and frequency changes move both clocks), so a long interval raises no false
+    // alarm; it only delays the detection.
+    m_tick->add(k_slow_tick_s);
     return;
   }
+  // The kernel cancels the timer when the real-time clock is set, and also on a resume from
+  // suspend (it sets the clock from the persistent clock then): both are seen at once, with
+  // no periodic wake-up at all (an idle daemon stays idle).
   arm_cancel_on_set();
   m_cancel_ev =
       std::make_unique<sys::Callback>(base, m_timerfd.get(), EV_READ | EV_PERSIST, [this](evutil_socket_t fd, short) {

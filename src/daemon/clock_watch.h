@@ -1,7 +1,8 @@
 // Watches for the real-time clock stepped from outside the daemon, and for a suspend
-// (core/clock_jump.h), on the event loop: a check every second, and at once when the
-// kernel says the clock was set (a timerfd armed with TFD_TIMER_CANCEL_ON_SET; only where
-// asked, since a simulator such as clknetsim cannot emulate it). What to do about a jump
+// (core/clock_jump.h), on the event loop: at once when the kernel says the clock was set
+// (a timerfd armed with TFD_TIMER_CANCEL_ON_SET, which a resume from suspend also
+// cancels; only where asked, since a simulator such as clknetsim cannot emulate it), and
+// otherwise with a look every minute. No periodic wake-up when the timerfd works. What to do about a jump
 // is the caller's (the worker discards the sources' samples and resynchronises).
 //
 // Test builds: TR7_TEST_CLOCK_JUMP_FILE names a file holding "REAL_S BOOT_S", seconds

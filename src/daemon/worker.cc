@@ -217,19 +217,25 @@ void Worker::on_clock_jump(const core::ClockJump& j) {
     e.command = "suspend detected";
   } else {
     std::snprintf(buf, sizeof buf, "step_s=%.6f", j.step_s);
-    log_warn(
-        "clock: CLOCK_REALTIME was stepped by %+.6f s from outside the daemon: the sources' samples are "
-        "discarded, resynchronising",
-        j.step_s);
+    log_warn("clock: CLOCK_REALTIME was stepped by %+.6f s from outside the daemon: the sources now all show "
+             "that offset, which the discipline follows as a common jump",
+             j.step_s);
     e.command = "external clock step";
   }
   e.after = buf;
-  e.result = "ok: samples discarded, burst";
+  // After a suspend the samples are stale (hours old): every source starts over, with a
+  // burst. A step alone moves every source's offset by the same amount, which the
+  // client's ensemble follows; starting over would only slow it (clknetsim
+  // external_step: more requests, a larger frequency error).
+  bool reset = j.kind == core::JumpKind::Suspend;
+  e.result = reset ? "ok: samples discarded, burst" : "ok: noted";
   if (auto r = m_ctl->audit().append(e, sys::realtime_now()); !r) {
     log_err("audit (clock jump): %s", r.error().c_str());
   }
-  m_client->reset_after_clock_jump();
-  publish_reference();
+  if (reset) {
+    m_client->reset_after_clock_jump();
+    publish_reference();
+  }
 }
 
 void Worker::setup_tenants() {
