@@ -32,6 +32,8 @@ const char* to_string(Op op) {
       return "netns-id";
     case Op::SetSync:
       return "set-sync";
+    case Op::OpenAuthFile:
+      return "open-auth-file";
   }
   return "unknown";
 }
@@ -136,6 +138,12 @@ Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns) {
   }
   Request r = make_request(Op::NetnsId, seq);
   std::memcpy(r.netns, netns.data(), netns.size());
+  return r;
+}
+
+Request make_open_auth_file(uint32_t seq, AuthFile which) {
+  Request r = make_request(Op::OpenAuthFile, seq);
+  r.leap = static_cast<uint32_t>(which);
   return r;
 }
 
@@ -318,6 +326,18 @@ Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& poli
       }
       v.value = r.value;
       v.value2 = r.value2;
+      return v;
+    case Op::OpenAuthFile:
+      if (r.leap < 1 || r.leap > k_auth_file_max) {
+        return unexpected(Refusal::OutOfRange);
+      }
+      v.auth_file = static_cast<AuthFile>(r.leap);
+      if (!canonical(r, make_open_auth_file(r.seq, v.auth_file))) {
+        return unexpected(Refusal::NotCanonical);
+      }
+      if (policy.auth_files.size() < r.leap || policy.auth_files[r.leap - 1].empty()) {
+        return unexpected(Refusal::NotConfigured);
+      }
       return v;
     case Op::OpenUdp:
       return check_open_udp(r, policy, v);

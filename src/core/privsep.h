@@ -37,20 +37,26 @@ namespace tr7::core::privsep {
 inline constexpr uint32_t k_version = 1;
 
 enum class Op : uint32_t {
-  Query = 1,       // read only: the current frequency correction -> Response::value (ppm)
-  Slew = 2,        // value: seconds to add by slewing
-  SetFreq = 3,     // value: frequency correction, ppm
-  Step = 4,        // value: seconds to add at once
-  SetLeap = 5,     // leap: 0 none, 1 insert, 2 delete (at the end of the UTC day)
-  ReadRtc = 6,     // -> Response::time_ns
-  WriteRtc = 7,    // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
-  OpenUdp = 8,     // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
-  OpenConfig = 9,  // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
-  NetnsId = 10,    // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
-  SetSync = 11,    // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
+  Query = 1,          // read only: the current frequency correction -> Response::value (ppm)
+  Slew = 2,           // value: seconds to add by slewing
+  SetFreq = 3,        // value: frequency correction, ppm
+  Step = 4,           // value: seconds to add at once
+  SetLeap = 5,        // leap: 0 none, 1 insert, 2 delete (at the end of the UTC day)
+  ReadRtc = 6,        // -> Response::time_ns
+  WriteRtc = 7,       // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
+  OpenUdp = 8,        // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
+  OpenConfig = 9,     // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
+  NetnsId = 10,       // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
+  SetSync = 11,       // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
+  OpenAuthFile = 12,  // leap: an AuthFile -> that configured file opened read-only (SCM_RIGHTS), for SIGHUP
 };
 inline constexpr uint32_t k_op_min = 1;
-inline constexpr uint32_t k_op_max = 11;
+inline constexpr uint32_t k_op_max = 12;
+
+// The files of authenticated time the helper opens on a reload (the worker names the
+// kind, never a path: the paths are those of the configuration the helper read itself).
+enum class AuthFile : uint32_t { KeyFile = 1, NtsCert = 2, NtsKey = 3, TrustedCerts = 4 };
+inline constexpr uint32_t k_auth_file_max = 4;
 const char* to_string(Op op);
 
 // Longest network namespace name (the file name under /run/netns).
@@ -132,6 +138,8 @@ struct Policy {
   // that one of these admits (never port 0, never the daemon's own namespace), and
   // NetnsId of a namespace whose name one of them matches.
   std::vector<RuntimeBindRule> runtime_rules;
+  // OpenAuthFile: the path of each AuthFile (index kind - 1); empty: not configured.
+  std::vector<std::string> auth_files = std::vector<std::string>(k_auth_file_max);
 };
 
 // A request that passed every check; the helper applies exactly this.
@@ -143,6 +151,7 @@ struct Valid {
   bool synchronised = false;  // SetSync
   Leap leap = Leap::None;
   BindTarget target;  // OpenUdp; NetnsId: target.netns
+  AuthFile auth_file = AuthFile::KeyFile;  // OpenAuthFile
 };
 
 // Checks one message as received. `now` is the helper's own reading of the clock (for the
@@ -182,6 +191,7 @@ Result<Request, Refusal> make_open_udp(uint32_t seq, std::string_view netns, con
 // NetnsId of a named namespace (never ""): refused unless a configured target or a
 // runtime rule names it.
 Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns);
+Request make_open_auth_file(uint32_t seq, AuthFile which);
 
 // Helper side: the reply to a request (status 0 or a positive errno) and to a refusal.
 Response make_response(uint32_t op, uint32_t seq, int32_t status);

@@ -220,6 +220,11 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
       opt.write_rtc = [c = client.get()]() { return c->write_rtc(); };
     }
   }
+  // A reload's key file, certificate, key and CAs: the helper opens what its own reading
+  // of the configuration names (the worker only says which kind).
+  opt.open_auth_file = [c = client.get()](AuthFileKind kind, const std::string&) -> Result<sys::Fd, std::string> {
+    return c->open_auth_file(kind);
+  };
   std::string path = opt.config_path;
   opt.load_config = [c = client.get(), path]() -> ConfigResult {
     auto fd = c->open_config();
@@ -371,7 +376,19 @@ ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   p.ceiling = st.plan.ceiling;
   p.bind_targets = make_bind_targets(cfg);
   p.runtime_rules = cfg.tenants.runtime;
+  p.auth_files = auth_file_paths(cfg);
   return p;
+}
+
+std::vector<std::string> auth_file_paths(const Config& cfg) {
+  std::vector<std::string> f(ps::k_auth_file_max);
+  f[static_cast<size_t>(ps::AuthFile::KeyFile) - 1] = cfg.daemon.keyfile;
+  if (cfg.nts.server()) {
+    f[static_cast<size_t>(ps::AuthFile::NtsCert) - 1] = cfg.nts.cert;
+    f[static_cast<size_t>(ps::AuthFile::NtsKey) - 1] = cfg.nts.key;
+  }
+  f[static_cast<size_t>(ps::AuthFile::TrustedCerts) - 1] = cfg.nts.trusted_certs;
+  return f;
 }
 
 int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup& st, int ready_fd) {
@@ -448,6 +465,14 @@ int run_privsep(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
     }
     p.bind_targets = std::move(t);
     p.runtime_rules = c->tenants.runtime;
+    p.auth_files = auth_file_paths(*c);
+  };
+  deps.open_file = [](const std::string& file) {
+    sys::Fd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+      throw std::system_error(errno, std::generic_category(), "open " + file);
+    }
+    return fd;
   };
   ps::Policy policy = make_helper_policy(cfg, st);
 #ifdef TR7_TEST_HOOKS

@@ -84,10 +84,24 @@ void allow_udp_sockets(sys::SeccompFilter& f) {
   }
 }
 
+// NTS-KE (RFC 8915) client connections: TCP sockets, nothing else (GnuTLS runs over
+// them with the calls already allowed: sendto/recvfrom, getrandom). The NTS-KE server's
+// listening sockets are opened before the sandbox; accept4 and listen are allowed below.
+void allow_tcp_sockets(sys::SeccompFilter& f) {
+  for (int domain : {AF_INET, AF_INET6}) {
+    for (int proto : {0, static_cast<int>(IPPROTO_TCP)}) {
+      f.allow_if("socket", {SysArg{0, SCMP_CMP_EQ, static_cast<uint64_t>(domain)},
+                            SysArg{1, SCMP_CMP_MASKED_EQ, SOCK_STREAM, 0xf},
+                            SysArg{2, SCMP_CMP_EQ, static_cast<uint64_t>(proto)}});
+    }
+  }
+}
+
 void load_worker_filter() {
   sys::SeccompFilter f(SCMP_ACT_KILL_PROCESS);
   allow_common(f);
   allow_udp_sockets(f);
+  allow_tcp_sockets(f);
   for (const char* name :
        {// files, all inside the chroot (the state directory)
         "openat", "unlinkat", "unlink", "rename", "renameat", "renameat2", "mkdirat", "mkdir", "fsync", "fdatasync",
