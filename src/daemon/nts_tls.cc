@@ -142,6 +142,15 @@ void KeConnBase::wait(bool write) {
   (write ? m_wr : m_rd)->add();
 }
 
+void KeConnBase::stop_events() {
+  // Disarmed, not destroyed: this may run inside one of their callbacks.
+  if (m_rd) {
+    m_rd->del();
+    m_wr->del();
+  }
+  m_timer.del();
+}
+
 void KeConnBase::defer() {
   m_timer.del();
   m_timer.add(0);
@@ -172,9 +181,7 @@ void KeServerConn::finish(int outcome) {
     return;
   }
   m_state = State::Done;
-  m_rd.reset();
-  m_wr.reset();
-  m_timer.del();
+  stop_events();
   auto done = std::move(m_done);
   m_done = nullptr;
   done(this, outcome);  // may schedule our destruction; nothing touches `this` after it
@@ -334,9 +341,7 @@ void KeClientConn::fail(const std::string& why, bool untrusted) {
     return;
   }
   m_state = State::Done;
-  m_rd.reset();
-  m_wr.reset();
-  m_timer.del();
+  stop_events();
   KeClientOutcome o;
   o.ok = false;
   o.untrusted = untrusted;
@@ -348,9 +353,7 @@ void KeClientConn::fail(const std::string& why, bool untrusted) {
 
 void KeClientConn::succeed() {
   m_state = State::Done;
-  m_rd.reset();
-  m_wr.reset();
-  m_timer.del();
+  stop_events();
   m_result.ok = true;
   auto done = std::move(m_done);
   m_done = nullptr;

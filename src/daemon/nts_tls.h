@@ -61,6 +61,8 @@ class KeConnBase {
 
   // Takes the socket (when the constructor had none yet).
   void attach(sys::Fd fd);
+  // Disarms every event (the session is over; the owner destroys it later).
+  void stop_events();
   // Arms the timer to fire at once (a failure found in the constructor is reported from
   // the loop, never from the constructor).
   void defer();
