@@ -6,7 +6,10 @@
 #    --json: mode nts, cookies); with an untrusted CA it does not, and says why;
 #  * tr7ntpd's counters (serverstats, metrics), its cookie keys in the state directory
 #    (mode 0600) surviving a restart (chronyd gets no NTS NAK), and the client's cookies
-#    kept across a restart (no new NTS-KE).
+#    kept across a restart (no new NTS-KE);
+#  * a reload (SIGHUP) reads the certificate and key again (through the helper under
+#    privilege separation) and NTS-KE goes on; a restart without the cookie keys makes
+#    chronyd's cookies unknown: NTS NAK, a new NTS-KE, synchronised again.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd chronyd chronyc setpriv
@@ -111,6 +114,7 @@ check "cookie keys kept in the state directory, mode 0600" test "$(stat -c %a "$
 kill -TERM "$SRV"
 wait_for 10 bash -c "! kill -0 $SRV 2>/dev/null" || fail "tr7ntpd (srv) did not stop"
 start_tr7ntpd srv2 "$srv_conf"
+SRV2=$TR7_PID
 kill -TERM "$CL"
 wait_for 10 bash -c "! kill -0 $CL 2>/dev/null" || fail "tr7ntpd (cl) did not stop"
 check "the client's cookies saved at exit" test -s "$T_DIR/cl.state/nts-localhost-$ku.state"
@@ -125,4 +129,22 @@ echo "$ad" | sed 's/^/#   /'
 check "chronyd got no NTS NAK across our restart (cookie keys kept)" \
   awk '$1 == "127.0.0.1" && $2 == "NTS" && $8 == 0 { ok = 1 } END { exit !ok }' <<<"$ad"
 check "chronyd still synchronised" synced "$GOOD"
+
+# --- SIGHUP: the certificate and key read again; NTS-KE still works ----------------------
+kill -HUP "$SRV2"
+check "reload with [nts] accepted" wait_for 5 grep -q "configuration reloaded" "$T_DIR/srv2.log"
+check "NTS-KE after the reload: 8 cookies" \
+  bash -c "[ \"\$($PYTHON3 '$TR7_SRCDIR/test/system/ntsprobe.py' ke 127.0.0.1 $k '$T_DIR/ca.pem')\" = 8 ]"
+
+# --- lost cookie keys: chronyd's cookies are refused (NTS NAK), it starts over ----------
+kill -TERM "$SRV2"
+wait_for 10 bash -c "! kill -0 $SRV2 2>/dev/null" || fail "tr7ntpd (srv2) did not stop"
+rm -f "$T_DIR/srv.state/nts-cookie-keys"
+start_tr7ntpd srv3 "$srv_conf"
+nak() { $GOOD -n authdata | awk '$1 == "127.0.0.1" && $8 > 0 { ok = 1 } END { exit !ok }'; }
+check "chronyd got an NTS NAK for a cookie we cannot open" wait_for 15 nak
+check "... made a new NTS-KE and is synchronised again" wait_for 15 bash -c "$GOOD tracking | grep -q '^Leap status *: Normal' && [ \$($GOOD -n authdata | awk '\$1 == \"127.0.0.1\" { print \$9 }') -gt 0 ]"
+$GOOD -n authdata | sed 's/^/#   /'
+st=$(ctlc serverstats)
+check "serverstats: NTS NAKs sent ($(sed -n 's/^nak_nts *: *//p' <<<"$st"))" test "$(sed -n 's/^nak_nts *: *//p' <<<"$st")" -ge 1
 finish

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """NTS-KE probe for the system tests (RFC 8915 section 4), with Python's ssl module.
 
+  ntsprobe.py ke HOST PORT CA       one NTS-KE; prints the number of cookies (exit 1 if none)
   ntsprobe.py badke HOST PORT CA    runs the bad-input cases against an NTS-KE server and
                                     prints one JSON object: {"cases": {name: result}, ...}
 Each case says what happened: the records of the response, "closed" (the server closed
@@ -166,9 +167,14 @@ def badke(host, port, ca):
 
 
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] != "badke":
+    if len(sys.argv) != 5 or sys.argv[1] not in ("badke", "ke"):
         print(__doc__, file=sys.stderr)
         return 2
+    if sys.argv[1] == "ke":
+        r = exchange(sys.argv[2], int(sys.argv[3]), sys.argv[4], GOOD)
+        n = sum(1 for c, t, b in r.get("records", []) if t == 5)
+        print(n)
+        return 0 if n > 0 else 1
     print(json.dumps({"cases": badke(sys.argv[2], int(sys.argv[3]), sys.argv[4])}))
     return 0
 
