@@ -957,6 +957,10 @@ void Parser::finish() {
     error(m_section_lines.count("nts") ? m_section_lines["nts"] : 0,
           "[nts] listen needs 'cert = FILE' and 'key = FILE' (PEM certificate chain and private key)");
   }
+  if (m_cfg.nts.server() && m_cfg.server.listen.empty() && !m_cfg.nts.ntp_port) {
+    warn(m_section_lines.count("nts") ? m_section_lines["nts"] : 0,
+         "[nts] listen without [server] listen: NTS-KE clients are sent to port 123, which this daemon does not serve");
+  }
   if (!m_cfg.nts.server() && (!m_cfg.nts.cert.empty() || !m_cfg.nts.key.empty())) {
     warn(m_section_lines.count("nts") ? m_section_lines["nts"] : 0, "[nts] cert/key without listen: no NTS server");
   }
