@@ -55,14 +55,16 @@ inline constexpr size_t k_nts_max_cookie_len = 256;  // the largest cookie a cli
 
 // One extension field as found in a packet.
 struct ExtField {
-  uint16_t type = 0;
-  size_t offset = 0;  // of the field's 4-byte header in the packet
-  size_t length = 0;  // the whole field
+  uint16_t type;
+  size_t offset;  // of the field's 4-byte header in the packet
+  size_t length;  // the whole field
   std::span<const uint8_t> body;
 };
 
+// Only f[0, n) is meaningful (left uninitialised beyond: filled per packet on the
+// server's path).
 struct ExtFields {
-  std::array<ExtField, k_max_extensions> f{};
+  std::array<ExtField, k_max_extensions> f;
   size_t n = 0;
 };
 

@@ -91,11 +91,41 @@ Result<core::KeyFile, std::string> load_keyfile(const std::string& path) {
   return load_keyfile_fd(fd.get(), path);
 }
 
-void GnutlsRandom::fill(std::span<uint8_t> out) {
-  if (gnutls_rnd(GNUTLS_RND_RANDOM, out.data(), out.size()) != 0) {
+namespace {
+
+// Per thread, a pool drawn from GnuTLS's generator 4 KiB at a time: the server threads
+// need 32-160 bytes per NTS reply, and a call per reply costs more than the bytes.
+struct RandomPool {
+  uint8_t bytes[4096];
+  size_t left = 0;
+  ~RandomPool() { std::memset(bytes, 0, sizeof bytes); }
+};
+thread_local RandomPool t_pool;
+
+void draw(void* out, size_t n) {
+  if (gnutls_rnd(GNUTLS_RND_RANDOM, out, n) != 0) {
     // GnuTLS's generator failing is not something to carry on from with weak nonces.
     throw std::runtime_error("gnutls_rnd failed");
   }
+}
+
+}  // namespace
+
+void GnutlsRandom::fill(std::span<uint8_t> out) {
+  RandomPool& p = t_pool;
+  if (out.size() > sizeof p.bytes / 4) {
+    draw(out.data(), out.size());
+    return;
+  }
+  if (p.left < out.size()) {
+    draw(p.bytes, sizeof p.bytes);
+    p.left = sizeof p.bytes;
+  }
+  // Taken from the end of what is left, and wiped: no byte is handed out twice.
+  uint8_t* from = p.bytes + p.left - out.size();
+  std::memcpy(out.data(), from, out.size());
+  std::memset(from, 0, out.size());
+  p.left -= out.size();
 }
 
 }  // namespace tr7::daemon

@@ -27,7 +27,8 @@ Result<std::string, std::string> read_auth_file(const std::string& path, bool se
 Result<core::KeyFile, std::string> load_keyfile_fd(int fd, const std::string& path);
 Result<core::KeyFile, std::string> load_keyfile(const std::string& path);
 
-// gnutls_rnd(): thread-safe, no file descriptor (getrandom).
+// gnutls_rnd() (thread-safe, no file descriptor: getrandom), drawn 4 KiB at a time into a
+// per-thread pool for small requests; every byte is handed out once and wiped.
 class GnutlsRandom final : public core::SecureRandom {
  public:
   void fill(std::span<uint8_t> out) override;
