@@ -84,6 +84,7 @@ class AuditLog {
 
   uint64_t records() const { return m_records; }
   uint64_t suppressed_total() const { return m_suppressed_total; }
+  bool has_suppressed() const { return m_suppressed > 0; }  // refusals waiting for their summary
 
  private:
   bool take_token(int64_t mono_ns);

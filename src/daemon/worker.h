@@ -128,6 +128,7 @@ class Worker {
   std::unique_ptr<TenantSockets> m_tenant_sockets;
   std::unique_ptr<TenantSet> m_tenants;
   std::unique_ptr<sys::Callback> m_tenant_timer;
+  void arm_tenant_check();  // the namespace check's timer, while there are tenants
   void setup_tenants();
   void reload_tenants(const Config& next);
 };
