@@ -9,7 +9,9 @@
 #    kept across a restart (no new NTS-KE);
 #  * a reload (SIGHUP) reads the certificate and key again (through the helper under
 #    privilege separation) and NTS-KE goes on; a restart without the cookie keys makes
-#    chronyd's cookies unknown: NTS NAK, a new NTS-KE, synchronised again.
+#    chronyd's cookies unknown: NTS NAK, a new NTS-KE, synchronised again; and the other
+#    way round, chronyd restarted with new keys NAKs tr7ntpd's cookies: tr7ntpd makes a
+#    new NTS-KE and synchronises again.
 . "$(dirname "$0")/lib.sh"
 require_root
 require_cmd chronyd chronyc setpriv
@@ -48,6 +50,7 @@ ntsport $ku
 ntsserverkey $T_DIR/srv.key
 ntsservercert $T_DIR/srv.pem
 ntsdumpdir $T_DIR/up"
+UP=$CHRONYD_PID
 
 # --- the clients: chronyd of tr7ntpd, tr7ntpd of chronyd; trusting and not -------------
 start_chronyd good "server localhost port $p iburst nts ntsport $k minpoll -2 maxpoll -1
@@ -147,4 +150,22 @@ check "... made a new NTS-KE and is synchronised again" wait_for 15 bash -c "$GO
 $GOOD -n authdata | sed 's/^/#   /'
 st=$(ctlc serverstats)
 check "serverstats: NTS NAKs sent ($(sed -n 's/^nak_nts *: *//p' <<<"$st"))" test "$(sed -n 's/^nak_nts *: *//p' <<<"$st")" -ge 1
+
+# --- chronyd restarted with new cookie keys: it NAKs our cookies, we start over ----------
+kill -TERM "$UP"
+wait_for 10 bash -c "! kill -0 $UP 2>/dev/null" || fail "chronyd (up) did not stop"
+start_chronyd up2 "local stratum 3
+allow 127.0.0.0/8
+port $up
+bindaddress 127.0.0.1
+ntsport $ku
+ntsserverkey $T_DIR/srv.key
+ntsservercert $T_DIR/srv.pem
+ntsdumpdir $T_DIR/up2"
+check "tr7ntpd got an NTS NAK for its old cookies" wait_for 15 grep -q "NTS NAK" "$T_DIR/cl2.log"
+a=$("$TR7NTPC" -s "$T_DIR/cl.sock" --json authdata)
+log "authdata: $a"
+ke_again() { "$TR7NTPC" -s "$T_DIR/cl.sock" --json authdata | jq -e '.[0].naks >= 1 and .[0].ke_ok >= 1 and .[0].cookies > 0' >/dev/null; }
+check "... made a new NTS-KE (authdata: naks, ke_ok, cookies)" wait_for 15 ke_again
+check "... and is synchronised again" wait_for 15 tr7_synced "$T_DIR/cl.sock"
 finish
