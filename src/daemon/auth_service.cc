@@ -53,15 +53,13 @@ AuthService::AuthService(event_base* base, const Config& cfg, const StateDir& st
       throw std::runtime_error("[nts] trusted_certs " + cfg.nts.trusted_certs + ": " + c.error());
     }
     m_client_creds = *c;
-  } else {
+  } else if (nts_sources) {
+    // The system's store (~150 certificates): read only when a configured source needs it.
     auto c = client_credentials("");
-    if (c) {
-      m_client_creds = *c;
-    } else if (nts_sources) {
+    if (!c) {
       throw std::runtime_error("NTS sources: " + c.error() + " (set [nts] trusted_certs)");
-    } else {
-      log_debug("NTS: %s: NTS sources added later cannot verify servers", c.error().c_str());
     }
+    m_client_creds = *c;
   }
   if (!cfg.nts.server()) {
     return;

@@ -302,7 +302,9 @@ KeClientConn::KeClientConn(event_base* base, const core::SockAddr& addr, const s
   }
   if (!m_fd.valid() || !m_creds) {
     if (m_result.error.empty()) {
-      m_result.error = "no trust store";
+      m_result.error =
+          "no trust store (the system's is read at start only when a configured source uses nts; "
+          "or set [nts] trusted_certs)";
     }
     m_state = State::Done;
     defer();
