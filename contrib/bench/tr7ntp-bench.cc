@@ -28,6 +28,10 @@
 //   A reply is valid when it is 48+ bytes, mode 4, origin = a request we sent and
 //   still wait for, stratum 1..15 and LI != 3. Requests without a valid reply within
 //   --timeout-ms count as lost; replies after that as late.
+//   With --requests FILE, the requests are not made here but taken in turn from FILE:
+//   prepared ones (NTS-authenticated, from tr7ntp-ntsbench templates), each a 16-bit
+//   big-endian length and the bytes; a reply is matched by its origin to the prepared
+//   request's own transmit timestamp, and so to the last time that one was sent.
 //   With --pid, the server process's CPU time (utime+stime of all threads, from
 //   /proc/PID/stat) over the measured interval, per valid reply, its per-thread split,
 //   and its RSS at the end.
@@ -63,6 +67,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -265,6 +270,7 @@ struct Options {
   bool txstamp = false;
   bool spin = false;
   std::string label;
+  std::string requests;  // prepared requests (--requests FILE)
 };
 
 void usage() {
@@ -272,7 +278,7 @@ void usage() {
                "usage: tr7ntp-bench load --server ADDR:PORT [--rate R | --inflight N] [--duration S]\n"
                "           [--warmup S] [--sockets P] [--addrs A] [--src FIRST_ADDR] [--batch B]\n"
                "           [--timeout-ms T] [--pid SERVER_PID] [--seed N] [--label TEXT] [--txstamp]\n"
-               "           [--spin]\n"
+               "           [--spin] [--requests FILE]\n"
                "       tr7ntp-bench reflect --listen ADDR:PORT [--threads N] [--timestamps]\n");
   std::exit(2);
 }
@@ -342,6 +348,8 @@ Options parse_args(int argc, char** argv) {
       o.threads = static_cast<int>(num("--threads", v, 1, 256));
     } else if (k == "--label") {
       o.label = v;
+    } else if (k == "--requests") {
+      o.requests = v;
     } else {
       die("unknown option %s", k.c_str());
     }
@@ -517,6 +525,12 @@ class Loader {
     }
     uint64_t s = o.seed;
     m_key = splitmix(s);
+    if (!o.requests.empty()) {
+      load_requests(o.requests);
+      if (o.txstamp) {
+        die("--txstamp does not go with --requests");
+      }
+    }
     size_t ring = 1;
     double max_out = o.rate > 0 ? o.rate * (o.timeout_ms / 1000.0) * 2 + 4096 : o.inflight * 2.0 + 4096;
     while (static_cast<double>(ring) < max_out) {
@@ -582,6 +596,9 @@ class Loader {
 
  private:
   void send_batch(int n, int64_t now_mono);
+  void load_requests(const std::string& path);
+  // The sequence number a reply's origin belongs to; false if none.
+  bool seq_of_origin(uint64_t origin, uint64_t& seq) const;
   void read_tx_timestamps(int fd);
   void receive(int fd);
   void expire(int64_t now_real, bool all);
@@ -590,6 +607,8 @@ class Loader {
   sockaddr_in m_server{};
   uint32_t m_src_base = 0;
   uint64_t m_key = 0;
+  std::vector<std::vector<uint8_t>> m_reqs;            // --requests: prepared requests
+  std::unordered_map<uint64_t, uint32_t> m_req_index;  // their transmit timestamps
   std::vector<pollfd> m_fds;
   int m_epoll = -1;
   std::vector<Slot> m_ring;
@@ -623,14 +642,19 @@ void Loader::send_batch(int n, int64_t now_mono) {
   bool measured = m_in_window && now_mono < m_win_end_mono;
   for (int k = 0; k < n; ++k) {
     uint64_t seq = m_next_seq + static_cast<uint64_t>(k);
-    uint8_t* p = m_tx_pkts.data() + static_cast<size_t>(k) * k_req_len;
-    std::memset(p, 0, k_req_len);
-    p[0] = 0x23;  // LI 0, version 4, mode 3
-    p[2] = 6;     // poll 64 s
-    p[3] = static_cast<uint8_t>(-20);
-    put64(p + 40, seq ^ m_key);
     m_tx_seq[static_cast<size_t>(k)] = seq;
-    m_tx_iov[static_cast<size_t>(k)] = {p, k_req_len};
+    if (!m_reqs.empty()) {
+      std::vector<uint8_t>& r = m_reqs[seq % m_reqs.size()];
+      m_tx_iov[static_cast<size_t>(k)] = {r.data(), r.size()};
+    } else {
+      uint8_t* p = m_tx_pkts.data() + static_cast<size_t>(k) * k_req_len;
+      std::memset(p, 0, k_req_len);
+      p[0] = 0x23;  // LI 0, version 4, mode 3
+      p[2] = 6;     // poll 64 s
+      p[3] = static_cast<uint8_t>(-20);
+      put64(p + 40, seq ^ m_key);
+      m_tx_iov[static_cast<size_t>(k)] = {p, k_req_len};
+    }
     msghdr& h = m_tx_hdrs[static_cast<size_t>(k)].msg_hdr;
     h = msghdr{};
     h.msg_name = &m_server;
@@ -699,6 +723,39 @@ void Loader::send_batch(int n, int64_t now_mono) {
     // they are all there before any reply can be read.
     read_tx_timestamps(fd);
   }
+}
+
+void Loader::load_requests(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    die("%s: %s", path.c_str(), std::strerror(errno));
+  }
+  uint8_t lenb[2];
+  while (std::fread(lenb, 1, 2, f) == 2) {
+    size_t n = static_cast<size_t>(lenb[0]) << 8 | lenb[1];
+    std::vector<uint8_t> r(n);
+    if (n < k_req_len || n > 1068 || std::fread(r.data(), 1, n, f) != n) {
+      die("%s: malformed request file", path.c_str());
+    }
+    if (!m_req_index.emplace(get64(r.data() + 40), static_cast<uint32_t>(m_reqs.size())).second) {
+      die("%s: two requests with one transmit timestamp", path.c_str());
+    }
+    m_reqs.push_back(std::move(r));
+  }
+  std::fclose(f);
+  if (m_reqs.empty()) {
+    die("%s: no requests", path.c_str());
+  }
+}
+
+bool Loader::seq_of_origin(uint64_t origin, uint64_t& seq) const {
+  auto it = m_req_index.find(origin);
+  if (it == m_req_index.end() || m_next_seq == 0 || it->second > m_next_seq - 1) {
+    return false;
+  }
+  uint64_t last = m_next_seq - 1;
+  seq = last - (last - it->second) % m_reqs.size();
+  return true;
 }
 
 void Loader::read_tx_timestamps(int fd) {
@@ -777,6 +834,10 @@ void Loader::receive(int fd) {
         continue;
       }
       uint64_t seq = get64(p + 24) ^ m_key;
+      if (!m_reqs.empty() && !seq_of_origin(get64(p + 24), seq)) {
+        ++m_invalid;
+        continue;
+      }
       if (seq >= m_next_seq) {
         ++m_invalid;
         continue;

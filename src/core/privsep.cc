@@ -34,6 +34,8 @@ const char* to_string(Op op) {
       return "set-sync";
     case Op::AuditAppend:
       return "audit-append";
+    case Op::OpenAuthFile:
+      return "open-auth-file";
   }
   return "unknown";
 }
@@ -109,7 +111,9 @@ Request make_set_leap(uint32_t seq, Leap leap) {
 
 Request make_set_sync(uint32_t seq, bool synchronised, double est_error_s, double max_error_s) {
   // + 0.0: -0.0 becomes +0.0, the one encoding of zero the helper accepts.
-  auto clamp = [](double v) { return std::isnan(v) ? k_max_sync_error_s : std::clamp(v, 0.0, k_max_sync_error_s) + 0.0; };
+  auto clamp = [](double v) {
+    return std::isnan(v) ? k_max_sync_error_s : std::clamp(v, 0.0, k_max_sync_error_s) + 0.0;
+  };
   Request r = make_request(Op::SetSync, seq);
   if (synchronised) {
     r.leap = 1;
@@ -165,6 +169,12 @@ Result<std::vector<uint8_t>, Refusal> make_audit_append(uint32_t seq, std::strin
   std::memcpy(m.data(), &r, sizeof r);
   std::memcpy(m.data() + sizeof r, record.data(), record.size());
   return m;
+}
+
+Request make_open_auth_file(uint32_t seq, AuthFile which) {
+  Request r = make_request(Op::OpenAuthFile, seq);
+  r.leap = static_cast<uint32_t>(which);
+  return r;
 }
 
 namespace {
@@ -335,8 +345,7 @@ Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& poli
       if (!std::isfinite(r.value) || !std::isfinite(r.value2)) {
         return unexpected(Refusal::NotFinite);
       }
-      if (r.leap > 1 || r.value < 0 || r.value > k_max_sync_error_s || r.value2 < 0 ||
-          r.value2 > k_max_sync_error_s) {
+      if (r.leap > 1 || r.value < 0 || r.value > k_max_sync_error_s || r.value2 < 0 || r.value2 > k_max_sync_error_s) {
         return unexpected(Refusal::OutOfRange);
       }
       v.synchronised = r.leap == 1;
@@ -349,6 +358,18 @@ Result<Valid, Refusal> validate(std::span<const uint8_t> msg, const Policy& poli
       }
       v.value = r.value;
       v.value2 = r.value2;
+      return v;
+    case Op::OpenAuthFile:
+      if (r.leap < 1 || r.leap > k_auth_file_max) {
+        return unexpected(Refusal::OutOfRange);
+      }
+      v.auth_file = static_cast<AuthFile>(r.leap);
+      if (!canonical(r, make_open_auth_file(r.seq, v.auth_file))) {
+        return unexpected(Refusal::NotCanonical);
+      }
+      if (policy.auth_files.size() < r.leap || policy.auth_files[r.leap - 1].empty()) {
+        return unexpected(Refusal::NotConfigured);
+      }
       return v;
     case Op::OpenUdp:
       return check_open_udp(r, policy, v);

@@ -37,21 +37,22 @@ namespace tr7::core::privsep {
 inline constexpr uint32_t k_version = 1;
 
 enum class Op : uint32_t {
-  Query = 1,         // read only: the current frequency correction -> Response::value (ppm)
-  Slew = 2,          // value: seconds to add by slewing
-  SetFreq = 3,       // value: frequency correction, ppm
-  Step = 4,          // value: seconds to add at once
-  SetLeap = 5,       // leap: 0 none, 1 insert, 2 delete (at the end of the UTC day)
-  ReadRtc = 6,       // -> Response::time_ns
-  WriteRtc = 7,      // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
-  OpenUdp = 8,       // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
-  OpenConfig = 9,    // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
-  NetnsId = 10,      // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
-  SetSync = 11,      // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
-  AuditAppend = 12,  // the header is followed by one audit record (audit_record_ok): appended
+  Query = 1,          // read only: the current frequency correction -> Response::value (ppm)
+  Slew = 2,           // value: seconds to add by slewing
+  SetFreq = 3,        // value: frequency correction, ppm
+  Step = 4,           // value: seconds to add at once
+  SetLeap = 5,        // leap: 0 none, 1 insert, 2 delete (at the end of the UTC day)
+  ReadRtc = 6,        // -> Response::time_ns
+  WriteRtc = 7,       // the helper writes ITS OWN system time to the RTC: the worker chooses nothing
+  OpenUdp = 8,        // family/addr/port/netns -> a bound UDP socket (SCM_RIGHTS)
+  OpenConfig = 9,     // -> the configuration file opened read-only (SCM_RIGHTS), for SIGHUP
+  NetnsId = 10,       // netns -> Response::time_ns: the inode of /run/netns/NAME (ENOENT: none)
+  SetSync = 11,       // leap: 1 synchronised, 0 not; value: max error, value2: estimated error (s)
+  AuditAppend = 12,   // the header is followed by one audit record (audit_record_ok): appended
+  OpenAuthFile = 13,  // leap: an AuthFile -> that configured file opened read-only (SCM_RIGHTS), for SIGHUP
 };
 inline constexpr uint32_t k_op_min = 1;
-inline constexpr uint32_t k_op_max = 12;
+inline constexpr uint32_t k_op_max = 13;
 
 // AuditAppend: the only message longer than a Request. The record follows the header
 // (every header field the op does not use is zero, as for the others): one flat JSON
@@ -60,6 +61,10 @@ inline constexpr uint32_t k_op_max = 12;
 inline constexpr size_t k_max_audit_record = 128 * 1024;
 // '{' ... '}', 2..k_max_audit_record bytes, no control byte (< 0x20) and no DEL: one line.
 bool audit_record_ok(std::string_view record);
+// The files of authenticated time the helper opens on a reload (the worker names the
+// kind, never a path: the paths are those of the configuration the helper read itself).
+enum class AuthFile : uint32_t { KeyFile = 1, NtsCert = 2, NtsKey = 3, TrustedCerts = 4 };
+inline constexpr uint32_t k_auth_file_max = 4;
 const char* to_string(Op op);
 
 // Longest network namespace name (the file name under /run/netns).
@@ -126,7 +131,7 @@ struct BindTarget {
 inline constexpr double k_max_freq_ppm = 100000.0;
 inline constexpr double k_base_freq_ppm =
     500.0;  // the clock's own error: free of the budget  // 10 %: base (500) + the fastest slew (83333)
-inline constexpr double k_max_slew_s = 100.0;    // larger corrections are steps
+inline constexpr double k_max_slew_s = 100.0;  // larger corrections are steps
 inline constexpr double k_default_max_step_s = 366.0 * 86400.0;
 // SetSync error bounds: [0, 16 s] (the kernel's NTP_PHASE_LIMIT); not synchronised: both 0.
 inline constexpr double k_max_sync_error_s = 16.0;
@@ -149,6 +154,8 @@ struct Policy {
   // max_slew_ppm) and what all corrections together may move the clock in 24 h.
   double max_freq_ppm = k_max_freq_ppm;
   double max_per_day_s = 1000.0;
+  // OpenAuthFile: the path of each AuthFile (index kind - 1); empty: not configured.
+  std::vector<std::string> auth_files = std::vector<std::string>(k_auth_file_max);
 };
 
 // A request that passed every check; the helper applies exactly this.
@@ -159,8 +166,9 @@ struct Valid {
   double value2 = 0.0;        // SetSync: estimated error (value: max error)
   bool synchronised = false;  // SetSync
   Leap leap = Leap::None;
-  BindTarget target;  // OpenUdp; NetnsId: target.netns
-  std::string record;  // AuditAppend
+  BindTarget target;                       // OpenUdp; NetnsId: target.netns
+  std::string record;                      // AuditAppend
+  AuthFile auth_file = AuthFile::KeyFile;  // OpenAuthFile
 };
 
 // Checks one message as received: exactly sizeof(Request) bytes, or for AuditAppend the
@@ -204,6 +212,7 @@ Result<Request, Refusal> make_netns_id(uint32_t seq, std::string_view netns);
 // AuditAppend: the header and the record, as one message. Refused (OutOfRange) when the
 // record is not audit_record_ok().
 Result<std::vector<uint8_t>, Refusal> make_audit_append(uint32_t seq, std::string_view record);
+Request make_open_auth_file(uint32_t seq, AuthFile which);
 
 // Helper side: the reply to a request (status 0 or a positive errno) and to a refusal.
 Response make_response(uint32_t op, uint32_t seq, int32_t status);

@@ -215,6 +215,21 @@ std::string render_metrics(const MetricsInput& in, MetricsFormat f) {
       w.sample(s.dropped[i], {{"tenant", tenant}, {"reason", core::to_string(static_cast<core::DropReason>(i))}});
     }
   }
+  w.family("tr7_server_authenticated", G::Counter, "Authenticated replies sent, by kind (mac: symmetric key, nts).");
+  for (const auto& [tenant, s] : in.server) {
+    w.sample(s.auth_mac, {{"tenant", tenant}, {"kind", "mac"}});
+    w.sample(s.auth_nts, {{"tenant", tenant}, {"kind", "nts"}});
+  }
+  w.family("tr7_server_naks", G::Counter, "NAKs sent, by kind (crypto: unknown key or bad MAC; nts: NTS NAK).");
+  for (const auto& [tenant, s] : in.server) {
+    w.sample(s.nak_crypto, {{"tenant", tenant}, {"kind", "crypto"}});
+    w.sample(s.nak_nts, {{"tenant", tenant}, {"kind", "nts"}});
+  }
+  w.family("tr7_nts_ke_sessions", G::Counter, "NTS-KE server sessions, by outcome.");
+  w.sample(in.nts_ke_completed, {{"outcome", "completed"}});
+  w.sample(in.nts_ke_errors, {{"outcome", "error"}});
+  w.sample(in.nts_ke_failed, {{"outcome", "failed"}});
+  w.sample(in.nts_ke_refused, {{"outcome", "refused"}});
   w.family("tr7_server_clients", G::Gauge, "Clients in the server's client table.");
   for (const auto& [tenant, n] : in.server_clients) {
     w.sample(static_cast<double>(n), {{"tenant", tenant}});

@@ -61,6 +61,11 @@ struct MetricsInput {
   uint64_t ctl_refused = 0;       // commands refused (permission)
   uint64_t ctl_bad_requests = 0;  // junk, unknown commands, bad arguments
   uint64_t audit_records = 0;
+  // NTS-KE server sessions by outcome (all zero without [nts] listen).
+  uint64_t nts_ke_completed = 0;
+  uint64_t nts_ke_errors = 0;   // an NTS-KE error record sent (bad request, ...)
+  uint64_t nts_ke_failed = 0;   // handshake, I/O, timeout
+  uint64_t nts_ke_refused = 0;  // over max_connections
   double uptime_s = 0;
   std::string version;
 };

@@ -185,6 +185,28 @@ Record to_record(const SelectStatus& s) {
   };
 }
 
+Record to_record(const AuthStatus& a) {
+  return Record{
+      {"name", a.name},
+      {"address", a.address},
+      {"port", num(static_cast<int64_t>(a.port))},
+      {"mode", a.mode},
+      {"key_id", num(static_cast<int64_t>(a.key_id))},
+      {"key_type", a.key_type},
+      {"key_bits", num(static_cast<int64_t>(a.key_bits))},
+      {"cookies", num(static_cast<int64_t>(a.cookies))},
+      {"cookie_len", num(static_cast<int64_t>(a.cookie_len))},
+      {"last_ke_ago_s", a.last_ke_ago_s < 0 ? std::string() : num(a.last_ke_ago_s)},
+      {"ke_attempts", std::to_string(a.ke_attempts)},
+      {"ke_ok", std::to_string(a.ke_ok)},
+      {"ke_error", a.ke_error},
+      {"authenticated", std::to_string(a.authenticated)},
+      {"failed", std::to_string(a.failed)},
+      {"naks", std::to_string(a.naks)},
+      {"not_sent", std::to_string(a.not_sent)},
+  };
+}
+
 Record to_record(const ActivityStatus& a) {
   return Record{
       {"online", num(static_cast<int64_t>(a.online))},

@@ -124,6 +124,27 @@ struct NtpDataStatus {
   uint64_t kod_rx = 0;
 };
 
+// One source's authentication (`authdata`, like chronyc's).
+struct AuthStatus {
+  std::string name;
+  std::string address;  // empty while resolving (an NTS source before its NTS-KE)
+  int port = 123;
+  std::string mode = "none";  // none, key, nts
+  uint32_t key_id = 0;        // key: its id; otherwise 0
+  std::string key_type;       // MD5, SHA256, AES128, ... or the NTS AEAD
+  int key_bits = 0;
+  int cookies = 0;  // nts: cookies held
+  int cookie_len = 0;
+  double last_ke_ago_s = -1;  // nts: since the last successful NTS-KE, -1 never
+  uint64_t ke_attempts = 0;   // nts: NTS-KE attempts since the last success
+  uint64_t ke_ok = 0;
+  std::string ke_error;
+  uint64_t authenticated = 0;  // replies that passed authentication
+  uint64_t failed = 0;         // replies refused by it
+  uint64_t naks = 0;           // crypto-NAKs / NTS NAKs
+  uint64_t not_sent = 0;       // requests not sent (no cookie, key missing)
+};
+
 // RFC 3339 UTC with nanoseconds ("2026-11-26T06:09:27.123456789Z"); "" for zero.
 std::string format_utc(core::Timestamp t);
 // Parses what format_utc() writes (and offsets "+03:00"); used by tr7ntpc.
@@ -137,5 +158,6 @@ Record to_record(const SourceStats& s);
 Record to_record(const SelectStatus& s);
 Record to_record(const ActivityStatus& a);
 Record to_record(const NtpDataStatus& d);
+Record to_record(const AuthStatus& a);
 
 }  // namespace tr7::ctl

@@ -316,6 +316,36 @@ std::vector<ctl::SelectStatus> ClientProvider::select_data() const {
   return out;
 }
 
+std::vector<ctl::AuthStatus> ClientProvider::auth_data() const {
+  std::vector<ctl::AuthStatus> out;
+  for (const auto& v : m_client.sources()) {
+    out.push_back(map_auth(v));
+  }
+  return out;
+}
+
+ctl::AuthStatus map_auth(const SourceView& v) {
+  ctl::AuthStatus a;
+  a.name = v.name;
+  a.address = v.resolving ? std::string() : v.address.ip.to_string();
+  a.port = v.address.port;
+  a.mode = v.auth.mode;
+  a.key_id = v.auth.key_id;
+  a.key_type = v.auth.key_type;
+  a.key_bits = v.auth.key_bits;
+  a.cookies = static_cast<int>(v.auth.cookies);
+  a.cookie_len = static_cast<int>(v.auth.cookie_len);
+  a.last_ke_ago_s = v.auth.last_ke_ago_s;
+  a.ke_attempts = v.auth.ke_attempts;
+  a.ke_ok = v.auth.ke_ok;
+  a.ke_error = v.auth.ke_error;
+  a.authenticated = v.auth.authenticated;
+  a.failed = v.auth.failed;
+  a.naks = v.auth.naks;
+  a.not_sent = v.auth.not_sent;
+  return a;
+}
+
 ctl::ActivityStatus ClientProvider::activity() const { return map_activity(m_client.sources()); }
 
 std::optional<ctl::NtpDataStatus> ClientProvider::ntp_data(const core::IpAddr& addr) const {

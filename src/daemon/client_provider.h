@@ -49,6 +49,7 @@ ctl::SourceStats map_source_stats(const SourceView& v, double base_freq_ppm);
 ctl::SelectStatus map_select(const SourceView& v, const core::TrackingSnapshot& t);
 ctl::ActivityStatus map_activity(const std::vector<SourceView>& sources);
 ctl::NtpDataStatus map_ntp_data(const SourceView& v, const std::string& local_address);
+ctl::AuthStatus map_auth(const SourceView& v);
 // "source add" options: the words of a [sources] line after the host; the word `pool`
 // makes it a pool line. Parsed by the configuration's parser.
 Result<SourceConfig, std::string> parse_source_command(const std::string& host, std::span<const std::string> options);
@@ -65,6 +66,7 @@ class ClientProvider final : public ClientStatusProvider {
   std::vector<ctl::SelectStatus> select_data() const override;
   ctl::ActivityStatus activity() const override;
   std::optional<ctl::NtpDataStatus> ntp_data(const core::IpAddr& addr) const override;
+  std::vector<ctl::AuthStatus> auth_data() const override;
   CommandResult add_source(const std::string& host, std::span<const std::string> options) override;
   CommandResult delete_source(const std::string& host, std::optional<uint16_t> port) override {
     return m_client.delete_source(host, port);

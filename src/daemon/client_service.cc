@@ -41,7 +41,7 @@ struct ClientService::ResolveToken {
 };
 
 ClientService::ClientService(event_base* base, SystemClock& clock, const Config& cfg, int8_t precision,
-                             const StateDir& state)
+                             const StateDir& state, ClientAuth auth)
     : m_base(base),
       m_clock(clock),
       m_cfg(cfg),
@@ -50,7 +50,10 @@ ClientService::ClientService(event_base* base, SystemClock& clock, const Config&
       m_alive(std::make_shared<bool>(true)),
       m_rx(4, k_rx_buf),
       m_timer(base, -1, 0, [this](evutil_socket_t, short) { on_timer(); }),
-      m_drift_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { save_drift(); }) {
+      m_drift_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { save_drift(); }),
+      m_keys(std::move(auth.keys)),
+      m_nts_ke(std::move(auth.nts_ke)),
+      m_random(auth.random) {
   m_drift_name = cfg.discipline.drift_name();
   // The resolver now, while /etc/resolv.conf and /etc/hosts can be read (before any
   // chroot): names may come later with `source add`. DISABLE_WHEN_INACTIVE: it does not
@@ -131,6 +134,10 @@ ClientService::Endpoint& ClientService::new_endpoint(const SourceConfig& sc) {
 }
 
 void ClientService::start_endpoint(Endpoint& ep) {
+  if (ep.cfg.nts) {
+    start_nts(ep);
+    return;
+  }
   if (auto ip = core::parse_ip(ep.cfg.host)) {
     add_member(ep, core::SockAddr{*ip, ep.cfg.port});
   } else {
@@ -163,6 +170,7 @@ void ClientService::remove_endpoint(size_t i) {
 
 ClientService::~ClientService() {
   save_drift();
+  save_nts();
   *m_alive = false;
   for (auto& ep : m_endpoints) {
     if (ep->pending != nullptr) {
@@ -205,9 +213,9 @@ void ClientService::start_resolve(Endpoint& ep) {
   }
   evutil_addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_protocol = IPPROTO_UDP;
-  std::string port = std::to_string(ep.cfg.port);
+  hints.ai_socktype = ep.cfg.nts ? SOCK_STREAM : SOCK_DGRAM;
+  hints.ai_protocol = ep.cfg.nts ? IPPROTO_TCP : IPPROTO_UDP;
+  std::string port = std::to_string(ep.cfg.nts ? ep.cfg.nts_port : ep.cfg.port);
   ep.next_resolve_mono = mono_now() + ep.resolve_backoff_s;
   ep.resolve_backoff_s = std::min(ep.resolve_backoff_s * 2, k_resolve_max_backoff_s);
   // The callback may run before evdns_getaddrinfo returns (hosts file, literals): it
@@ -242,6 +250,9 @@ void ClientService::on_resolved(int err, evutil_addrinfo* res, void* arg) {
 }
 
 void ClientService::resolved(Endpoint& ep, int err, evutil_addrinfo* res) {
+  if (ep.nts) {
+    ep.nts->resolving = false;
+  }
   if (err != 0 || res == nullptr) {
     ++m_stats.dns_failures;
     ep.dns_error = evutil_gai_strerror(err);
@@ -260,6 +271,10 @@ void ClientService::resolved(Endpoint& ep, int err, evutil_addrinfo* res) {
     if (a && !a->ip.is_bad_source() && std::find(found.begin(), found.end(), *a) == found.end()) {
       found.push_back(*a);
     }
+  }
+  if (ep.nts) {
+    ke_resolved(ep, found);
+    return;
   }
   size_t want = ep.cfg.kind == SourceConfig::Kind::Pool ? ep.cfg.maxsources : 1;
   if (ep.cfg.kind == SourceConfig::Kind::Server && !ep.members.empty() && !found.empty() &&
@@ -294,6 +309,7 @@ void ClientService::add_member(Endpoint& ep, const core::SockAddr& addr) {
   auto m = std::make_unique<Member>();
   m->addr = addr;
   m->netns = ep.cfg.netns;
+  m->ep = &ep;
   m->id = m_client->add_source(source_options(ep.cfg), refid_of(addr), mono_now());
   log_info("source %s%s%s added", addr.to_string().c_str(), ep.cfg.host == addr.ip.to_string() ? "" : " from ",
            ep.cfg.host == addr.ip.to_string() ? "" : ep.cfg.host.c_str());
@@ -330,6 +346,14 @@ void ClientService::housekeeping(double mono) {
     return;
   }
   for (auto& ep : m_endpoints) {
+    if (ep->nts) {
+      // NTS: a new NTS-KE when the cookies ran out or a NAK came (and the last attempt
+      // is far enough back); the source itself stays.
+      if (ep->nts->jar.needs_ke() && !ep->nts->ke && !ep->nts->resolving && mono >= ep->nts->next_ke_mono) {
+        begin_ke(*ep, mono);
+      }
+      continue;
+    }
     bool is_name = !core::parse_ip(ep->cfg.host);
     // Dead members: unreachable for k_dead_polls polls, or retired by a KoD.
     for (size_t i = 0; i < ep->members.size();) {
@@ -379,10 +403,17 @@ void ClientService::send_request(Member& m, double mono) {
   }
   sockaddr_storage ss{};
   unsigned len = m.addr.to_sockaddr(ss);
+  // Authentication (key or NTS): the request as sent; nothing at all when it cannot be
+  // authenticated (no cookie, missing key): never an unauthenticated request instead.
+  uint8_t wire[core::k_max_packet_len];
+  size_t wire_len = wrap_request(m, req, wire);
+  if (wire_len == 0) {
+    ++m.not_sent;
+    return;
+  }
   // T1 as late as possible, just before the send.
   core::Timestamp t1 = m_clock.now();
-  if (sendto(fd.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) !=
-      static_cast<ssize_t>(req.size())) {
+  if (sendto(fd.get(), wire, wire_len, 0, reinterpret_cast<sockaddr*>(&ss), len) != static_cast<ssize_t>(wire_len)) {
     ++m_stats.send_errors;
     log_debug("send to %s: %s", m.addr.to_string().c_str(), std::strerror(errno));
     return;
@@ -439,6 +470,9 @@ void ClientService::on_readable(Member& m) {
       t4 = m_clock.now();
     }
     size_t len = d.truncated ? k_rx_buf : d.len;
+    if (!check_reply(m, std::span<const uint8_t>(d.data, len))) {
+      continue;  // not authenticated as this source must be: as if never received
+    }
     auto r = m_client->on_response(m.id, std::span<const uint8_t>(d.data, len), t4, mono);
     if (r.reject) {
       log_debug("reply from %s refused: %s", m.addr.to_string().c_str(), core::to_string(*r.reject));
@@ -477,6 +511,12 @@ void ClientService::schedule() {
   double mono = mono_now();
   double next = m_client->next_event(mono, m_clock.now());
   for (const auto& ep : m_endpoints) {
+    if (ep->nts) {
+      if (ep->nts->jar.needs_ke() && !ep->nts->ke && !ep->nts->resolving) {
+        next = std::min(next, ep->nts->next_ke_mono);
+      }
+      continue;
+    }
     size_t want = ep->cfg.kind == SourceConfig::Kind::Pool ? ep->cfg.maxsources : 1;
     if (m_dns != nullptr && !core::parse_ip(ep->cfg.host) && ep->members.size() < want && ep->pending == nullptr) {
       next = std::min(next, ep->next_resolve_mono);
@@ -630,6 +670,7 @@ std::vector<SourceView> ClientService::sources() const {
           sv.address = m->addr;
           sv.pool = pool;
           sv.state = s;
+          sv.auth = auth_view(*ep, m.get());
           v.push_back(std::move(sv));
         }
       }
@@ -641,6 +682,7 @@ std::vector<SourceView> ClientService::sources() const {
       sv.pool = pool;
       sv.resolving = true;
       sv.dns_error = ep->dns_error;
+      sv.auth = auth_view(*ep, nullptr);
       v.push_back(std::move(sv));
     }
   }
@@ -882,6 +924,270 @@ void ClientService::log_state(const core::ReferenceState& served) const {
              static_cast<unsigned long long>(st.sent), static_cast<unsigned long long>(st.accepted),
              static_cast<unsigned long long>(st.timeouts), rej.c_str());
   }
+}
+
+// --- authentication ------------------------------------------------------------------
+
+namespace {
+
+constexpr double k_ke_max_backoff_s = 3600;
+constexpr double k_ke_untrusted_backoff_s = 64;  // a certificate problem needs an admin
+
+}  // namespace
+
+size_t ClientService::wrap_request(Member& m, std::span<const uint8_t, core::k_header_len> req,
+                                   std::span<uint8_t> out) {
+  const SourceConfig& c = m.ep->cfg;
+  if (c.nts) {
+    NtsState& n = *m.ep->nts;
+    if (m_random == nullptr || n.jar.needs_ke()) {
+      return 0;
+    }
+    size_t len = n.jar.wrap(req, out, *m_random);
+    n.dirty = true;
+    if (n.jar.needs_ke()) {
+      // That was the last cookie: the next NTS-KE may start now, alongside this request.
+      n.next_ke_mono = std::min(n.next_ke_mono, mono_now());
+    }
+    return len;
+  }
+  if (c.key_id != 0) {
+    const core::SymmetricKey* k = m_keys ? m_keys->find(c.key_id) : nullptr;
+    if (k == nullptr) {
+      if (std::find(m_missing_keys_warned.begin(), m_missing_keys_warned.end(), c.key_id) ==
+          m_missing_keys_warned.end()) {
+        m_missing_keys_warned.push_back(c.key_id);
+        log_err("source %s: key %u is not in the keyfile: no requests are sent to it", c.host.c_str(), c.key_id);
+      }
+      return 0;
+    }
+    std::memcpy(out.data(), req.data(), core::k_header_len);
+    return core::append_mac(out, core::k_header_len, *k, 4);
+  }
+  std::memcpy(out.data(), req.data(), core::k_header_len);
+  return core::k_header_len;
+}
+
+bool ClientService::check_reply(Member& m, std::span<const uint8_t> reply) {
+  const SourceConfig& c = m.ep->cfg;
+  if (c.nts) {
+    NtsState& n = *m.ep->nts;
+    switch (n.jar.check(reply)) {
+      case core::NtsReply::Ok:
+        ++m.auth_ok;
+        n.dirty = true;
+        return true;
+      case core::NtsReply::Nak:
+        // RFC 8915 §5.7: the cookies are no good any more (the server lost its keys, or
+        // they expired): a new NTS-KE. The NAK goes on to the core as the KoD it is.
+        ++m.naks;
+        n.dirty = true;
+        n.next_ke_mono = mono_now();
+        log_warn("source %s (%s): NTS NAK: the server refused our cookie; new NTS-KE", c.host.c_str(),
+                 m.addr.to_string().c_str());
+        return true;
+      case core::NtsReply::Bad:
+        ++m.auth_failed;
+        return false;
+    }
+    return false;
+  }
+  if (c.key_id != 0) {
+    auto d = core::decode(reply);
+    if (d && d->auth == core::Auth::CryptoNak) {
+      ++m.naks;
+      log_debug("source %s: crypto-NAK (the server does not know key %u or our MAC)", c.host.c_str(), c.key_id);
+      return false;
+    }
+    const core::SymmetricKey* k = nullptr;
+    bool ok = d && m_keys && d->auth == core::Auth::Mac && d->key_id == c.key_id &&
+              core::check_mac(reply, reply.size() - d->mac_len, d->header.version, *m_keys, &k) == core::MacCheck::Ok;
+    ++(ok ? m.auth_ok : m.auth_failed);
+    return ok;
+  }
+  return true;
+}
+
+std::string ClientService::nts_state_name(const SourceConfig& c) const {
+  return "nts-" + c.host + "-" + std::to_string(c.nts_port) + ".state";
+}
+
+void ClientService::start_nts(Endpoint& ep) {
+  ep.nts = std::make_unique<NtsState>();
+  NtsState& n = *ep.nts;
+  if (m_state.valid()) {
+    int err = 0;
+    auto text = m_state.read(nts_state_name(ep.cfg), 16384, err);
+    if (text) {
+      core::SockAddr addr;
+      auto jar = core::NtsCookieJar::decode(*text, addr);
+      if (jar && !jar->needs_ke()) {
+        n.jar = std::move(*jar);
+        n.ntp_addr = addr;
+        n.have_ntp_addr = true;
+        log_info("source %s: %zu NTS cookies from %s/%s: NTP to %s", ep.cfg.host.c_str(), n.jar.cookies(),
+                 m_state.path().c_str(), nts_state_name(ep.cfg).c_str(), addr.to_string().c_str());
+        add_member(ep, addr);
+        return;
+      }
+      if (!jar) {
+        log_warn("source %s: %s/%s: %s (ignored)", ep.cfg.host.c_str(), m_state.path().c_str(),
+                 nts_state_name(ep.cfg).c_str(), jar.error().c_str());
+      }
+    }
+  }
+  begin_ke(ep, mono_now());
+}
+
+void ClientService::begin_ke(Endpoint& ep, double mono) {
+  NtsState& n = *ep.nts;
+  if (n.ke || n.resolving) {
+    return;
+  }
+  n.next_ke_mono = mono + n.ke_backoff_s;  // the earliest next attempt if this one fails
+  ++n.ke_attempts;
+  if (!m_nts_ke) {
+    n.ke_error = "no NTS-KE client";
+    return;
+  }
+  if (auto ip = core::parse_ip(ep.cfg.host)) {
+    ke_resolved(ep, {core::SockAddr{*ip, ep.cfg.nts_port}});
+    return;
+  }
+  n.resolving = true;
+  ep.next_resolve_mono = 0;
+  start_resolve(ep);
+  if (ep.pending == nullptr && m_dns == nullptr) {
+    n.resolving = false;
+    n.ke_error = "no resolver";
+  }
+}
+
+void ClientService::ke_resolved(Endpoint& ep, const std::vector<core::SockAddr>& found) {
+  NtsState& n = *ep.nts;
+  if (found.empty()) {
+    n.ke_error = "cannot resolve " + ep.cfg.host + (ep.dns_error.empty() ? "" : ": " + ep.dns_error);
+    schedule();
+    return;
+  }
+  n.ke_addr = found[0];
+  uint64_t serial = ep.serial;
+  std::weak_ptr<bool> alive = m_alive;
+  log_debug("source %s: NTS-KE with %s", ep.cfg.host.c_str(), n.ke_addr.to_string().c_str());
+  n.ke = m_nts_ke(ep.cfg.host, n.ke_addr, [this, serial, alive](NtsKeOutcome o) {
+    if (auto a = alive.lock(); a && *a) {
+      ke_done(serial, std::move(o));
+    }
+  });
+}
+
+void ClientService::ke_done(uint64_t serial, NtsKeOutcome o) {
+  Endpoint* ep = endpoint_by_serial(serial);
+  if (ep == nullptr || !ep->nts) {
+    return;
+  }
+  NtsState& n = *ep->nts;
+  // The session is finished; it is destroyed once this call has returned.
+  std::unique_ptr<NtsKeSession> done = std::move(n.ke);
+  event_base_once(
+      m_base, -1, EV_TIMEOUT, [](evutil_socket_t, short, void* p) { delete static_cast<NtsKeSession*>(p); },
+      done.release(), nullptr);
+  double mono = mono_now();
+  if (!o.ok) {
+    n.ke_error = o.error;
+    if (o.untrusted) {
+      n.ke_backoff_s = std::max(n.ke_backoff_s, k_ke_untrusted_backoff_s);
+    }
+    n.next_ke_mono = mono + n.ke_backoff_s;
+    log_warn(
+        "source %s: NTS-KE with %s failed: %s%s; no synchronisation with it until an NTS-KE succeeds (retry "
+        "in %.0f s)",
+        ep->cfg.host.c_str(), n.ke_addr.to_string().c_str(), o.error.c_str(),
+        o.untrusted ? " (see [nts] trusted_certs)" : "", n.ke_backoff_s);
+    n.ke_backoff_s = std::min(n.ke_backoff_s * 2, k_ke_max_backoff_s);
+    schedule();
+    return;
+  }
+  n.jar.reset(o.keys, std::move(o.result.cookies));
+  n.ke_error.clear();
+  n.ke_attempts = 0;
+  ++n.ke_ok;
+  n.last_ke_mono = mono;
+  n.ke_backoff_s = 8;
+  n.dirty = true;
+  // Where NTP goes (RFC 8915 §4.1.7-8): the negotiated server and port; a server name
+  // other than an address literal is taken to be the NTS-KE server itself.
+  core::SockAddr to{n.ke_addr.ip, o.result.port.value_or(123)};
+  if (!o.result.server.empty()) {
+    if (auto ip = core::parse_ip(o.result.server)) {
+      to.ip = *ip;
+    } else if (o.result.server != ep->cfg.host) {
+      log_info("source %s: NTS-KE names NTP server %s: using the NTS-KE server's address %s", ep->cfg.host.c_str(),
+               o.result.server.c_str(), n.ke_addr.ip.to_string().c_str());
+    }
+  }
+  log_info("source %s: NTS-KE with %s: %zu cookies, NTP to %s", ep->cfg.host.c_str(), n.ke_addr.to_string().c_str(),
+           n.jar.cookies(), to.to_string().c_str());
+  if (!ep->members.empty() && ep->members[0]->addr != to) {
+    remove_member(*ep, 0);
+  }
+  n.ntp_addr = to;
+  n.have_ntp_addr = true;
+  if (ep->members.empty()) {
+    add_member(*ep, to);
+  }
+  save_nts();
+  on_timer();
+}
+
+void ClientService::save_nts() {
+  if (!m_state.valid()) {
+    return;
+  }
+  for (auto& ep : m_endpoints) {
+    if (!ep->nts || !ep->nts->dirty || !ep->nts->have_ntp_addr) {
+      continue;
+    }
+    NtsState& n = *ep->nts;
+    std::string name = nts_state_name(ep->cfg);
+    if (int err = m_state.write_atomic(name, n.jar.encode(n.ntp_addr), 0600); err != 0) {
+      log_warn("NTS state %s/%s: %s", m_state.path().c_str(), name.c_str(), std::strerror(err));
+    } else {
+      n.dirty = false;
+    }
+  }
+}
+
+SourceAuthView ClientService::auth_view(const Endpoint& ep, const Member* m) const {
+  SourceAuthView a;
+  if (m != nullptr) {
+    a.authenticated = m->auth_ok;
+    a.failed = m->auth_failed;
+    a.naks = m->naks;
+    a.not_sent = m->not_sent;
+  }
+  if (ep.cfg.nts && ep.nts) {
+    const NtsState& n = *ep.nts;
+    a.mode = "nts";
+    a.key_type = "AES-SIV-CMAC-256";
+    a.key_bits = n.jar.has_keys() ? static_cast<int>(core::k_aead_key_len * 8) : 0;
+    a.cookies = n.jar.cookies();
+    a.cookie_len = n.jar.cookie_len();
+    a.last_ke_ago_s = n.last_ke_mono < 0 ? -1 : mono_now() - n.last_ke_mono;
+    a.ke_attempts = n.ke_attempts;
+    a.ke_ok = n.ke_ok;
+    a.ke_error = n.ke_error;
+  } else if (ep.cfg.key_id != 0) {
+    a.mode = "key";
+    a.key_id = ep.cfg.key_id;
+    if (const core::SymmetricKey* k = m_keys ? m_keys->find(ep.cfg.key_id) : nullptr) {
+      a.key_type = core::to_string(k->type());
+      a.key_bits = static_cast<int>(k->bits());
+    } else {
+      a.key_type = "missing";
+    }
+  }
+  return a;
 }
 
 }  // namespace tr7::daemon

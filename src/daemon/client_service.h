@@ -27,11 +27,16 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/netaddr.h"
 #include "core/ntp_client.h"
+#include "core/ntp_keys.h"
+#include "core/nts_client.h"
+#include "core/nts_ke.h"
+#include "core/secure_random.h"
 #include "daemon/client_status.h"
 #include "daemon/config.h"
 #include "daemon/state_dir.h"
@@ -42,6 +47,41 @@
 
 namespace tr7::daemon {
 
+// A source's authentication, as `authdata` shows it.
+struct SourceAuthView {
+  std::string mode = "none";  // none, key, nts
+  uint32_t key_id = 0;        // key: the key id
+  std::string key_type;       // key: MD5, SHA256, AES128, ...; nts: the AEAD (AES-SIV-CMAC-256)
+  int key_bits = 0;
+  size_t cookies = 0;  // nts: cookies held
+  size_t cookie_len = 0;
+  double last_ke_ago_s = -1;   // nts: seconds since the last successful NTS-KE (-1: never)
+  uint64_t ke_attempts = 0;    // nts: NTS-KE attempts since the last success
+  uint64_t ke_ok = 0;          // nts: successful NTS-KE sessions
+  std::string ke_error;        // nts: why the last NTS-KE failed ("" if it did not)
+  uint64_t authenticated = 0;  // replies that passed authentication
+  uint64_t failed = 0;         // replies refused: not authenticated, or not by our key
+  uint64_t naks = 0;           // crypto-NAKs (key) or NTS NAKs (nts) received
+  uint64_t not_sent = 0;       // requests not sent: no cookie (nts) or the key is missing
+};
+
+// One NTS-KE session in progress (daemon/nts_ke_client.h); destroying it cancels it.
+class NtsKeSession {
+ public:
+  virtual ~NtsKeSession() = default;
+};
+struct NtsKeOutcome {
+  bool ok = false;
+  bool untrusted = false;  // the server's certificate did not verify
+  std::string error;       // why not ok
+  core::KeClientResult result;
+  core::NtsKeys keys;
+};
+// Starts an NTS-KE with `host` (the name its certificate must carry) at `addr`; `done`
+// runs on the loop once, unless the session is destroyed first.
+using NtsKeStarter = std::function<std::unique_ptr<NtsKeSession>(const std::string& host, const core::SockAddr& addr,
+                                                                 std::function<void(NtsKeOutcome)> done)>;
+
 // A source as the command protocol shows it: one per resolved address, and one per
 // name that has no address yet (`resolving`).
 struct SourceView {
@@ -51,6 +91,7 @@ struct SourceView {
   bool resolving = false;  // no address yet: `address` and `state` are empty
   std::string dns_error;   // the last resolution's failure, if any
   core::SourceSnapshot state;
+  SourceAuthView auth;
 };
 
 struct ClientServiceStats {
@@ -68,9 +109,17 @@ struct ClockAuditHooks {
   std::function<void(int64_t id, double offset_s, const std::string& how)> released;
 };
 
+// What authenticated sources need (given at construction: the first requests go out then).
+struct ClientAuth {
+  std::shared_ptr<const core::KeySet> keys;  // [daemon] keyfile
+  NtsKeStarter nts_ke;                       // empty: NTS sources never send
+  core::SecureRandom* random = nullptr;      // unique identifiers and nonces
+};
+
 class ClientService {
  public:
-  ClientService(event_base* base, SystemClock& clock, const Config& cfg, int8_t precision, const StateDir& state);
+  ClientService(event_base* base, SystemClock& clock, const Config& cfg, int8_t precision, const StateDir& state,
+                ClientAuth auth = {});
   ~ClientService();  // saves the drift file
   ClientService(const ClientService&) = delete;
   ClientService& operator=(const ClientService&) = delete;
@@ -118,6 +167,12 @@ class ClientService {
   // bound to the wildcard address and an ephemeral port, from wherever the setters above
   // say. An error says why not.
   Result<sys::Fd, std::string> open_client_socket(int family, const std::string& netns);
+  // Authentication: the symmetric keys (sources with `key N`), the NTS-KE client and the
+  // random source (sources with `nts`). A source whose key is missing, or an NTS source
+  // without an NTS-KE client, sends nothing: never an unauthenticated request.
+  void set_keys(std::shared_ptr<const core::KeySet> keys) { m_keys = std::move(keys); }
+  // Writes the NTS sources' keys and cookies to the state directory (also at exit).
+  void save_nts();
   // A reload: discipline settings and min_sources apply at once; source changes are
   // reported by the worker as needing a restart.
   void apply(const Config& cfg);
@@ -133,12 +188,31 @@ class ClientService {
   static constexpr unsigned k_dead_polls = 8;
 
  private:
+  struct Endpoint;
   struct Member {
     core::SockAddr addr;
     std::string netns;  // "" = the daemon's own namespace
     core::SourceId id = 0;
     sys::Fd fd;
     std::unique_ptr<sys::Callback> ev;
+    Endpoint* ep = nullptr;
+    uint64_t auth_ok = 0, auth_failed = 0, naks = 0, not_sent = 0;
+  };
+  // An NTS source's state: cookies and keys, the NTS-KE in progress and its history.
+  struct NtsState {
+    core::NtsCookieJar jar;
+    core::SockAddr ntp_addr;  // where the NTP requests go (from the NTS-KE)
+    bool have_ntp_addr = false;
+    std::unique_ptr<NtsKeSession> ke;
+    core::SockAddr ke_addr;
+    double next_ke_mono = 0;
+    double ke_backoff_s = 8;
+    uint64_t ke_attempts = 0;
+    uint64_t ke_ok = 0;
+    double last_ke_mono = -1;
+    std::string ke_error;
+    bool resolving = false;  // the NTS-KE server's name
+    bool dirty = false;      // keys or cookies changed since the state file was written
   };
   struct Endpoint {
     SourceConfig cfg;
@@ -149,6 +223,7 @@ class ClientService {
     double resolve_backoff_s = 2;
     std::string dns_error;
     std::vector<std::pair<core::SockAddr, double>> banned;  // dead pool addresses, until (mono)
+    std::unique_ptr<NtsState> nts;                          // `nts` sources only
   };
   struct ResolveToken;
 
@@ -163,6 +238,16 @@ class ClientService {
   void add_member(Endpoint& ep, const core::SockAddr& addr);
   void remove_member(Endpoint& ep, size_t i);
   void send_request(Member& m, double mono);
+  // Authentication of one request / one reply (see set_keys, set_nts).
+  size_t wrap_request(Member& m, std::span<const uint8_t, core::k_header_len> req, std::span<uint8_t> out);
+  bool check_reply(Member& m, std::span<const uint8_t> reply);
+  // NTS: load the saved state, run an NTS-KE, take its outcome.
+  void start_nts(Endpoint& ep);
+  void begin_ke(Endpoint& ep, double mono);
+  void ke_resolved(Endpoint& ep, const std::vector<core::SockAddr>& found);
+  void ke_done(uint64_t serial, NtsKeOutcome o);
+  std::string nts_state_name(const SourceConfig& c) const;
+  SourceAuthView auth_view(const Endpoint& ep, const Member* m) const;
   void on_readable(Member& m);
   void on_timer();
   void housekeeping(double mono);
@@ -178,7 +263,7 @@ class ClientService {
   Config m_cfg;
   int8_t m_precision;
   const StateDir& m_state;
-  std::string m_drift_name;  // empty: no drift file
+  std::string m_drift_name;                   // empty: no drift file
   std::unique_ptr<core::NtpClient> m_client;  // from the first source on
   evdns_base* m_dns = nullptr;
   std::vector<std::unique_ptr<Endpoint>> m_endpoints;
@@ -193,6 +278,10 @@ class ClientService {
   NetnsSocketFn m_netns_sockets;
   NetnsSocketFn m_default_sockets;
   bool m_drift_always = false;  // test builds only (TR7_TEST_DRIFT_INTERVAL)
+  std::shared_ptr<const core::KeySet> m_keys;
+  NtsKeStarter m_nts_ke;
+  core::SecureRandom* m_random = nullptr;
+  std::vector<uint32_t> m_missing_keys_warned;
   bool m_drift_warned = false;
 };
 

@@ -44,6 +44,8 @@ class ClientStatusProvider {
   virtual ctl::ActivityStatus activity() const = 0;
   // nullopt: no source with that address.
   virtual std::optional<ctl::NtpDataStatus> ntp_data(const core::IpAddr& addr) const = 0;
+  // One record per source (as sources()), with its authentication.
+  virtual std::vector<ctl::AuthStatus> auth_data() const { return {}; }
 
   // `source add HOST [OPTION...]`: options are words as in the configuration's
   // [sources] lines ("iburst", "minpoll", "4"), syntax-checked only. On success the

@@ -33,7 +33,7 @@ double SourceConfig::min_interval_s() const {
 bool SourceConfig::operator==(const SourceConfig& o) const {
   return kind == o.kind && host == o.host && port == o.port && iburst == o.iburst && minpoll == o.minpoll &&
          maxpoll == o.maxpoll && burst_interval_s == o.burst_interval_s && maxsources == o.maxsources &&
-         netns == o.netns;
+         netns == o.netns && key_id == o.key_id && nts == o.nts && nts_port == o.nts_port;
 }
 
 namespace {
@@ -167,6 +167,7 @@ class Parser {
     define_sources();
     define_discipline();
     define_metrics();
+    define_nts();
     define_tenants();
   }
 
@@ -236,6 +237,7 @@ class Parser {
   void define_discipline();
   std::optional<std::string> add_source(const std::string& v, int line, SourceConfig::Kind kind);
   void define_metrics();
+  void define_nts();
   void define_tenants();
   bool define_tenant(const std::string& sec, int line);
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action, core::AllowList& into,
@@ -383,6 +385,13 @@ void Parser::define_daemon() {
   };
   s["admin_group"] = group_key(&DaemonSettings::admin_group, &DaemonSettings::admin_group_line);
   s["monitor_group"] = group_key(&DaemonSettings::monitor_group, &DaemonSettings::monitor_group_line);
+  s["keyfile"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                    if (v[0] != '/' || v.size() > 200 || v.find("/../") != std::string::npos) {
+                      return std::string("must be an absolute path (at most 200 bytes, without '..')");
+                    }
+                    m_cfg.daemon.keyfile = v;
+                    return std::nullopt;
+                  }};
   s["timezone"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                      if (!ctl::valid_zone_name(v)) {
                        return "invalid time zone name '" + v + "' (an IANA name such as Europe/Istanbul)";
@@ -407,6 +416,52 @@ void Parser::define_metrics() {
                    m_cfg.metrics.listen = *a;
                    return std::nullopt;
                  }};
+}
+
+void Parser::define_nts() {
+  auto& s = m_sections["nts"];
+  auto& n = m_cfg.nts;
+  auto path_key = [](std::string& into) {
+    return KeyDef{false, [&into](const std::string& v, int) -> std::optional<std::string> {
+                    if (v[0] != '/' || v.size() > 200 || v.find("/../") != std::string::npos) {
+                      return std::string("must be an absolute path (at most 200 bytes, without '..')");
+                    }
+                    into = v;
+                    return std::nullopt;
+                  }};
+  };
+  s["listen"] = {true, [&n](const std::string& v, int) -> std::optional<std::string> {
+                   auto items = split_list(v);
+                   if (!items) {
+                     return items.error();
+                   }
+                   for (const auto& item : *items) {
+                     auto a = core::parse_sockaddr(item);
+                     if (!a) {
+                       return a.error();
+                     }
+                     if (std::find(n.listen.begin(), n.listen.end(), *a) != n.listen.end()) {
+                       return "duplicate listen address " + a->to_string();
+                     }
+                     n.listen.push_back(*a);
+                   }
+                   return std::nullopt;
+                 }};
+  s["cert"] = path_key(n.cert);
+  s["key"] = path_key(n.key);
+  s["trusted_certs"] = path_key(n.trusted_certs);
+  s["ntp_port"] = int_key(1, 65535, [&n](int64_t p) { n.ntp_port = static_cast<uint16_t>(p); });
+  s["ntp_server"] = {false, [&n](const std::string& v, int) -> std::optional<std::string> {
+                       if (v.size() > 253 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                 "0123456789.-:") != std::string::npos) {
+                         return std::string("expected a host name or address");
+                       }
+                       n.ntp_server = v;
+                       return std::nullopt;
+                     }};
+  s["cookie_rotation"] = real_key(60, 365 * 86400.0, [&n](double x) { n.cookie_rotation_s = x; });
+  s["max_connections"] = int_key(1, 10000, [&n](int64_t x) { n.max_connections = static_cast<unsigned>(x); });
+  s["timeout"] = real_key(0.1, 60, [&n](double x) { n.timeout_s = x; });
 }
 
 // allow/deny lines of [server] and of each [tenant NAME]: `into` is that section's list,
@@ -616,18 +671,35 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
       sc.iburst = true;
       continue;
     }
+    if (k == "nts") {
+      sc.nts = true;
+      continue;
+    }
     bool known = k == "minpoll" || k == "maxpoll" || k == "port" || k == "burst_interval" || k == "netns" ||
-                 (k == "maxsources" && kind == SourceConfig::Kind::Pool);
+                 k == "key" || k == "ntsport" || (k == "maxsources" && kind == SourceConfig::Kind::Pool);
     if (!known) {
       return unexpected("unknown option '" + k +
-                        "' (iburst, minpoll N, maxpoll N, port N, burst_interval S, netns NAME" +
+                        "' (iburst, minpoll N, maxpoll N, port N, burst_interval S, netns NAME, key ID, nts, "
+                        "ntsport N" +
                         (kind == SourceConfig::Kind::Pool ? ", maxsources N)" : ")"));
     }
     if (i + 1 >= w.size()) {
       return unexpected("'" + k + "' needs a value");
     }
     const std::string& val = w[++i];
-    if (k == "netns") {
+    if (k == "key") {
+      auto n = parse_int(val, 1, 4294967295LL);
+      if (!n) {
+        return unexpected("key: " + n.error() + " (a key id of the keyfile)");
+      }
+      sc.key_id = static_cast<uint32_t>(*n);
+    } else if (k == "ntsport") {
+      auto n = parse_int(val, 1, 65535);
+      if (!n) {
+        return unexpected("ntsport: " + n.error());
+      }
+      sc.nts_port = static_cast<uint16_t>(*n);
+    } else if (k == "netns") {
       if (!core::valid_tenant_name(val)) {
         return unexpected("netns: invalid namespace name '" + val + "' (a name under /run/netns)");
       }
@@ -660,6 +732,15 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
   }
   if (sc.minpoll > sc.maxpoll) {
     return unexpected("minpoll " + std::to_string(sc.minpoll) + " is above maxpoll " + std::to_string(sc.maxpoll));
+  }
+  if (sc.nts && sc.key_id != 0) {
+    return unexpected(std::string("'key' and 'nts' exclude each other"));
+  }
+  if (!sc.nts && seen.count("ntsport")) {
+    return unexpected(std::string("'ntsport' needs 'nts'"));
+  }
+  if (sc.nts && kind == SourceConfig::Kind::Pool) {
+    return unexpected(std::string("'nts' is for server lines (each NTS-KE server names its NTP server)"));
   }
   if (note != nullptr && kind == SourceConfig::Kind::Pool && core::parse_ip(sc.host)) {
     *note = "pool " + sc.host + " is an address: it gives one source";
@@ -889,6 +970,23 @@ void Parser::finish() {
                        t.spec.netns + " is answered");
     }
   }
+  // [nts]: a server needs its certificate and key; keys on sources need a keyfile.
+  if (m_cfg.nts.server() && (m_cfg.nts.cert.empty() || m_cfg.nts.key.empty())) {
+    error(m_section_lines.count("nts") ? m_section_lines["nts"] : 0,
+          "[nts] listen needs 'cert = FILE' and 'key = FILE' (PEM certificate chain and private key)");
+  }
+  if (m_cfg.nts.server() && m_cfg.server.listen.empty() && !m_cfg.nts.ntp_port) {
+    warn(m_section_lines.count("nts") ? m_section_lines["nts"] : 0,
+         "[nts] listen without [server] listen: NTS-KE clients are sent to port 123, which this daemon does not serve");
+  }
+  if (!m_cfg.nts.server() && (!m_cfg.nts.cert.empty() || !m_cfg.nts.key.empty())) {
+    warn(m_section_lines.count("nts") ? m_section_lines["nts"] : 0, "[nts] cert/key without listen: no NTS server");
+  }
+  for (const auto& sc : m_cfg.sources.sources) {
+    if (sc.key_id != 0 && m_cfg.daemon.keyfile.empty()) {
+      error(sc.line, "source " + sc.host + ": 'key " + std::to_string(sc.key_id) + "' needs [daemon] keyfile");
+    }
+  }
   // min_sources that no configuration can reach would never synchronise.
   size_t possible = 0;
   for (const auto& sc : m_cfg.sources.sources) {
@@ -997,6 +1095,16 @@ std::vector<std::string> config_summary(const Config& c) {
   add("daemon.admin_group", c.daemon.admin_group);
   add("daemon.monitor_group", c.daemon.monitor_group);
   add("daemon.timezone", c.daemon.timezone);
+  add("daemon.keyfile", c.daemon.keyfile);
+  for (const auto& l : c.nts.listen) {
+    add("nts.listen", l.to_string());
+  }
+  add("nts.cert", c.nts.cert);
+  add("nts.key", c.nts.key);
+  add("nts.trusted_certs", c.nts.trusted_certs);
+  add("nts.ntp_port", c.nts.ntp_port ? std::to_string(*c.nts.ntp_port) : "");
+  add("nts.ntp_server", c.nts.ntp_server);
+  add("nts.cookie_rotation", std::to_string(c.nts.cookie_rotation_s));
   for (const auto& l : c.server.listen) {
     add("server.listen", l.to_string());
   }

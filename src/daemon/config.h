@@ -56,12 +56,29 @@ struct DaemonSettings {
   std::string admin_group;    // may change things (with root); empty: root only
   std::string monitor_group;  // may read; empty: root and admin_group only
   std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
+  // Symmetric keys in chrony's format (core/ntp_keys.h); empty: none. Read as root at
+  // start (and through the helper on reload); refused if others may read it.
+  std::string keyfile;
   // Where user, admin_group, monitor_group and timezone were set (0: default), for the
   // checks the parser cannot make (--check-config: does the user, group, zone exist?).
   int user_line = 0;
   int admin_group_line = 0;
   int monitor_group_line = 0;
   int timezone_line = 0;
+};
+
+// [nts]: the NTS-KE server (RFC 8915) and the trust anchors of NTS sources.
+struct NtsSettings {
+  std::vector<core::SockAddr> listen;      // NTS-KE over TLS; empty: no NTS server
+  std::string cert;                        // PEM certificate chain (the server's first)
+  std::string key;                         // PEM private key; opened as root
+  std::string trusted_certs;               // PEM CAs for NTS sources; empty: the system store
+  std::optional<uint16_t> ntp_port;        // advertised NTPv4 port (default: the first [server] listen port)
+  std::string ntp_server;                  // advertised NTPv4 server name (default: none, the KE host)
+  double cookie_rotation_s = 7 * 86400.0;  // a new cookie key this often
+  unsigned max_connections = 100;          // NTS-KE sessions at once
+  double timeout_s = 2.0;                  // an NTS-KE session's whole life
+  bool server() const { return !listen.empty(); }
 };
 
 struct MetricsSettings {
@@ -100,6 +117,11 @@ struct SourceConfig {
   // management network the tenants cannot see. The client sockets are opened there (by
   // the privileged helper under privilege separation); names resolve in the daemon's own.
   std::string netns;
+  // Authentication: a symmetric key (`key N`, 0 = none) or NTS (`nts`, NTS-KE on
+  // `ntsport`); never both.
+  uint32_t key_id = 0;
+  bool nts = false;
+  uint16_t nts_port = 4460;
   int line = 0;
 
   // Smallest spacing between two requests: burst_interval if given, else 2 s, or the
@@ -151,6 +173,7 @@ struct Config {
   SourcesSettings sources;
   DisciplineSettings discipline;
   MetricsSettings metrics;
+  NtsSettings nts;
   TenantsSettings tenants;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };

@@ -47,6 +47,8 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return table(m_provider.source_stats());
     case ctl::Cmd::SelectData:
       return table(m_provider.select_data());
+    case ctl::Cmd::AuthData:
+      return table(m_provider.auth_data());
     case ctl::Cmd::Activity:
       return one(ctl::to_record(m_provider.activity()));
     case ctl::Cmd::NtpData: {
@@ -216,6 +218,21 @@ CtlOutcome CtlService::cmd_serverstats() const {
     r.emplace_back(std::string("dropped_") + core::to_string(static_cast<core::DropReason>(i)),
                    std::to_string(s.dropped[i]));
   }
+  // Authentication (keys, NTS): replies authenticated, NAKs sent, requests refused.
+  r.emplace_back("authenticated", std::to_string(s.auth_mac + s.auth_nts));
+  r.emplace_back("auth_mac", std::to_string(s.auth_mac));
+  r.emplace_back("auth_nts", std::to_string(s.auth_nts));
+  r.emplace_back("naks", std::to_string(s.nak_crypto + s.nak_nts));
+  r.emplace_back("nak_crypto", std::to_string(s.nak_crypto));
+  r.emplace_back("nak_nts", std::to_string(s.nak_nts));
+  r.emplace_back("auth_refused", std::to_string(s.dropped[static_cast<size_t>(core::DropReason::AuthFailed)]));
+  AuthStats a = m_daemon.auth_stats();
+  r.emplace_back("nts_ke_accepted", std::to_string(a.ke.accepted));
+  r.emplace_back("nts_ke_completed", std::to_string(a.ke.completed));
+  r.emplace_back("nts_ke_errors", std::to_string(a.ke.errors_sent));
+  r.emplace_back("nts_ke_failed", std::to_string(a.ke.failed));
+  r.emplace_back("nts_ke_refused", std::to_string(a.ke.refused));
+  r.emplace_back("nts_ke_active", std::to_string(a.ke_active));
   r.emplace_back("send_errors", std::to_string(m_daemon.send_errors()));
   r.emplace_back("clients", std::to_string(m_daemon.client_count()));
   r.emplace_back("client_capacity", std::to_string(m_daemon.client_capacity()));

@@ -308,6 +308,11 @@ std::string CtlService::metrics_text(ctl::MetricsFormat f) const {
     in.ctl_bad_requests = m_server->stats().bad_requests;
   }
   in.audit_records = m_audit.records();
+  AuthStats a = m_daemon.auth_stats();
+  in.nts_ke_completed = a.ke.completed;
+  in.nts_ke_errors = a.ke.errors_sent;
+  in.nts_ke_failed = a.ke.failed;
+  in.nts_ke_refused = a.ke.refused;
   in.uptime_s = static_cast<double>(sys::monotonic_ns() - m_start_mono_ns) / 1e9;
   return ctl::render_metrics(in, f);
 }

@@ -23,6 +23,7 @@
 #include "core/ntp_server.h"
 #include "ctl/metrics.h"
 #include "daemon/audit.h"
+#include "daemon/auth_service.h"
 #include "daemon/client_status.h"
 #include "daemon/config.h"
 #include "daemon/ctl_server.h"
@@ -79,6 +80,8 @@ class DaemonView {
   virtual ReloadOutcome reload() = 0;
   // The RTC and saved-clock state (rtc command).
   virtual RtcReport rtc_report() const { return {}; }
+  // Keys and the NTS-KE server (serverstats, metrics).
+  virtual AuthStats auth_stats() const { return {}; }
 
   // --- tenants (tenants.h); a daemon without them has none -------------------------
   virtual std::vector<TenantRow> tenants() const { return {}; }

@@ -207,6 +207,22 @@ HelperService::Reply HelperService::apply(const ps::Valid& v) {
       }
       break;
     }
+    case ps::Op::OpenAuthFile: {
+      const std::string& path = m_policy.auth_files[static_cast<size_t>(v.auth_file) - 1];
+      if (!m_deps.open_file) {
+        r.resp.status = ENOSYS;
+        break;
+      }
+      try {
+        r.fd = m_deps.open_file(path);
+        r.resp.has_fd = 1;
+        log_info("helper: opened %s for the worker (reload)", path.c_str());
+      } catch (const std::system_error& e) {
+        log_warn("helper: %s failed: %s", ps::to_string(v.op), e.what());
+        r.resp.status = e.code().value() > 0 ? e.code().value() : EIO;
+      }
+      break;
+    }
     case ps::Op::OpenUdp:
     case ps::Op::OpenConfig:
       try {

@@ -35,6 +35,9 @@ struct HelperDeps {
   std::function<sys::Fd(const core::privsep::BindTarget&)> open_udp;
   // Opens the configuration file read-only; throws std::system_error.
   std::function<sys::Fd()> open_config;
+  // Opens a file read-only (OpenAuthFile: a path of the policy's auth_files); throws
+  // std::system_error. Empty: OpenAuthFile fails with ENOSYS.
+  std::function<sys::Fd(const std::string& path)> open_file;
   // Called after each OpenConfig (a reload): may replace the policy's bind_targets and
   // runtime_rules with those of the file as it is now (the admin's file, read by the
   // helper itself: the worker chooses nothing). Empty: the policy stays as at start.

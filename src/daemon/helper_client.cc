@@ -184,6 +184,17 @@ Result<sys::Fd, std::string> HelperClient::open_config() {
   return std::move(r->fd);
 }
 
+Result<sys::Fd, std::string> HelperClient::open_auth_file(ps::AuthFile which) {
+  auto r = call_ok(ps::make_open_auth_file(0, which));
+  if (!r) {
+    return unexpected(r.error());
+  }
+  if (!r->fd.valid()) {
+    return unexpected(std::string("open-auth-file: no descriptor in the reply"));
+  }
+  return std::move(r->fd);
+}
+
 Result<core::Timestamp, std::string> HelperClient::read_rtc() {
   auto r = call_ok(ps::make_request(ps::Op::ReadRtc, 0));
   if (!r) {

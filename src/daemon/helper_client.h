@@ -53,6 +53,9 @@ class HelperClient {
   Result<uint64_t, std::string> netns_id(std::string_view netns);
   // The configuration file, opened read-only by the helper (the worker's chroot cannot see it).
   Result<sys::Fd, std::string> open_config();
+  // A file of authenticated time (the key file, the NTS certificate, key, trusted CAs) as
+  // the configuration the helper read names it, opened read-only (a reload).
+  Result<sys::Fd, std::string> open_auth_file(core::privsep::AuthFile which);
   Result<core::Timestamp, std::string> read_rtc();
   // The helper sets the RTC from its own system clock.
   Result<void, std::string> write_rtc();

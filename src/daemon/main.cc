@@ -15,8 +15,10 @@
 #include <tuple>
 
 #include "autoconfig.h"
+#include "daemon/auth_files.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
+#include "daemon/nts_tls.h"
 #include "daemon/privsep.h"
 #include "daemon/readiness.h"
 #include "daemon/sd_notify.h"
@@ -235,6 +237,31 @@ int main(int argc, char** argv) {
         errors.push_back(m);
       } else {
         std::fprintf(stderr, "warning: %s; needed when started as root\n", m.c_str());
+      }
+    }
+    // The files of authenticated time, as a start reads them (as root: the key file
+    // and the private key may be readable by root only).
+    if (!d.keyfile.empty()) {
+      auto kf = tr7::daemon::load_keyfile(d.keyfile);
+      if (!kf) {
+        errors.push_back("keyfile " + kf.error());
+      }
+    }
+    if (cfg->nts.server()) {
+      auto cert = tr7::daemon::read_auth_file(cfg->nts.cert, false);
+      auto key = tr7::daemon::read_auth_file(cfg->nts.key, true);
+      if (!cert || !key) {
+        errors.push_back("[nts] " + (cert ? key.error() : cert.error()));
+      } else if (auto creds = tr7::daemon::server_credentials(*cert, *key); !creds) {
+        errors.push_back("[nts] " + cfg->nts.cert + ", " + cfg->nts.key + ": " + creds.error());
+      }
+    }
+    if (!cfg->nts.trusted_certs.empty()) {
+      auto pem = tr7::daemon::read_auth_file(cfg->nts.trusted_certs, false);
+      if (!pem) {
+        errors.push_back("[nts] trusted_certs " + pem.error());
+      } else if (auto trust = tr7::daemon::client_credentials(*pem); !trust) {
+        errors.push_back("[nts] trusted_certs " + cfg->nts.trusted_certs + ": " + trust.error());
       }
     }
     for (const auto& e : errors) {

@@ -22,7 +22,7 @@ NtpListener::NtpListener(sys::Fd fd, core::NtpServer& server, const core::Clock&
       m_reference(reference),
       m_opt(opt),
       m_rx(k_batch, k_rx_buf),
-      m_tx(k_batch, core::k_header_len) {}
+      m_tx(k_batch, k_rx_buf) {}
 
 size_t NtpListener::serve(bool wait) {
   size_t total = 0;
@@ -57,12 +57,13 @@ size_t NtpListener::serve(bool wait) {
       // A truncated datagram fills the whole buffer, which is longer than any request
       // we accept, so the codec drops it as too long.
       sys::Datagram& out = m_tx.slot(n_tx);
+      size_t out_len = 0;
       core::Verdict v = m_server.handle(std::span<const uint8_t>(d.data, d.len), d.peer, d.local, rx, mono, ref,
-                                        std::span<uint8_t, core::k_header_len>(out.data, core::k_header_len));
+                                        std::span<uint8_t>(out.data, k_rx_buf), out_len, m_seal[n_tx]);
       if (v == core::Verdict::Drop) {
         continue;
       }
-      out.len = core::k_header_len;
+      out.len = out_len;
       out.peer = d.peer;
       // A socket bound to one address replies from it anyway: no IP_PKTINFO to send.
       out.local = m_wildcard ? d.local : core::IpAddr{};
@@ -72,11 +73,33 @@ size_t NtpListener::serve(bool wait) {
     if (n_tx > 0) {
       // RFC 5905 §9.2: the transmit timestamp as late as possible, just before the
       // send, and for reply k of the batch when it leaves (see ListenerOptions).
+      // An authenticated reply is stamped with a fresh reading just before its MAC or
+      // NTS authenticator is computed (which must cover the timestamp); it leaves a
+      // little later than that, by the crypto of the replies after it in the batch.
       core::Timestamp t0 = m_clock.now();
-      for (size_t i = 0; i < n_tx; ++i) {
-        int64_t late_ns = m_opt.spread_tx ? (2 * static_cast<int64_t>(i) + 1) * m_tx_cost_ns / 2 : 0;
-        core::encode_transmit(std::span<uint8_t, core::k_header_len>(m_tx.slot(i).data, core::k_header_len),
-                              core::to_ntp(core::Timestamp{t0.ns + late_ns}));
+      for (size_t i = 0; i < n_tx;) {
+        sys::Datagram& out = m_tx.slot(i);
+        if (m_seal[i].kind == core::ReplySeal::Kind::None) {
+          int64_t late_ns = m_opt.spread_tx ? (2 * static_cast<int64_t>(i) + 1) * m_tx_cost_ns / 2 : 0;
+          core::encode_transmit(std::span<uint8_t, core::k_header_len>(out.data, core::k_header_len),
+                                core::to_ntp(core::Timestamp{t0.ns + late_ns}));
+          ++i;
+          continue;
+        }
+        size_t len =
+            core::seal_reply(std::span<uint8_t>(out.data, k_rx_buf), out.len, m_seal[i], core::to_ntp(m_clock.now()));
+        if (len != 0) {
+          out.len = len;
+          ++i;
+          continue;
+        }
+        // Could not be finished (never expected): not sent; the last reply takes its place.
+        ++m_stats.seal_failures;
+        --n_tx;
+        if (i != n_tx) {
+          std::swap(m_tx.slot(i), m_tx.slot(n_tx));
+          std::swap(m_seal[i], m_seal[n_tx]);
+        }
       }
       int64_t start_ns = sys::monotonic_ns();
       size_t sent = m_tx.send(m_fd.get(), n_tx);

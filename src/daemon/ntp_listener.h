@@ -8,6 +8,7 @@
 // several threads at once (core/clock.h).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "core/clock.h"
@@ -24,6 +25,7 @@ struct ListenerStats {
   uint64_t no_kernel_timestamp = 0;
   uint64_t batches = 0;          // receive calls that returned datagrams
   uint64_t steering_misses = 0;  // datagrams whose client belongs to another thread
+  uint64_t seal_failures = 0;    // authenticated replies that could not be finished (not sent)
 };
 
 struct ListenerOptions {
@@ -74,6 +76,7 @@ class NtpListener {
   ListenerOptions m_opt;
   sys::UdpBatch m_rx;
   sys::UdpBatch m_tx;
+  std::array<core::ReplySeal, k_batch> m_seal;  // per reply slot: what seal_reply() finishes
   int64_t m_tx_cost_ns = 0;  // per reply in sendmmsg, moving average (spread_tx)
   int64_t m_first_rx_ns = 0;
   ListenerStats m_stats;

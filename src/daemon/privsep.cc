@@ -301,6 +301,11 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, sys::Fd 
   }
   // Audit records go to the helper, which alone can write the log (issue 19 item 7).
   opt.audit_sink = [c = client.get()]() -> std::unique_ptr<AuditSink> { return std::make_unique<HelperAuditSink>(*c); };
+  // A reload's key file, certificate, key and CAs: the helper opens what its own reading
+  // of the configuration names (the worker only says which kind).
+  opt.open_auth_file = [c = client.get()](AuthFileKind kind, const std::string&) -> Result<sys::Fd, std::string> {
+    return c->open_auth_file(kind);
+  };
   std::string path = opt.config_path;
   opt.load_config = [c = client.get(), path]() -> ConfigResult {
     auto fd = c->open_config();
@@ -309,9 +314,12 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, sys::Fd 
     }
     return load_config_fd(fd->get(), path);
   };
+  bool nts_client =
+      !cfg.nts.trusted_certs.empty() || std::any_of(cfg.sources.sources.begin(), cfg.sources.sources.end(),
+                                                    [](const SourceConfig& sc) { return sc.nts; });
   Worker worker(std::move(cfg), std::move(opt));  // as root: sockets, state directory fd
   tzset();                                        // the chroot has no tzdata: load the zone now
-  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper});
+  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper, nts_client});
   std::unique_ptr<sys::Callback> watch;
   watch_helper(worker, *client, watch);
 #ifdef TR7_TEST_HOOKS
@@ -584,6 +592,17 @@ std::vector<ps::BindTarget> namespace_bind_targets(const Config& cfg) {
   return t;
 }
 
+std::vector<std::string> auth_file_paths(const Config& cfg) {
+  std::vector<std::string> f(ps::k_auth_file_max);
+  f[static_cast<size_t>(ps::AuthFile::KeyFile) - 1] = cfg.daemon.keyfile;
+  if (cfg.nts.server()) {
+    f[static_cast<size_t>(ps::AuthFile::NtsCert) - 1] = cfg.nts.cert;
+    f[static_cast<size_t>(ps::AuthFile::NtsKey) - 1] = cfg.nts.key;
+  }
+  f[static_cast<size_t>(ps::AuthFile::TrustedCerts) - 1] = cfg.nts.trusted_certs;
+  return f;
+}
+
 ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   ps::Policy p;
   p.clock_control = cfg.daemon.clock == ClockMode::Kernel && st.kernel != nullptr;
@@ -595,6 +614,7 @@ ps::Policy make_helper_policy(const Config& cfg, const Startup& st) {
   p.ceiling = st.plan.ceiling;
   p.bind_targets = make_bind_targets(cfg);
   p.runtime_rules = cfg.tenants.runtime;
+  p.auth_files = auth_file_paths(cfg);
   return p;
 }
 
@@ -677,6 +697,14 @@ int run_privsep(Config cfg, WorkerOptions opt, Startup& st, int ready_fd, bool l
     // The clock budget follows the file too (the discipline's max_slew_ppm, the daily cap).
     p.max_freq_ppm = core::privsep::k_base_freq_ppm + c->discipline.max_slew_ppm;
     p.max_per_day_s = c->daemon.max_correction_per_day_s;
+    p.auth_files = auth_file_paths(*c);
+  };
+  deps.open_file = [](const std::string& file) {
+    sys::Fd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+      throw std::system_error(errno, std::generic_category(), "open " + file);
+    }
+    return fd;
   };
   ps::Policy policy = make_helper_policy(cfg, st);
 #ifdef TR7_TEST_HOOKS

@@ -76,6 +76,8 @@ std::vector<core::privsep::BindTarget> own_client_targets();
 // wildcard:0) for the client sockets of sources with `netns NAME` (also what the helper
 // admits after re-reading the file on a reload).
 std::vector<core::privsep::BindTarget> namespace_bind_targets(const Config& cfg);
+// The paths OpenAuthFile may open (core::privsep::Policy::auth_files), from `cfg`.
+std::vector<std::string> auth_file_paths(const Config& cfg);
 // The helper's whole policy.
 core::privsep::Policy make_helper_policy(const Config& cfg, const Startup& st);
 

@@ -87,11 +87,30 @@ void allow_udp_sockets(sys::SeccompFilter& f) {
   }
 }
 
-void load_worker_filter() {
+// NTS-KE (RFC 8915) client connections: TCP sockets, nothing else (GnuTLS runs over
+// them with the calls already allowed: sendto/recvfrom, getrandom). The NTS-KE server's
+// listening sockets are opened before the sandbox; accept4 and listen are allowed below.
+void allow_tcp_sockets(sys::SeccompFilter& f) {
+  for (int domain : {AF_INET, AF_INET6}) {
+    for (int proto : {0, static_cast<int>(IPPROTO_TCP)}) {
+      f.allow_if("socket", {SysArg{0, SCMP_CMP_EQ, static_cast<uint64_t>(domain)},
+                            SysArg{1, SCMP_CMP_MASKED_EQ, SOCK_STREAM, 0xf},
+                            SysArg{2, SCMP_CMP_EQ, static_cast<uint64_t>(proto)}});
+    }
+  }
+}
+
+void load_worker_filter(bool nts_client) {
   sys::SeccompFilter f(SCMP_ACT_KILL_PROCESS);
   allow_common(f);
-  // No IPv4/IPv6 socket and no bind(): every IP socket the worker uses was opened before
-  // the sandbox or comes from the helper, bound (issue 19 item 6).
+  // No IPv4/IPv6 UDP socket and no bind(): every NTP and DNS socket the worker uses was
+  // opened before the sandbox or comes from the helper, bound (issue 19 item 6). The one
+  // exception is an NTS client's (nts_client): TCP sockets, unbound, for its NTS-KE
+  // connections (connect picks the local port); without an NTS source or [nts]
+  // trusted_certs not even those.
+  if (nts_client) {
+    allow_tcp_sockets(f);
+  }
   for (const char* name :
        {// files, all inside the chroot (the state directory)
         "openat", "unlinkat", "unlink", "rename", "renameat", "renameat2", "mkdirat", "mkdir", "fsync", "fdatasync",
@@ -230,7 +249,7 @@ void enter_worker_sandbox(const WorkerSandbox& s) {
     errno = err;
     throw_errno("landlock (worker scoping)");
   }
-  load_worker_filter();
+  load_worker_filter(s.nts_client);
   g_worker_sandboxed = true;
 }
 

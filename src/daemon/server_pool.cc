@@ -36,6 +36,10 @@ enum Counter : unsigned {
   c_kod_rate,
   c_kod_deny,
   c_leaked,
+  c_auth_mac,
+  c_auth_nts,
+  c_nak_crypto,
+  c_nak_nts,
   c_dropped0,
   c_send_errors = c_dropped0 + core::k_drop_reasons,
   c_no_kernel_timestamp,
@@ -304,6 +308,10 @@ void ServerPool::publish(Shard& s) {
   put(c_kod_rate, st.kod_rate);
   put(c_kod_deny, st.kod_deny);
   put(c_leaked, st.leaked);
+  put(c_auth_mac, st.auth_mac);
+  put(c_auth_nts, st.auth_nts);
+  put(c_nak_crypto, st.nak_crypto);
+  put(c_nak_nts, st.nak_nts);
   for (size_t i = 0; i < core::k_drop_reasons; ++i) {
     put(c_dropped0 + static_cast<unsigned>(i), st.dropped[i]);
   }
@@ -332,6 +340,10 @@ ServerPoolStats ServerPool::stats() const {
     st.kod_rate = get(c_kod_rate);
     st.kod_deny = get(c_kod_deny);
     st.leaked = get(c_leaked);
+    st.auth_mac = get(c_auth_mac);
+    st.auth_nts = get(c_auth_nts);
+    st.nak_crypto = get(c_nak_crypto);
+    st.nak_nts = get(c_nak_nts);
     for (size_t i = 0; i < core::k_drop_reasons; ++i) {
       st.dropped[i] = get(c_dropped0 + static_cast<unsigned>(i));
     }

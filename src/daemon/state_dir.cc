@@ -61,7 +61,7 @@ std::optional<std::string> StateDir::read(const std::string& name, size_t max_by
   return out;
 }
 
-int StateDir::write_atomic(const std::string& name, const std::string& data) const {
+int StateDir::write_atomic(const std::string& name, const std::string& data, mode_t mode) const {
   if (!m_fd.valid()) {
     return EBADF;
   }
@@ -71,7 +71,7 @@ int StateDir::write_atomic(const std::string& name, const std::string& data) con
   if (unlinkat(m_fd.get(), tmp.c_str(), 0) < 0 && errno != ENOENT) {
     return errno;
   }
-  sys::Fd f(openat(m_fd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  sys::Fd f(openat(m_fd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!f.valid()) {
     return errno;
   }

@@ -31,8 +31,9 @@ class StateDir {
   // Reads a whole regular file (O_NOFOLLOW), at most max_bytes. nullopt with errno set in
   // `err` (ENOENT when it does not exist, EFBIG when it is larger than max_bytes).
   std::optional<std::string> read(const std::string& name, size_t max_bytes, int& err) const;
-  // Replaces `name` atomically with `data` (mode 0644). Returns 0 or an errno.
-  int write_atomic(const std::string& name, const std::string& data) const;
+  // Replaces `name` atomically with `data` (mode 0644, or `mode` for secrets: 0600,
+  // under the umask). Returns 0 or an errno.
+  int write_atomic(const std::string& name, const std::string& data, mode_t mode = 0644) const;
 
  private:
   sys::Fd m_fd;

@@ -1,15 +1,17 @@
 #include "daemon/worker.h"
 
-#include "autoconfig.h"
+#include <fcntl.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "autoconfig.h"
 #include "daemon/log.h"
 #include "daemon/sd_notify.h"
 #include "sys/clock.h"
@@ -44,6 +46,7 @@ class Worker::View final : public DaemonView {
   // The server's numbers are summed over all server threads (published by them after
   // each batch, so at most one batch old).
   core::ServerStats server_stats() const override { return m_w.server_stats().server; }
+  AuthStats auth_stats() const override { return m_w.m_auth->stats(); }
   uint64_t send_errors() const override { return m_w.server_stats().listener.send_errors; }
   size_t client_count() const override { return m_w.server_stats().clients; }
   size_t client_capacity() const override {
@@ -118,9 +121,13 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   } else {
     log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));
   }
+  // Keys, NTS-KE server (listeners, certificate, private key), trust store: read and
+  // opened now, as root, before any chroot.
+  m_auth = std::make_unique<AuthService>(m_base.get(), m_cfg, m_state_dir);
   // The NTP client always runs (sources can be added at run time); with no source it
   // does nothing at all. Its DNS resolver is set up now, before any chroot.
-  m_client = std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir);
+  m_client =
+      std::make_unique<ClientService>(m_base.get(), m_clock, m_cfg, m_precision, m_state_dir, m_auth->client_auth());
   m_provider = std::make_unique<ClientProvider>(
       *m_client, [this](core::Timestamp now) { return reference_at(now); }, to_string(m_cfg.daemon.clock));
   // The control service next: it reads the tzdata and the runtime state, opens the
@@ -162,6 +169,12 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   pc.spread_tx = m_cfg.server.tx_spread;
   pc.busy_poll_us = m_cfg.server.busy_poll_us;
   m_pool = std::make_unique<ServerPool>(std::move(pc), m_clock, m_reference);
+  // A new cookie key (rotation): every server thread gets it with a new policy.
+  m_auth->set_on_policy_change([this] {
+    core::ServerPolicy p = m_pool->policy();
+    m_auth->fill_policy(p);
+    apply_policy(p);
+  });
 
   publish_reference();
   // The NTP client changes its reference state on the event loop; the server threads
@@ -337,6 +350,9 @@ core::ServerPolicy Worker::make_policy(const ServerSettings& s) const {
   p.ratelimit = s.ratelimit;
   p.deny_kod = s.deny_kod;
   p.max_clients = s.max_clients;
+  if (m_auth) {
+    m_auth->fill_policy(p);
+  }
   return p;
 }
 
@@ -460,6 +476,22 @@ ReloadOutcome Worker::reload_config() {
     out.errors = cfg.error();
     return out;
   }
+  // The files of authenticated time: all good, or the reload is refused.
+  AuthFileOpener opener = m_opt.open_auth_file
+                              ? m_opt.open_auth_file
+                              : [](AuthFileKind, const std::string& path) -> Result<sys::Fd, std::string> {
+    sys::Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd.valid()) {
+      return unexpected(path + ": cannot open: " + std::strerror(errno));
+    }
+    return fd;
+  };
+  auto pending = m_auth->prepare_reload(*cfg, opener);
+  if (!pending) {
+    log_err("reload refused, the running configuration is kept: %s", pending.error().c_str());
+    out.errors.push_back(pending.error());
+    return out;
+  }
   for (const auto& w : cfg->warnings) {
     log_warn("%s", w.c_str());
   }
@@ -491,6 +523,7 @@ ReloadOutcome Worker::reload_config() {
   keep("[daemon] admin_group", cfg->daemon.admin_group, m_cfg.daemon.admin_group);
   keep("[daemon] monitor_group", cfg->daemon.monitor_group, m_cfg.daemon.monitor_group);
   keep("[metrics] listen", cfg->metrics.listen, m_cfg.metrics.listen);
+  keep("[nts] listen", cfg->nts.listen, m_cfg.nts.listen);
   keep("[sources] server/pool", cfg->sources.sources, m_cfg.sources.sources);
   keep("[discipline] drift_file", cfg->discipline.drift_file, m_cfg.discipline.drift_file);
   if (!restart.empty()) {
@@ -502,8 +535,10 @@ ReloadOutcome Worker::reload_config() {
     log_warn("%s", w.c_str());
     out.warnings.push_back(w);
   }
+  m_auth->commit_reload(**pending, *cfg);
   if (m_client) {
     m_client->apply(*cfg);
+    m_client->set_keys(m_auth->keys());
   }
   std::vector<std::string> before = config_summary(m_cfg);
   apply_policy(make_policy(cfg->server));
@@ -539,14 +574,19 @@ void Worker::log_stats() const {
   for (uint64_t r : ps.received_per_thread) {
     per_thread += (per_thread.empty() ? "" : ",") + std::to_string(r);
   }
-  log_info("server stats: received=%llu answered=%llu kod_rate=%llu kod_deny=%llu leaked=%llu dropped=%llu%s "
-           "send_errors=%llu clients=%llu threads=%zu received_per_thread=%s steering_misses=%llu",
-           static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.answered),
-           static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
-           static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
-           static_cast<unsigned long long>(ps.listener.send_errors), static_cast<unsigned long long>(ps.clients),
-           ps.received_per_thread.size(), per_thread.c_str(),
-           static_cast<unsigned long long>(ps.listener.steering_misses));
+  AuthStats as = m_auth->stats();
+  log_info(
+      "server stats: received=%llu answered=%llu kod_rate=%llu kod_deny=%llu leaked=%llu auth_mac=%llu "
+      "auth_nts=%llu nak_crypto=%llu nak_nts=%llu nts_ke_completed=%llu nts_ke_failed=%llu dropped=%llu%s "
+      "send_errors=%llu clients=%llu threads=%zu received_per_thread=%s steering_misses=%llu",
+      static_cast<unsigned long long>(s.received), static_cast<unsigned long long>(s.answered),
+      static_cast<unsigned long long>(s.kod_rate), static_cast<unsigned long long>(s.kod_deny),
+      static_cast<unsigned long long>(s.leaked), static_cast<unsigned long long>(s.auth_mac),
+      static_cast<unsigned long long>(s.auth_nts), static_cast<unsigned long long>(s.nak_crypto),
+      static_cast<unsigned long long>(s.nak_nts), static_cast<unsigned long long>(as.ke.completed),
+      static_cast<unsigned long long>(as.ke.failed), static_cast<unsigned long long>(s.dropped_total()), drops.c_str(),
+      static_cast<unsigned long long>(ps.listener.send_errors), static_cast<unsigned long long>(ps.clients),
+      ps.received_per_thread.size(), per_thread.c_str(), static_cast<unsigned long long>(ps.listener.steering_misses));
   if (m_client) {
     m_client->log_state(reference_at(m_clock.now()));
   }
@@ -602,6 +642,7 @@ int Worker::run() {
   log_stats();
   if (m_client) {
     m_client->save_drift();
+    m_client->save_nts();
   }
   if (m_keeper->save_if_synced()) {
     log_info("clock saved in %s/%s", m_state_dir.path().c_str(), k_saved_clock_file);

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/auth_service.h"
 #include "daemon/client_provider.h"
 #include "daemon/client_service.h"
 #include "daemon/client_status.h"
@@ -50,6 +51,9 @@ struct WorkerOptions {
   // Where audit records go (privilege separation: the helper, audit_file.h). Empty: the
   // worker writes <state_dir>/audit/audit.log itself.
   std::function<std::unique_ptr<AuditSink>()> audit_sink;
+  // Opens the files of authenticated time on a reload (the helper under privilege
+  // separation: the worker's chroot cannot see them). Empty: open(2) here.
+  AuthFileOpener open_auth_file;
 };
 
 class Worker {
@@ -77,6 +81,8 @@ class Worker {
   ServerPoolStats server_stats() const;
   // The tenants' server pools (tenants.h).
   const TenantSet& tenants() const { return *m_tenants; }
+  // Keys, NTS-KE server, cookie keys (auth_service.h).
+  const AuthService& auth() const { return *m_auth; }
 
  private:
   // The reference state to serve at `now` (the NTP client's, local_stratum, or
@@ -101,6 +107,7 @@ class Worker {
   Config m_cfg;
   WorkerOptions m_opt;
   StateDir m_state_dir;
+  std::unique_ptr<AuthService> m_auth;
   int m_exit_status = 0;
   sys::EventBase m_base;
   SystemClock m_clock;

@@ -192,7 +192,8 @@ std::string json_field(const std::string& key, const std::string& value) {
                                        "reasons",  "local_time", "utc_time",  "device",       "help",
                                        "args",     "message",    "host",      "local_address", "ratelimit",
                                        "rules",    "origin",     "via",       "user",         "group",
-                                       "restart_keys"};
+                                       "restart_keys",
+                                       "key_type", "ke_error"};  // authdata
   for (const char* t : k_text) {
     if (key == t) {
       return ctl::json_string(value);

@@ -355,6 +355,52 @@ std::string selectdata(const std::vector<ctl::Record>& recs, const TableOptions&
   return out + format_table(cols, rows, opt.max_width);
 }
 
+std::string authdata(const std::vector<ctl::Record>& recs, const TableOptions& opt) {
+  std::string out;
+  if (opt.verbose) {
+    out +=
+        "Mode: NTS, key (a symmetric key of the keyfile) or - (none). KeyID: the key's id.\n"
+        "Type: the key's type (MD5, SHA256, AES128, ...) or the NTS AEAD; KLen: its bits.\n"
+        "Last: since the last successful NTS-KE; Atmp: NTS-KE attempts since; NAK: NAKs\n"
+        "received (crypto-NAK or NTS NAK); Cook: NTS cookies held; CLen: their length.\n"
+        "Fail: replies refused by authentication (not by our key, not our request).\n";
+  }
+  std::vector<Column> cols{{"Name/IP address", false, true, 15},
+                           {"Mode", false, false, 1},
+                           {"KeyID", true, false, 1},
+                           {"Type", false, false, 1},
+                           {"KLen", true, false, 1},
+                           {"Last", true, false, 1},
+                           {"Atmp", true, false, 1},
+                           {"NAK", true, false, 1},
+                           {"Cook", true, false, 1},
+                           {"CLen", true, false, 1},
+                           {"Fail", true, false, 1}};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : recs) {
+    std::string mode = str(r, "mode");
+    bool nts = mode == "nts";
+    bool key = mode == "key";
+    auto last = num(r, "last_ke_ago_s");
+    rows.push_back({source_name(r, opt),
+                    nts   ? "NTS"
+                    : key ? "key"
+                          : "-",
+                    key ? or_dash(str(r, "key_id")) : "-", nts ? "AES-SIV" : or_dash(str(r, "key_type")),
+                    (nts || key) ? or_dash(str(r, "key_bits")) : "-", nts && last ? fmt_age(*last) : "-",
+                    nts ? or_dash(str(r, "ke_attempts")) : "-", or_dash(str(r, "naks")),
+                    nts ? or_dash(str(r, "cookies")) : "-", nts ? or_dash(str(r, "cookie_len")) : "-",
+                    or_dash(str(r, "failed"))});
+  }
+  out += format_table(cols, rows, opt.max_width);
+  for (const auto& r : recs) {
+    if (!str(r, "ke_error").empty()) {
+      out += "NTS-KE " + source_name(r, opt) + ": " + str(r, "ke_error") + "\n";
+    }
+  }
+  return out;
+}
+
 std::string clients(const std::vector<ctl::Record>& recs, const TableOptions& opt) {
   std::string out;
   if (opt.verbose) {
@@ -518,7 +564,7 @@ std::optional<std::string> people_report(const std::string& command, const std::
   if (command == "tracking" && records.size() == 1) {
     return tracking(records[0], opt, local, ctx);
   }
-  bool table = command == "sources" || command == "sourcestats" || command == "selectdata" ||
+  bool table = command == "sources" || command == "sourcestats" || command == "selectdata" || command == "authdata" ||
                command == "clients" || command == "tenants" || command == "audit tail";
   if (!table) {
     return std::nullopt;
@@ -534,6 +580,9 @@ std::optional<std::string> people_report(const std::string& command, const std::
   }
   if (command == "selectdata") {
     return selectdata(records, opt);
+  }
+  if (command == "authdata") {
+    return authdata(records, opt);
   }
   if (command == "clients") {
     return clients(records, opt);
