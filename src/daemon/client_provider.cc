@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "sys/fd.h"
+#include "sys/udp.h"
 
 namespace tr7::daemon {
 
@@ -323,21 +324,9 @@ std::optional<ctl::NtpDataStatus> ClientProvider::ntp_data(const core::IpAddr& a
     if (v.resolving || !(v.address.ip == addr)) {
       continue;
     }
-    // The local address the kernel picks for this source: connect a UDP socket (no
-    // packet is sent) and ask.
-    std::string local;
-    sys::Fd fd(socket(addr.is_v6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_storage ss{};
-    unsigned len = v.address.to_sockaddr(ss);
-    if (fd.valid() && connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-      sockaddr_storage me{};
-      socklen_t ml = sizeof me;
-      if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&me), &ml) == 0) {
-        if (auto a = core::SockAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&me), static_cast<unsigned>(ml))) {
-          local = a->ip.to_string();
-        }
-      }
-    }
+    // The local address the kernel picks for this source (no packet is sent).
+    auto me = sys::source_address_for(v.address);
+    std::string local = me ? me->to_string() : std::string();
     return map_ntp_data(v, local);
   }
   return std::nullopt;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/leap.h"
+#include "core/refid.h"
 #include "daemon/drift_file.h"
 #include "daemon/log.h"
 #include "sys/clock.h"
@@ -173,19 +174,7 @@ core::SourceOptions ClientService::source_options(const SourceConfig& c) const {
   return so;
 }
 
-uint32_t ClientService::refid_of(const core::SockAddr& a) const {
-  if (a.ip.is_v4()) {
-    return a.ip.v4_host_order();
-  }
-  // RFC 5905: the first 32 bits of the MD5 of the IPv6 address; we have no MD5 in the
-  // core, and the refid of an IPv6 reference only has to be a stable, loop-detecting
-  // identity: a fold of the address does that.
-  uint32_t h = 2166136261u;
-  for (uint8_t b : a.ip.bytes) {
-    h = (h ^ b) * 16777619u;
-  }
-  return h;
-}
+uint32_t ClientService::refid_of(const core::SockAddr& a) const { return core::refid_of(a.ip); }
 
 void ClientService::start_resolve(Endpoint& ep) {
   if (m_dns == nullptr || ep.pending != nullptr) {
@@ -342,6 +331,12 @@ void ClientService::send_request(Member& m, double mono) {
     }
   }
   auto req = m_client->make_request(m.id, mono);
+  // Loop test: the refid of the address this source sees us from (it may change with the
+  // routes; in another namespace the kernel of this one cannot tell, and it stays unknown).
+  if (m.netns.empty()) {
+    auto me = sys::source_address_for(m.addr);
+    m_client->set_local_refid(m.id, me ? core::refid_of(*me) : 0);
+  }
   if (!fd.valid()) {
     ++m_stats.send_errors;
     return;
@@ -394,6 +389,13 @@ void ClientService::on_readable(Member& m) {
     }
     size_t len = d.truncated ? k_rx_buf : d.len;
     auto r = m_client->on_response(m.id, std::span<const uint8_t>(d.data, len), t4, mono);
+    if (r.reject == core::Reject::SyncLoop && !m.loop_reported) {
+      log_warn("source %s is synchronised to us (its refid names our address): not used while it is (timing loop)",
+               m.addr.to_string().c_str());
+      m.loop_reported = true;
+    } else if (r.sample) {
+      m.loop_reported = false;
+    }
     if (r.reject) {
       log_debug("reply from %s refused: %s", m.addr.to_string().c_str(), core::to_string(*r.reject));
     }

@@ -126,6 +126,7 @@ class ClientService {
     core::SourceId id = 0;
     sys::Fd fd;
     std::unique_ptr<sys::Callback> ev;
+    bool loop_reported = false;  // a timing loop with it was logged (until a sample again)
   };
   struct Endpoint {
     SourceConfig cfg;

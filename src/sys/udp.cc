@@ -108,6 +108,25 @@ core::SockAddr local_address(int fd) {
   return *a;
 }
 
+std::optional<core::IpAddr> source_address_for(const core::SockAddr& peer) {
+  Fd fd = udp_socket(peer.ip.is_v6() ? AF_INET6 : AF_INET);
+  sockaddr_storage ss{};
+  unsigned len = peer.to_sockaddr(ss);
+  if (!fd.valid() || connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return std::nullopt;
+  }
+  sockaddr_storage me{};
+  socklen_t ml = sizeof me;
+  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&me), &ml) != 0) {
+    return std::nullopt;
+  }
+  auto a = core::SockAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&me), static_cast<unsigned>(ml));
+  if (!a) {
+    return std::nullopt;
+  }
+  return a->ip;
+}
+
 UdpBatch::UdpBatch(size_t slots, size_t buf_size)
     : m_buf_size(buf_size),
       m_buffers(slots * buf_size),

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -34,6 +35,9 @@ Fd open_udp(const core::SockAddr& local, const UdpOptions& opt);
 // over by the privileged helper).
 void configure_udp(int fd, int family, const UdpOptions& opt);
 core::SockAddr local_address(int fd);
+// The local address the kernel picks to reach `peer` (a UDP socket is connected, which
+// sends nothing, and asked); nullopt when there is no route.
+std::optional<core::IpAddr> source_address_for(const core::SockAddr& peer);
 // Makes `fd` blocking, with a receive timeout (a thread that blocks in recvmmsg still
 // looks at its control flags every `timeout_ms`). Throws std::system_error.
 void set_blocking(int fd, int timeout_ms);
