@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "core/busy_poll.h"
+#include "daemon/log.h"
 #include "sys/clock.h"
 #include "sys/reuseport.h"
 #include "sys/udp.h"
@@ -90,6 +91,11 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
   opt.reuse_port = threads > 1;
   opt.pktinfo = is_wildcard(addr);
   opt.rcvbuf = k_server_rcvbuf;
+  // A listen address that is not on this host yet (the floating VIP of an HA standby) is
+  // bound anyway and served once it arrives, instead of stopping the start.
+  bool absent = false;
+  opt.freebind_if_absent = true;
+  opt.freebound = &absent;
   std::vector<sys::Fd> fds;
   core::SockAddr bind_to = addr;
   if (threads > 1 && addr.port != 0) {
@@ -99,6 +105,7 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
     sys::UdpOptions plain;
     plain.timestamps = false;
     plain.pktinfo = false;
+    plain.freebind_if_absent = true;
     sys::open_udp(addr, plain);  // closed again at once
   }
   for (unsigned i = 0; i < threads; ++i) {
@@ -109,6 +116,10 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
   }
   if (threads > 1) {
     sys::attach_steering(fds[0].get(), addr.ip.is_v6() ? AF_INET6 : AF_INET, key, threads);
+  }
+  if (absent) {
+    log_warn("listen address %s is not on this host (yet): bound with IP_FREEBIND, served once it is",
+             addr.to_string().c_str());
   }
   return fds;
 }

@@ -78,7 +78,16 @@ Fd open_udp(const core::SockAddr& local, const UdpOptions& opt) {
   configure_udp(fd.get(), family, opt);
   sockaddr_storage ss{};
   unsigned len = local.to_sockaddr(ss);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+  if (rc < 0 && errno == EADDRNOTAVAIL && opt.freebind_if_absent) {
+    // IP_FREEBIND at the IP level covers IPv6 sockets too (as chronyd sets it).
+    set_int(fd.get(), IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND");
+    rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    if (rc == 0 && opt.freebound) {
+      *opt.freebound = true;
+    }
+  }
+  if (rc < 0) {
     throw_errno("bind " + local.to_string());
   }
   return fd;

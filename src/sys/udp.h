@@ -21,6 +21,11 @@ struct UdpOptions {
   bool timestamps = true;       // SO_TIMESTAMPNS: kernel receive time
   bool pktinfo = true;          // IP_PKTINFO / IPV6_RECVPKTINFO: reply from the address asked
   int rcvbuf = 0;               // SO_RCVBUF if > 0
+  // An address not (yet) on this host is bound anyway with IP_FREEBIND (a floating VIP
+  // of an HA pair: the standby serves once the address moves to it). `freebound` (if
+  // set) tells the caller it happened.
+  bool freebind_if_absent = false;
+  bool* freebound = nullptr;
 };
 
 // A non-blocking, close-on-exec UDP socket (unbound), or an invalid Fd with errno set.
