@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "core/tz.h"
 #include "ctl/status.h"
@@ -15,6 +16,77 @@
 #include "daemon/tzdb.h"
 
 namespace tr7::daemon {
+
+namespace {
+
+// Scans fd backwards, newest line first, until `stop` returns true for a complete line
+// or the start is reached. Linear: each byte is read and split once. Returns the number
+// of bytes after the last newline (a torn write; 0 if none).
+off_t scan_back(int fd, const std::function<bool(std::string_view)>& stop) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    return 0;
+  }
+  constexpr size_t k_chunk = 65536;
+  off_t pos = st.st_size;
+  std::string carry;  // the start of a line whose beginning is not read yet
+  off_t torn = -1;
+  while (pos > 0) {
+    size_t want = static_cast<size_t>(std::min<off_t>(pos, k_chunk));
+    pos -= static_cast<off_t>(want);
+    std::string chunk(want, '\0');
+    if (pread(fd, chunk.data(), want, pos) != static_cast<ssize_t>(want)) {
+      return 0;
+    }
+    chunk += carry;
+    size_t end = chunk.size();
+    if (torn < 0) {
+      size_t last_nl = chunk.rfind('\n');
+      if (last_nl == std::string::npos && pos > 0) {
+        carry = std::move(chunk);
+        continue;
+      }
+      torn = static_cast<off_t>(last_nl == std::string::npos ? chunk.size() : chunk.size() - last_nl - 1);
+      end = last_nl == std::string::npos ? 0 : last_nl;
+    }
+    // Complete lines in [0, end): from the newest; the piece before the first newline
+    // is complete only at the start of the file.
+    while (true) {
+      size_t nl = end == 0 ? std::string::npos : chunk.rfind('\n', end - 1);
+      if (nl == std::string::npos) {
+        break;
+      }
+      if (stop(std::string_view(chunk).substr(nl + 1, end - nl - 1))) {
+        return torn;
+      }
+      end = nl;
+    }
+    carry = chunk.substr(0, end);
+    if (pos == 0 && !carry.empty() && stop(carry)) {
+      return torn;
+    }
+  }
+  return torn < 0 ? 0 : torn;
+}
+
+std::optional<core::ChainState> last_sealed(int fd, off_t* torn = nullptr) {
+  std::optional<core::ChainState> found;
+  off_t t = scan_back(fd, [&found](std::string_view line) {
+    if (auto l = core::check_record(line)) {
+      found = core::ChainState{l->seq, l->hash};
+      return true;
+    }
+    return false;
+  });
+  if (torn) {
+    *torn = t;
+  }
+  return found;
+}
+
+std::string rotated_name(unsigned i) { return std::string(k_audit_file) + "." + std::to_string(i); }
+
+}  // namespace
 
 Result<void> AuditLog::open(int dirfd) {
   int fd = openat(dirfd, k_audit_file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
@@ -27,7 +99,36 @@ Result<void> AuditLog::open(int dirfd) {
     return unexpected(std::string(k_audit_file) + " is not a regular file");
   }
   m_fd.reset(fd);
+  m_dirfd = dirfd;
+  load_chain();
   return {};
+}
+
+void AuditLog::load_chain() {
+  // The chain goes on from the last sealed record: of this file, or of the newest
+  // rotated one when this one is new. A reopen (SIGHUP) keeps what this process wrote
+  // when the files say less (a rotation by logrotate leaves a new, empty audit.log).
+  off_t torn = 0;
+  std::optional<core::ChainState> found = last_sealed(m_fd.get(), &torn);
+  if (torn > 0) {
+    struct stat st {};
+    if (fstat(m_fd.get(), &st) == 0 && ftruncate(m_fd.get(), st.st_size - torn) == 0) {
+      log_warn("audit log: %lld bytes of a torn last line (an interrupted write) cut off",
+               static_cast<long long>(torn));
+    } else if (write(m_fd.get(), "\n", 1) == 1) {
+      log_warn("audit log: a torn last line (an interrupted write) ended with a newline");
+    }
+  }
+  if (!found) {
+    int fd = openat(m_dirfd, rotated_name(1).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+      sys::Fd rotated(fd);
+      found = last_sealed(fd);
+    }
+  }
+  if (found && found->seq >= m_chain.seq) {
+    m_chain = *found;
+  }
 }
 
 namespace {
@@ -63,12 +164,33 @@ std::string AuditLog::format(const AuditEntry& e, core::Timestamp now) const {
 }
 
 Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
-  std::string line = format(e, now);
-  log_info("audit: %s", line.c_str());
   if (!m_fd.valid()) {
+    log_info("audit: %s", format(e, now).c_str());
+    ++m_write_failures;
+    m_failing = true;
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
-  line += '\n';
+  core::ChainState next = m_chain;
+  std::string line = core::seal_record(next, m_node, format(e, now));
+  log_info("audit: %s", line.c_str());
+  if (auto w = write_line(line + '\n'); !w) {
+    ++m_write_failures;
+    m_failing = true;
+    return w;
+  }
+  m_chain = next;
+  m_failing = false;
+  ++m_records;
+  if (m_rotation.max_size > 0) {
+    struct stat st {};
+    if (fstat(m_fd.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) >= m_rotation.max_size) {
+      rotate();
+    }
+  }
+  return {};
+}
+
+Result<void> AuditLog::write_line(const std::string& line) {
   // One write(2) with O_APPEND: the line lands whole at the end, even with a concurrent
   // writer. A short write leaves a partial line, which tail() skips; it is an error.
   size_t done = 0;
@@ -89,8 +211,94 @@ Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
     log_err("audit log fsync failed: %s", std::strerror(err));
     return unexpected(std::string("audit log fsync failed: ") + std::strerror(err));
   }
-  ++m_records;
   return {};
+}
+
+void AuditLog::rotate() {
+  // audit.log.(keep-1) -> .keep, ..., audit.log -> .1; the oldest beyond `keep` goes.
+  unsigned keep = std::max(1u, m_rotation.keep);
+  if (unlinkat(m_dirfd, rotated_name(keep).c_str(), 0) != 0 && errno != ENOENT) {
+    log_warn("audit log rotation: cannot delete %s: %s", rotated_name(keep).c_str(), std::strerror(errno));
+  }
+  for (unsigned i = keep; i > 1; --i) {
+    if (renameat(m_dirfd, rotated_name(i - 1).c_str(), m_dirfd, rotated_name(i).c_str()) != 0 && errno != ENOENT) {
+      log_warn("audit log rotation: %s: %s", rotated_name(i - 1).c_str(), std::strerror(errno));
+    }
+  }
+  if (renameat(m_dirfd, k_audit_file, m_dirfd, rotated_name(1).c_str()) != 0) {
+    log_err("audit log rotation failed: %s (writing on in %s)", std::strerror(errno), k_audit_file);
+    return;
+  }
+  int fd = openat(m_dirfd, k_audit_file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+  if (fd < 0) {
+    log_err("audit log rotation: cannot create a new %s: %s (writing on in %s)", k_audit_file, std::strerror(errno),
+            rotated_name(1).c_str());
+    return;
+  }
+  fsync(m_dirfd);
+  m_fd.reset(fd);
+  ++m_rotations;
+  log_info("audit log rotated at seq %llu: %s is now %s (%u kept)", static_cast<unsigned long long>(m_chain.seq),
+           k_audit_file, rotated_name(1).c_str(), keep);
+}
+
+AuditVerdict AuditLog::verify() const {
+  AuditVerdict v;
+  if (m_dirfd < 0) {
+    v.error = "no audit log (state directory unavailable)";
+    return v;
+  }
+  // The rotated files present (.1, .2, ... up to the first missing one), oldest first.
+  std::vector<std::string> names;
+  for (unsigned i = 1; i <= 10000; ++i) {
+    struct stat st {};
+    if (fstatat(m_dirfd, rotated_name(i).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      break;
+    }
+    names.insert(names.begin(), rotated_name(i));
+  }
+  names.emplace_back(k_audit_file);
+  core::ChainVerifier cv;
+  for (const auto& name : names) {
+    int fd = openat(m_dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      v.error = "cannot open " + name + ": " + std::strerror(errno);
+      break;
+    }
+    sys::Fd f(fd);
+    v.files.push_back(name);
+    std::string buf(1 << 16, '\0');
+    std::string pending;
+    uint64_t lineno = 0;
+    off_t pos = 0;
+    while (true) {
+      ssize_t n = pread(fd, buf.data(), buf.size(), pos);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        v.error = "cannot read " + name + ": " + std::strerror(errno);
+        break;
+      }
+      if (n == 0) {
+        break;
+      }
+      pos += n;
+      pending.append(buf.data(), static_cast<size_t>(n));
+      size_t start = 0;
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        cv.line(std::string_view(pending).substr(start, nl - start), name, ++lineno);
+      }
+      pending.erase(0, start);
+    }
+    if (!pending.empty()) {
+      // A line without its newline is being written, or was torn: not a record.
+      log_debug("audit verify: %s ends with %zu bytes of an incomplete line", name.c_str(), pending.size());
+    }
+  }
+  cv.finish(m_chain);
+  v.chain = cv.report();
+  return v;
 }
 
 bool AuditLog::take_token(int64_t mono_ns) {
@@ -171,13 +379,12 @@ Result<void> AuditLog::correction_released(int64_t id, double offset_s, std::str
   return append(e, now);
 }
 
-Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const {
+namespace {
+
+Result<std::vector<std::vector<ctl::JsonField>>> tail_of(int fd, size_t n) {
   std::vector<std::vector<ctl::JsonField>> out;
-  if (!m_fd.valid()) {
-    return unexpected(std::string("no audit log (state directory unavailable)"));
-  }
   struct stat st {};
-  if (fstat(m_fd.get(), &st) != 0) {
+  if (fstat(fd, &st) != 0) {
     return unexpected(std::string("cannot stat the audit log: ") + std::strerror(errno));
   }
   // Read backwards in chunks until n complete lines are in hand (or 16 MiB were read).
@@ -190,7 +397,7 @@ Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const 
     size_t want = static_cast<size_t>(std::min<off_t>(pos, k_chunk));
     pos -= static_cast<off_t>(want);
     std::string chunk(want, '\0');
-    ssize_t got = pread(m_fd.get(), chunk.data(), want, pos);
+    ssize_t got = pread(fd, chunk.data(), want, pos);
     if (got != static_cast<ssize_t>(want)) {
       return unexpected(std::string("cannot read the audit log"));
     }
@@ -221,6 +428,30 @@ Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const 
     if (obj) {
       out.push_back(std::move(*obj));
     }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const {
+  if (!m_fd.valid()) {
+    return unexpected(std::string("no audit log (state directory unavailable)"));
+  }
+  auto out = tail_of(m_fd.get(), n);
+  if (!out || out->size() >= n || m_dirfd < 0) {
+    return out;
+  }
+  // Just rotated: the rest from the newest rotated file.
+  int fd = openat(m_dirfd, rotated_name(1).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return out;
+  }
+  sys::Fd older(fd);
+  auto more = tail_of(fd, n - out->size());
+  if (more) {
+    more->insert(more->end(), out->begin(), out->end());
+    return more;
   }
   return out;
 }

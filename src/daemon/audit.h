@@ -18,6 +18,13 @@
 // The file is opened relative to the state directory's fd, at start (before any chroot
 // or privilege drop), with O_APPEND|O_NOFOLLOW, and again at each reload (SIGHUP), so a
 // log rotation (contrib/tr7ntpd.logrotate) only needs a SIGHUP.
+//
+// Tamper evidence (core/audit_chain.h): every record is sealed with seq, node,
+// prev_hash and hash, the chain carried across restarts (the last sealed record is read
+// at open) and across files: when audit.log reaches max_size bytes it becomes
+// audit.log.1 (the older ones audit.log.2 ... up to `keep`, the oldest deleted) and a
+// new audit.log continues the chain. verify() checks every file, oldest first, and the
+// end of the chain against what this process wrote last.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/audit_chain.h"
 #include "core/result.h"
 #include "core/time.h"
 #include "ctl/json.h"
@@ -56,13 +64,36 @@ inline constexpr int k_refusal_burst = 10;
 inline constexpr double k_refusal_interval_s = 6.0;
 inline constexpr size_t k_audit_value_max = 65536;  // before/after longer than this are cut
 
+// Size-based rotation: audit.log becomes audit.log.1 when it reaches max_size bytes (0:
+// never by size), at most `keep` rotated files are kept.
+struct AuditRotation {
+  uint64_t max_size = 16 << 20;
+  unsigned keep = 10;
+};
+
+// What `audit verify` reports (core::ChainReport plus the files read).
+struct AuditVerdict {
+  core::ChainReport chain;
+  std::vector<std::string> files;  // oldest first
+  std::string error;               // a file could not be read (then chain is partial)
+};
+
 class AuditLog {
  public:
   AuditLog(const TimezoneDb& tz, std::string zone) : m_tz(tz), m_zone(std::move(zone)) {}
-  // Opens (creates, mode 0640) the log in the directory `dirfd`.
+  // Opens (creates, mode 0640) the log in the directory `dirfd` (kept for rotation and
+  // verification: it must outlive this object) and takes up the chain where the last
+  // sealed record of audit.log (or audit.log.1) left it. A torn last line (a crash in
+  // the middle of a write) is cut off first (logged), so no record is glued to it.
   Result<void> open(int dirfd);
   bool is_open() const { return m_fd.valid(); }
   void set_zone(std::string zone) { m_zone = std::move(zone); }
+  // The node name sealed into every record ([daemon] node, the host name by default).
+  void set_node(std::string node) { m_node = std::move(node); }
+  void set_rotation(AuditRotation r) { m_rotation = r; }
+  const core::ChainState& chain() const { return m_chain; }
+  // Checks the chain over every file (see above). Reads up to (keep + 1) x max_size bytes.
+  AuditVerdict verify() const;
 
   // The JSON line of an entry (without newline); pure apart from the zone lookup.
   std::string format(const AuditEntry& e, core::Timestamp now) const;
@@ -84,14 +115,29 @@ class AuditLog {
 
   uint64_t records() const { return m_records; }
   uint64_t suppressed_total() const { return m_suppressed_total; }
+  // Writes that failed (write, fsync or no log), and whether the last one did: the
+  // `audit_write_failed` alert.
+  uint64_t write_failures() const { return m_write_failures; }
+  bool failing() const { return m_failing; }
+  uint64_t rotations() const { return m_rotations; }
 
  private:
   bool take_token(int64_t mono_ns);
+  Result<void> write_line(const std::string& line);
+  void load_chain();
+  void rotate();
 
   const TimezoneDb& m_tz;
   std::string m_zone;
+  std::string m_node = "localhost";
+  AuditRotation m_rotation;
+  int m_dirfd = -1;
   sys::Fd m_fd;
+  core::ChainState m_chain;
   uint64_t m_records = 0;
+  uint64_t m_write_failures = 0;
+  bool m_failing = false;
+  uint64_t m_rotations = 0;
   // Refusal limiter (token bucket).
   double m_tokens = k_refusal_burst;
   int64_t m_last_refill_ns = 0;

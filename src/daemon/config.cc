@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/digest.h"
 #include "core/strutil.h"
 #include "ctl/command.h"
 
@@ -378,6 +379,29 @@ void Parser::define_daemon() {
   };
   s["admin_group"] = group_key(&DaemonSettings::admin_group, &DaemonSettings::admin_group_line);
   s["monitor_group"] = group_key(&DaemonSettings::monitor_group, &DaemonSettings::monitor_group_line);
+  s["node"] = {
+      false, [this](const std::string& v, int) -> std::optional<std::string> {
+        // Sealed into audit records and alert payloads unescaped: a plain name.
+        if (v.size() > 64 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                                 std::string::npos) {
+          return "expected a node name ([A-Za-z0-9._-], at most 64 characters)";
+        }
+        m_cfg.daemon.node = v;
+        return std::nullopt;
+      }};
+  s["audit_max_size"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                           if (v == "0") {
+                             m_cfg.daemon.audit_max_size = 0;
+                             return std::nullopt;
+                           }
+                           auto n = core::parse_size(v, 4096, int64_t{1} << 40);
+                           if (!n) {
+                             return n.error() + " (0: no rotation by size)";
+                           }
+                           m_cfg.daemon.audit_max_size = static_cast<uint64_t>(*n);
+                           return std::nullopt;
+                         }};
+  s["audit_keep"] = int_key(1, 1000, [this](int64_t n) { m_cfg.daemon.audit_keep = static_cast<unsigned>(n); });
   s["timezone"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                      if (!ctl::valid_zone_name(v)) {
                        return "invalid time zone name '" + v + "' (an IANA name such as Europe/Istanbul)";
@@ -933,6 +957,7 @@ ConfigResult parse_config_text(std::string_view text, const std::string& name) {
                      [&](const std::string& a, const std::string& b) { return line_of(a) < line_of(b); });
     return unexpected(std::move(errors));
   }
+  parser.config().sha256 = core::sha256_hex(text);
   return std::move(parser.config());
 }
 
@@ -954,6 +979,9 @@ std::vector<std::string> config_summary(const Config& c) {
   add("daemon.admin_group", c.daemon.admin_group);
   add("daemon.monitor_group", c.daemon.monitor_group);
   add("daemon.timezone", c.daemon.timezone);
+  add("daemon.node", c.daemon.node);
+  add("daemon.audit_max_size", std::to_string(c.daemon.audit_max_size));
+  add("daemon.audit_keep", std::to_string(c.daemon.audit_keep));
   for (const auto& l : c.server.listen) {
     add("server.listen", l.to_string());
   }
@@ -983,6 +1011,24 @@ std::vector<std::string> config_summary(const Config& c) {
     add("tenant." + t.spec.name, words);
   }
   return out;
+}
+
+std::string node_name(const DaemonSettings& d) {
+  if (!d.node.empty()) {
+    return d.node;
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    return "localhost";
+  }
+  std::string n;
+  for (const char* p = host; *p && n.size() < 64; ++p) {
+    char c = *p;
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    n += ok ? c : '_';
+  }
+  return n;
 }
 
 ConfigResult load_config_fd(int fd, const std::string& name) {

@@ -49,6 +49,11 @@ struct DaemonSettings {
   std::string admin_group;    // may change things (with root); empty: root only
   std::string monitor_group;  // may read; empty: root and admin_group only
   std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
+  // The name of this node in audit records, alerts and reports; empty: the host name.
+  std::string node;
+  // Audit log rotation by size (audit.h): 0 = never by size.
+  uint64_t audit_max_size = 16 << 20;
+  unsigned audit_keep = 10;
   // Where user, admin_group, monitor_group and timezone were set (0: default), for the
   // checks the parser cannot make (--check-config: does the user, group, zone exist?).
   int user_line = 0;
@@ -139,6 +144,7 @@ inline constexpr unsigned k_max_server_threads = 256;
 
 struct Config {
   std::string path;
+  std::string sha256;  // of the file's text, as read (reports name the configuration by it)
   DaemonSettings daemon;
   ServerSettings server;
   SourcesSettings sources;
@@ -168,6 +174,9 @@ ConfigResult load_config_fd(int fd, const std::string& name);
 // The effective settings as "section.key = value" lines in a stable order, one line per
 // list item: what the audit trail records as before/after of a reload.
 std::vector<std::string> config_summary(const Config& c);
+
+// The node's name: [daemon] node, else the host name (cut to what a node name may hold).
+std::string node_name(const DaemonSettings& d);
 
 // Longest line accepted, in bytes without the line ending.
 inline constexpr size_t k_config_max_line = 196;

@@ -105,6 +105,8 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_timezone_set(peer, pc);
     case ctl::Cmd::AuditTail:
       return cmd_audit_tail(pc);
+    case ctl::Cmd::AuditVerify:
+      return cmd_audit_verify();
     case ctl::Cmd::Rtc:
       return cmd_rtc();
     case ctl::Cmd::Metrics: {
@@ -484,6 +486,26 @@ CtlOutcome CtlService::cmd_audit_tail(const ctl::ParsedCommand& pc) const {
     o.lines.push_back(ctl::encode_record(r));
   }
   return o;
+}
+
+CtlOutcome CtlService::cmd_audit_verify() const {
+  AuditVerdict v = m_audit.verify();
+  const core::ChainReport& c = v.chain;
+  std::string files;
+  for (const auto& f : v.files) {
+    files += (files.empty() ? "" : ",") + f;
+  }
+  bool ok = c.ok && v.error.empty();
+  return one({{"result", ok ? "ok" : "bad"},
+              {"records", std::to_string(c.records)},
+              {"first_seq", c.records ? std::to_string(c.first_seq) : ""},
+              {"last_seq", c.records ? std::to_string(c.last_seq) : ""},
+              {"unchained", std::to_string(c.unchained)},
+              {"written_seq", std::to_string(m_audit.chain().seq)},
+              {"first_bad_seq", c.first_bad_seq ? std::to_string(*c.first_bad_seq) : ""},
+              {"problem", !v.error.empty() ? v.error : c.problem},
+              {"where", c.where},
+              {"files", files}});
 }
 
 CtlOutcome CtlService::cmd_rtc() const {

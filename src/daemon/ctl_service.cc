@@ -62,6 +62,8 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
     log_warn("cannot open state directory %s (runtime changes and the audit trail are unavailable)", path.c_str());
   } else {
     const char* dir_name = path.c_str();
+    m_audit.set_node(node_name(cfg.daemon));
+    m_audit.set_rotation(AuditRotation{cfg.daemon.audit_max_size, cfg.daemon.audit_keep});
     if (auto r = m_audit.open(m_dir->fd()); !r) {
       log_warn("%s/%s (changes through the control socket are refused)", dir_name, r.error().c_str());
     }
@@ -188,6 +190,8 @@ void CtlService::audit_reload(const Caller& who, const ReloadOutcome& r) {
   if (r.ok) {
     // The zone may have changed with the configuration (unless overridden at run time).
     set_zone(effective_zone(m_daemon.config()));
+    m_audit.set_node(node_name(m_daemon.config().daemon));
+    m_audit.set_rotation(AuditRotation{m_daemon.config().daemon.audit_max_size, m_daemon.config().daemon.audit_keep});
   }
   if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
     log_err("reload: %s", a.error().c_str());

@@ -152,6 +152,7 @@ class CtlService {
   CtlOutcome cmd_timezone_list() const;
   CtlOutcome cmd_timezone_set(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_audit_tail(const ctl::ParsedCommand& pc) const;
+  CtlOutcome cmd_audit_verify() const;
   CtlOutcome cmd_rtc() const;
   CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);

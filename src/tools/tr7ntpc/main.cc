@@ -132,6 +132,19 @@ int run_command(const ctl::ParsedCommand& pc, Options& o) {
     // Nothing to convert: these carry their own local time.
   }
   std::fputs(tools::render(pc.cmd, *body, o.render).c_str(), stdout);
+  if (pc.cmd == ctl::Cmd::AuditVerify && !body->records.empty()) {
+    // A broken chain is a failure of the command: exit 1, naming the first bad record.
+    const std::string* res = ctl::find(body->records[0], "result");
+    if (!res || *res != "ok") {
+      const std::string* seq = ctl::find(body->records[0], "first_bad_seq");
+      const std::string* problem = ctl::find(body->records[0], "problem");
+      const std::string* where = ctl::find(body->records[0], "where");
+      std::fprintf(stderr, "tr7ntpc: audit trail broken at seq %s: %s%s%s\n", seq && !seq->empty() ? seq->c_str() : "?",
+                   problem ? problem->c_str() : "?", where && !where->empty() ? " at " : "",
+                   where ? where->c_str() : "");
+      return k_exit_failed;
+    }
+  }
   if (pc.cmd == ctl::Cmd::Reload && !body->records.empty()) {
     // Reloaded, but some changed keys take effect only at a restart: say which, exit 1.
     const std::string* need = ctl::find(body->records[0], "restart_needed");
