@@ -143,9 +143,17 @@ std::vector<AlertEvent> AlertEngine::update(const AlertInput& in) {
   step(AlertKind::Offset, "", in.synchronised && std::isfinite(off) && over(AlertKind::Offset, "", off, m_s.offset_s),
        off, m_s.offset_s, fmt("offset %.6f s beyond %.6f s", off, m_s.offset_s), now, out);
 
-  // Frequency change over the window (samples while synchronised, one a minute).
+  // Frequency change over the window (samples while synchronised, one a minute). The
+  // first startup_grace_s of a synchronisation are the discipline converging, not drift:
+  // no samples then; a loss of synchronisation starts over.
   double change = 0;
-  if (in.synchronised && std::isfinite(in.freq_ppm)) {
+  if (in.synchronised && !m_synced_since) {
+    m_synced_since = now;
+  } else if (!in.synchronised) {
+    m_synced_since.reset();
+    m_freq.clear();
+  }
+  if (m_synced_since && now - *m_synced_since >= m_s.startup_grace_s && std::isfinite(in.freq_ppm)) {
     while (!m_freq.empty() && now - m_freq.front().first > m_s.drift_window_s) {
       m_freq.pop_front();
     }

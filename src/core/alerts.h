@@ -18,7 +18,8 @@
 // The conditions (value / threshold in the events):
 //   offset             synchronised and |offset| > offset_s                 |offset| s / offset_s
 //   drift              |frequency - any frequency of the last drift_window_s| > drift_ppm
-//                      (while synchronised)                                 change ppm / drift_ppm
+//                      (while synchronised, from startup_grace_s after it synchronised:
+//                      the discipline converges before)                    change ppm / drift_ppm
 //   sources_low        usable sources < min_sources                          usable / min_sources
 //   no_source          no source answered either of its last two polls       0 / 1
 //   unsynchronised     not synchronised to a source                          0 / 1
@@ -157,6 +158,7 @@ class AlertEngine {
   double m_start;
   std::map<std::pair<AlertKind, std::string>, State> m_states;
   std::deque<std::pair<double, double>> m_freq;  // (mono, freq_ppm) while synchronised, one a minute at most
+  std::optional<double> m_synced_since;
   bool m_ever_synced = false;
   bool m_ever_reachable = false;
   int m_stratum_now = 0;

@@ -61,6 +61,17 @@ struct MetricsInput {
   uint64_t ctl_refused = 0;       // commands refused (permission)
   uint64_t ctl_bad_requests = 0;  // junk, unknown commands, bad arguments
   uint64_t audit_records = 0;
+  uint64_t audit_write_failures = 0;
+  // Alerts: (name, firing) for every alert name; transitions so far.
+  std::vector<std::pair<std::string, bool>> alerts;
+  uint64_t alerts_fired = 0;
+  uint64_t alerts_resolved = 0;
+  // The alert webhook, when configured.
+  bool webhook = false;
+  uint64_t webhook_delivered = 0;
+  uint64_t webhook_failed_attempts = 0;
+  uint64_t webhook_dropped = 0;
+  uint64_t webhook_queued = 0;
   double uptime_s = 0;
   std::string version;
 };

@@ -169,6 +169,7 @@ class Parser {
     define_discipline();
     define_metrics();
     define_tenants();
+    define_alerts();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -217,6 +218,9 @@ class Parser {
       error(line, "unknown section [" + sec + "]");
       return;
     }
+    if (sec == "alerts") {
+      m_alerts_line = line;
+    }
     auto [it, fresh] = m_section_lines.emplace(sec, line);
     if (!fresh) {
       error(line, "duplicate section [" + sec + "] (first on line " + std::to_string(it->second) + ")");
@@ -237,6 +241,7 @@ class Parser {
   std::optional<std::string> add_source(const std::string& v, int line, SourceConfig::Kind kind);
   void define_metrics();
   void define_tenants();
+  void define_alerts();
   bool define_tenant(const std::string& sec, int line);
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action, core::AllowList& into,
                                        const std::string& section);
@@ -250,6 +255,7 @@ class Parser {
   std::map<std::string, int> m_section_lines;
   std::map<std::string, std::vector<std::pair<core::Prefix, int>>> m_rule_lines;  // by section
   int m_min_sources_line = 0;
+  int m_alerts_line = 0;
 };
 
 void Parser::define_daemon() {
@@ -795,6 +801,36 @@ void Parser::define_tenants() {
                          }};
 }
 
+void Parser::define_alerts() {
+  auto& s = m_sections["alerts"];
+  auto& a = m_cfg.alerts;
+  s["offset"] = real_key(1e-6, 1e6, [&a](double x) { a.engine.offset_s = x; });
+  s["drift"] = real_key(0.001, 1e5, [&a](double x) { a.engine.drift_ppm = x; });
+  s["drift_window"] = real_key(60, 7 * 86400, [&a](double x) { a.engine.drift_window_s = x; });
+  s["peer_max_offset"] = real_key(1e-6, 1e6, [&a](double x) { a.engine.peer_max_offset_s = x; });
+  s["hysteresis"] = real_key(0.1, 1, [&a](double x) { a.engine.hysteresis = x; });
+  s["hold"] = real_key(0, 86400, [&a](double x) { a.engine.hold_s = x; });
+  s["clear_hold"] = real_key(0, 86400, [&a](double x) { a.engine.clear_hold_s = x; });
+  s["startup_grace"] = real_key(0, 86400, [&a](double x) { a.engine.startup_grace_s = x; });
+  s["stratum_settle"] = real_key(0, 7 * 86400, [&a](double x) { a.engine.stratum_settle_s = x; });
+  s["webhook"] = {false, [&a](const std::string& v, int) -> std::optional<std::string> {
+                    auto u = parse_http_url(v);
+                    if (!u) {
+                      return u.error();
+                    }
+                    a.webhook = *u;
+                    return std::nullopt;
+                  }};
+  s["webhook_secret_file"] = {false, [&a](const std::string& v, int) -> std::optional<std::string> {
+                                if (v[0] != '/' || v.size() > 200 || v.find("/../") != std::string::npos) {
+                                  return std::string("expected an absolute path of a file");
+                                }
+                                a.webhook_secret_file = v;
+                                return std::nullopt;
+                              }};
+  s["webhook_timeout"] = real_key(0.1, 60, [&a](double x) { a.webhook_timeout_s = x; });
+}
+
 // [tenant NAME]: the section's keys write into m_cfg.tenants.tenants[index].
 bool Parser::define_tenant(const std::string& sec, int line) {
   std::string name(core::trim(std::string_view(sec).substr(std::min<size_t>(sec.size(), 7))));
@@ -894,6 +930,10 @@ void Parser::finish() {
         }
       }
     }
+  }
+  m_cfg.alerts.engine.min_sources = m_cfg.sources.min_sources;
+  if (!m_cfg.alerts.webhook_secret_file.empty() && !m_cfg.alerts.webhook) {
+    error(m_alerts_line, "[alerts] webhook_secret_file without a webhook");
   }
   // min_sources that no configuration can reach would never synchronise.
   size_t possible = 0;
@@ -1000,6 +1040,16 @@ std::vector<std::string> config_summary(const Config& c) {
     add("server.ratelimit", "");
   }
   add("metrics.listen", c.metrics.listen ? c.metrics.listen->to_string() : "");
+  const core::AlertSettings& a = c.alerts.engine;
+  char al[320];
+  std::snprintf(al, sizeof al,
+                "offset %g drift %g drift_window %g peer_max_offset %g hysteresis %g hold %g clear_hold %g "
+                "startup_grace %g stratum_settle %g",
+                a.offset_s, a.drift_ppm, a.drift_window_s, a.peer_max_offset_s, a.hysteresis, a.hold_s, a.clear_hold_s,
+                a.startup_grace_s, a.stratum_settle_s);
+  add("alerts", al);
+  add("alerts.webhook", c.alerts.webhook ? c.alerts.webhook->text : "");
+  add("alerts.webhook_secret_file", c.alerts.webhook_secret_file);
   for (const auto& r : c.tenants.runtime) {
     add("tenants.runtime", core::to_string(r));
   }
@@ -1011,6 +1061,76 @@ std::vector<std::string> config_summary(const Config& c) {
     add("tenant." + t.spec.name, words);
   }
   return out;
+}
+
+Result<HttpUrl, std::string> parse_http_url(std::string_view s) {
+  HttpUrl u;
+  u.text = std::string(s);
+  if (s.rfind("https://", 0) == 0) {
+    return unexpected(std::string("https is not supported (no TLS in this build): use http:// to a local relay"));
+  }
+  if (s.rfind("http://", 0) != 0) {
+    return unexpected("expected http://HOST[:PORT][/PATH], not '" + std::string(s.substr(0, 60)) + "'");
+  }
+  std::string_view rest = s.substr(7);
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    u.path = std::string(rest.substr(slash));
+  }
+  for (char c : u.path) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '#') {
+      return unexpected(std::string("the path must be plain URL characters (no spaces, no fragment)"));
+    }
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return unexpected(std::string("no user:password@ in the URL (the body is signed with webhook_secret_file)"));
+  }
+  auto hp = [&]() -> Result<std::pair<std::string, std::optional<uint16_t>>, std::string> {
+    if (!authority.empty() && authority.front() == '[') {
+      size_t close = authority.find(']');
+      if (close == std::string_view::npos) {
+        return unexpected(std::string("missing ']'"));
+      }
+      std::string h(authority.substr(1, close - 1));
+      auto ip = core::parse_ip(h);
+      if (!ip || !ip->is_v6()) {
+        return unexpected("invalid IPv6 address '" + h + "'");
+      }
+      std::string_view after = authority.substr(close + 1);
+      if (after.empty()) {
+        return std::make_pair(h, std::optional<uint16_t>());
+      }
+      if (after.front() != ':') {
+        return unexpected(std::string("expected ':PORT' after ']'"));
+      }
+      auto p = parse_int(after.substr(1), 1, 65535);
+      if (!p) {
+        return unexpected("port: " + p.error());
+      }
+      return std::make_pair(h, std::optional<uint16_t>(static_cast<uint16_t>(*p)));
+    }
+    size_t colon = authority.find(':');
+    std::string h(authority.substr(0, colon));
+    std::optional<uint16_t> port;
+    if (colon != std::string_view::npos) {
+      auto p = parse_int(authority.substr(colon + 1), 1, 65535);
+      if (!p) {
+        return unexpected("port: " + p.error());
+      }
+      port = static_cast<uint16_t>(*p);
+    }
+    if (!valid_host(h)) {
+      return unexpected("'" + h + "' is not a host name or address");
+    }
+    return std::make_pair(h, port);
+  }();
+  if (!hp) {
+    return unexpected(hp.error());
+  }
+  u.host = hp->first;
+  u.port = hp->second.value_or(80);
+  return u;
 }
 
 std::string node_name(const DaemonSettings& d) {

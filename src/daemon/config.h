@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/alerts.h"
 #include "core/allowlist.h"
 #include "core/client_table.h"
 #include "core/discipline.h"
@@ -139,6 +140,25 @@ struct TenantsSettings {
   double check_interval_s = 1.0;
 };
 
+// An http:// URL (the alert webhook): host (name or address), port, path with query.
+struct HttpUrl {
+  std::string host;
+  uint16_t port = 80;
+  std::string path = "/";
+  std::string text;  // as configured
+  bool operator==(const HttpUrl&) const = default;
+};
+Result<HttpUrl, std::string> parse_http_url(std::string_view s);
+
+// [alerts]: the engine's thresholds (core/alerts.h; min_sources comes from [sources])
+// and the webhook.
+struct AlertsSettings {
+  core::AlertSettings engine;
+  std::optional<HttpUrl> webhook;
+  std::string webhook_secret_file;  // absolute path; its bytes (trailing whitespace cut) sign the body
+  double webhook_timeout_s = 5;
+};
+
 // Most server threads accepted by `threads`.
 inline constexpr unsigned k_max_server_threads = 256;
 
@@ -151,6 +171,7 @@ struct Config {
   DisciplineSettings discipline;
   MetricsSettings metrics;
   TenantsSettings tenants;
+  AlertsSettings alerts;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 

@@ -6,6 +6,7 @@
 
 #include "core/tz.h"
 #include "ctl/status.h"
+#include "daemon/alert_service.h"
 #include "daemon/client_provider.h"
 #include "daemon/ctl_service.h"
 #include "daemon/log.h"
@@ -60,6 +61,8 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_clients(pc);
     case ctl::Cmd::ServerStats:
       return cmd_serverstats();
+    case ctl::Cmd::Alerts:
+      return cmd_alerts();
     case ctl::Cmd::SourceAdd:
       return cmd_source_add(peer, pc);
     case ctl::Cmd::SourceDelete:
@@ -506,6 +509,27 @@ CtlOutcome CtlService::cmd_audit_verify() const {
               {"problem", !v.error.empty() ? v.error : c.problem},
               {"where", c.where},
               {"files", files}});
+}
+
+CtlOutcome CtlService::cmd_alerts() const {
+  CtlOutcome o;
+  const AlertService* a = m_daemon.alerts();
+  if (a == nullptr) {
+    return o;
+  }
+  for (const auto& r : a->list()) {
+    o.lines.push_back(ctl::encode_record({{"alert", core::to_string(r.kind)},
+                                          {"subject", r.subject},
+                                          {"state", r.firing ? "firing" : "resolved"},
+                                          {"severity", core::to_string(core::severity_of(r.kind))},
+                                          {"value", ctl::format_double(r.value)},
+                                          {"threshold", ctl::format_double(r.threshold)},
+                                          {"unit", alert_unit(r.kind)},
+                                          {"fired_utc", ctl::format_utc(r.fired)},
+                                          {"resolved_utc", ctl::format_utc(r.resolved)},
+                                          {"message", r.text}}));
+  }
+  return o;
 }
 
 CtlOutcome CtlService::cmd_rtc() const {

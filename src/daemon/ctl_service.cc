@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "autoconfig.h"
+#include "daemon/alert_service.h"
 #include "daemon/log.h"
 #include "daemon/metrics_http.h"
 #include "sys/clock.h"
@@ -285,6 +286,22 @@ std::string CtlService::metrics_text(ctl::MetricsFormat f) const {
     in.ctl_bad_requests = m_server->stats().bad_requests;
   }
   in.audit_records = m_audit.records();
+  in.audit_write_failures = m_audit.write_failures();
+  if (const AlertService* a = m_daemon.alerts()) {
+    for (size_t i = 0; i < core::k_alert_kinds; ++i) {
+      auto k = static_cast<core::AlertKind>(i);
+      in.alerts.emplace_back(core::to_string(k), a->active(k));
+    }
+    in.alerts_fired = a->fired_total();
+    in.alerts_resolved = a->resolved_total();
+    if (const Webhook* w = a->webhook()) {
+      in.webhook = true;
+      in.webhook_delivered = w->stats().delivered;
+      in.webhook_failed_attempts = w->stats().failed_attempts;
+      in.webhook_dropped = w->stats().dropped;
+      in.webhook_queued = w->queued();
+    }
+  }
   in.uptime_s = static_cast<double>(sys::monotonic_ns() - m_start_mono_ns) / 1e9;
   return ctl::render_metrics(in, f);
 }

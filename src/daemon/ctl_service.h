@@ -35,6 +35,7 @@
 namespace tr7::daemon {
 
 class MetricsHttp;
+class AlertService;
 
 // The outcome of re-reading the configuration (SIGHUP or `reload`).
 struct ReloadOutcome {
@@ -79,6 +80,8 @@ class DaemonView {
   virtual ReloadOutcome reload() = 0;
   // The RTC and saved-clock state (rtc command).
   virtual RtcReport rtc_report() const { return {}; }
+  // The alerts (alert_service.h); nullptr in a daemon without them.
+  virtual const AlertService* alerts() const { return nullptr; }
 
   // --- tenants (tenants.h); a daemon without them has none -------------------------
   virtual std::vector<TenantRow> tenants() const { return {}; }
@@ -153,6 +156,7 @@ class CtlService {
   CtlOutcome cmd_timezone_set(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_audit_tail(const ctl::ParsedCommand& pc) const;
   CtlOutcome cmd_audit_verify() const;
+  CtlOutcome cmd_alerts() const;
   CtlOutcome cmd_rtc() const;
   CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);

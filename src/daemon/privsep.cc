@@ -234,9 +234,10 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, Startup&
   st.self_netns.reset();
   st.state = StateDir();
 
+  bool tcp_client = cfg.alerts.webhook.has_value();
   Worker worker(std::move(cfg), std::move(opt));  // as root: sockets, state directory fd
   tzset();                                        // the chroot has no tzdata: load the zone now
-  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper});
+  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper, tcp_client});
   std::unique_ptr<sys::Callback> watch;
   watch_helper(worker, *client, watch);
 #ifdef TR7_TEST_HOOKS

@@ -84,10 +84,20 @@ void allow_udp_sockets(sys::SeccompFilter& f) {
   }
 }
 
-void load_worker_filter() {
+void load_worker_filter(bool tcp_client) {
   sys::SeccompFilter f(SCMP_ACT_KILL_PROCESS);
   allow_common(f);
   allow_udp_sockets(f);
+  if (tcp_client) {
+    // The alert webhook's HTTP client (daemon/webhook.h): TCP, nothing raw.
+    for (int domain : {AF_INET, AF_INET6}) {
+      for (int proto : {0, static_cast<int>(IPPROTO_TCP)}) {
+        f.allow_if("socket", {SysArg{0, SCMP_CMP_EQ, static_cast<uint64_t>(domain)},
+                              SysArg{1, SCMP_CMP_MASKED_EQ, SOCK_STREAM, 0xf},
+                              SysArg{2, SCMP_CMP_EQ, static_cast<uint64_t>(proto)}});
+      }
+    }
+  }
   for (const char* name :
        {// files, all inside the chroot (the state directory)
         "openat", "unlinkat", "unlink", "rename", "renameat", "renameat2", "mkdirat", "mkdir", "fsync", "fdatasync",
@@ -207,7 +217,7 @@ void enter_worker_sandbox(const WorkerSandbox& s) {
   if (caps.effective != 0 || caps.permitted != 0 || caps.inheritable != 0) {
     throw std::runtime_error("worker: capabilities left after the drop");
   }
-  load_worker_filter();
+  load_worker_filter(s.tcp_client);
   g_worker_sandboxed = true;
 }
 

@@ -30,6 +30,9 @@ struct WorkerSandbox {
   gid_t gid = 0;
   std::string root;  // the state directory: chroot target
   pid_t parent = 0;  // the helper: the worker exits if it is not its parent any more
+  // TCP client sockets (socket AF_INET/AF_INET6 SOCK_STREAM; connect is allowed anyway):
+  // only when an alert webhook is configured.
+  bool tcp_client = false;
 };
 
 // Applies the worker's sandbox to the calling process, in the order that makes each step

@@ -97,6 +97,7 @@ class Worker::View final : public DaemonView {
     return m_w.m_tenants->add(spec, true, true);
   }
   bool remove_tenant(const std::string& name) override { return m_w.m_tenants->remove(name); }
+  const AlertService* alerts() const override { return m_w.m_alerts.get(); }
 
  private:
   Worker& m_w;
@@ -192,6 +193,54 @@ Worker::Worker(Config cfg, WorkerOptions opt)
       [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
   m_ctl->restore_sources();
   setup_tenants();
+  setup_alerts();
+}
+
+void Worker::setup_alerts() {
+  // The webhook's key and resolver now, as root and before any chroot.
+  std::unique_ptr<Webhook> hook;
+  if (m_cfg.alerts.webhook) {
+    std::string key;
+    if (!m_cfg.alerts.webhook_secret_file.empty()) {
+      auto k = read_webhook_secret(m_cfg.alerts.webhook_secret_file);
+      if (!k) {
+        throw std::runtime_error(k.error());
+      }
+      key = std::move(*k);
+    } else {
+      log_warn("[alerts] webhook without webhook_secret_file: the bodies are signed with an empty key");
+    }
+    hook =
+        std::make_unique<Webhook>(m_base.get(), *m_cfg.alerts.webhook, std::move(key), m_cfg.alerts.webhook_timeout_s);
+  }
+  m_alerts = std::make_unique<AlertService>(
+      m_base.get(), m_cfg, [this](double mono) { return alert_input(mono); }, std::move(hook));
+}
+
+core::AlertInput Worker::alert_input(double mono_s) const {
+  core::AlertInput in;
+  in.mono_s = mono_s;
+  core::Timestamp now = m_clock.now();
+  ctl::TrackingStatus t = m_provider->tracking(now);
+  in.synchronised = t.state == "synchronised";
+  in.offset_s = t.offset_s;
+  in.freq_ppm = t.freq_ppm;
+  in.stratum = in.synchronised ? t.stratum : 0;
+  in.held = t.held.has_value();
+  in.held_offset_s = t.held ? t.held->offset_s : 0;
+  in.offset_tolerance_s = m_cfg.discipline.offset_tolerance_s;
+  for (const auto& s : m_provider->sources(now)) {
+    ++in.sources;
+    in.usable_sources += s.state == "selected" || s.state == "combined" || s.state == "candidate";
+    // Answered one of its last two polls (bit 0 is the latest).
+    in.reachable_sources += s.state != "resolving" && (s.reach & 3) != 0;
+  }
+  for (const auto& r : m_tenants->rows()) {
+    in.tenants.push_back(core::AlertTenant{r.name, r.state == "serving"});
+  }
+  in.audit_failing = m_ctl->audit().failing();
+  in.audit_failures = m_ctl->audit().write_failures();
+  return in;
 }
 
 void Worker::setup_tenants() {
@@ -425,6 +474,8 @@ ReloadOutcome Worker::reload_config() {
   keep("[metrics] listen", cfg->metrics.listen, m_cfg.metrics.listen);
   keep("[sources] server/pool", cfg->sources.sources, m_cfg.sources.sources);
   keep("[discipline] drift_file", cfg->discipline.drift_file, m_cfg.discipline.drift_file);
+  keep("[alerts] webhook", cfg->alerts.webhook, m_cfg.alerts.webhook);
+  keep("[alerts] webhook_secret_file", cfg->alerts.webhook_secret_file, m_cfg.alerts.webhook_secret_file);
   if (!restart.empty()) {
     std::string keys;
     for (const auto& k : restart) {
@@ -437,6 +488,7 @@ ReloadOutcome Worker::reload_config() {
   if (m_client) {
     m_client->apply(*cfg);
   }
+  m_alerts->apply(*cfg);
   std::vector<std::string> before = config_summary(m_cfg);
   apply_policy(make_policy(cfg->server));
   reload_tenants(*cfg);

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/alert_service.h"
 #include "daemon/client_provider.h"
 #include "daemon/client_service.h"
 #include "daemon/client_status.h"
@@ -121,6 +122,10 @@ class Worker {
   std::unique_ptr<TenantSockets> m_tenant_sockets;
   std::unique_ptr<TenantSet> m_tenants;
   std::unique_ptr<sys::Callback> m_tenant_timer;
+  std::unique_ptr<AlertService> m_alerts;
+  // What the alert engine observes now.
+  core::AlertInput alert_input(double mono_s) const;
+  void setup_alerts();
   void setup_tenants();
   void reload_tenants(const Config& next);
 };

@@ -427,6 +427,47 @@ std::string audit_tail(const std::vector<ctl::Record>& recs, const TableOptions&
   return out + format_table(cols, rows, opt.max_width);
 }
 
+// A value with its unit: seconds and ppm as the other tables show them.
+std::string with_unit(const std::string& v, const std::string& unit, bool sign) {
+  if (!ctl::is_json_number(v)) {
+    return or_dash(v);
+  }
+  double d = std::strtod(v.c_str(), nullptr);
+  if (unit == "s") {
+    return sign ? fmt_offset(d) : fmt_time(d);
+  }
+  if (unit == "ppm") {
+    return fmt_ppm(d).substr(d >= 0 ? 1 : 0) + "ppm";
+  }
+  return fmt_plain(v);
+}
+
+std::string alerts(const std::vector<ctl::Record>& recs, const TableOptions& opt, LocalTimeFn local, const void* ctx) {
+  std::string out;
+  if (opt.verbose) {
+    out +=
+        "Alert: the condition; Subject: the peer or tenant it is about; State: firing, or\n"
+        "resolved (the last ones); Sev: warning or critical; Value and Limit: what was seen\n"
+        "and the threshold; Since: when it fired (resolved: when it ended); Message.\n";
+  }
+  std::vector<Column> cols{{"Alert", false, false, 5},  {"Subject", false, true, 7}, {"State", false, false, 5},
+                           {"Sev", false, false, 3},    {"Value", true, false, 1},   {"Limit", true, false, 1},
+                           {"Since", false, false, 19}, {"Message", false, true, 10}};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : recs) {
+    std::string state = str(r, "state");
+    std::string t = local(str(r, state == "resolved" ? "resolved_utc" : "fired_utc"), ctx);
+    if (t.size() > 19 && t[10] == ' ') {
+      t = t.substr(0, 19);
+    }
+    std::string unit = str(r, "unit");
+    rows.push_back({str(r, "alert"), or_dash(str(r, "subject")), state,
+                    str(r, "severity") == "critical" ? "crit" : "warn", with_unit(str(r, "value"), unit, true),
+                    with_unit(str(r, "threshold"), unit, false), t, str(r, "message")});
+  }
+  return out + format_table(cols, rows, opt.max_width);
+}
+
 // tracking, as chronyc shows it.
 std::string tracking(const ctl::Record& r, const TableOptions& opt, LocalTimeFn local, const void* ctx) {
   std::string out;
@@ -518,8 +559,8 @@ std::optional<std::string> people_report(const std::string& command, const std::
   if (command == "tracking" && records.size() == 1) {
     return tracking(records[0], opt, local, ctx);
   }
-  bool table = command == "sources" || command == "sourcestats" || command == "selectdata" ||
-               command == "clients" || command == "tenants" || command == "audit tail";
+  bool table = command == "sources" || command == "sourcestats" || command == "selectdata" || command == "clients" ||
+               command == "tenants" || command == "audit tail" || command == "alerts";
   if (!table) {
     return std::nullopt;
   }
@@ -540,6 +581,9 @@ std::optional<std::string> people_report(const std::string& command, const std::
   }
   if (command == "tenants") {
     return tenants(records, opt);
+  }
+  if (command == "alerts") {
+    return alerts(records, opt, local, ctx);
   }
   return audit_tail(records, opt, local, ctx);
 }
