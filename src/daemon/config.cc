@@ -692,6 +692,54 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
   return sc;
 }
 
+Result<PeerConfig, std::string> parse_peer_line(std::string_view value) {
+  auto w = split_words(value);
+  if (w.empty()) {
+    return unexpected(std::string("missing host"));
+  }
+  PeerConfig pc;
+  pc.host = w[0];
+  if (pc.host.size() > 2 && pc.host.front() == '[' && pc.host.back() == ']') {
+    pc.host = pc.host.substr(1, pc.host.size() - 2);
+  }
+  if (!valid_host(pc.host)) {
+    return unexpected("'" + w[0] + "' is not a host name or address");
+  }
+  std::map<std::string, bool> seen;
+  for (size_t i = 1; i < w.size(); i += 2) {
+    const std::string& k = w[i];
+    if (k != "port" && k != "minpoll" && k != "maxpoll") {
+      return unexpected("unknown option '" + k + "' (port N, minpoll N, maxpoll N)");
+    }
+    if (!seen.emplace(k, true).second) {
+      return unexpected("'" + k + "' given twice");
+    }
+    if (i + 1 >= w.size()) {
+      return unexpected("'" + k + "' needs a value");
+    }
+    if (k == "port") {
+      auto n = parse_int(w[i + 1], 1, 65535);
+      if (!n) {
+        return unexpected("port: " + n.error());
+      }
+      pc.port = static_cast<uint16_t>(*n);
+    } else {
+      auto n = parse_int(w[i + 1], -2, 17);
+      if (!n) {
+        return unexpected(k + ": " + n.error());
+      }
+      (k == "minpoll" ? pc.minpoll : pc.maxpoll) = static_cast<int8_t>(*n);
+    }
+  }
+  if (pc.minpoll > pc.maxpoll) {
+    if (seen.count("maxpoll")) {
+      return unexpected("minpoll " + std::to_string(pc.minpoll) + " is above maxpoll " + std::to_string(pc.maxpoll));
+    }
+    pc.maxpoll = pc.minpoll;
+  }
+  return pc;
+}
+
 namespace {
 
 std::optional<std::string> Parser::add_source(const std::string& v, int line, SourceConfig::Kind kind) {
@@ -718,6 +766,20 @@ void Parser::define_sources() {
   s["server"] = {true,
                  [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Server); }};
   s["pool"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Pool); }};
+  s["peer"] = {true, [this](const std::string& v, int line) -> std::optional<std::string> {
+                 auto pc = parse_peer_line(v);
+                 if (!pc) {
+                   return pc.error();
+                 }
+                 pc->line = line;
+                 for (const auto& o : m_cfg.sources.peers) {
+                   if (o.host == pc->host && o.port == pc->port) {
+                     return pc->host + " already a peer (line " + std::to_string(o.line) + ")";
+                   }
+                 }
+                 m_cfg.sources.peers.push_back(*pc);
+                 return std::nullopt;
+               }};
   s["min_sources"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                         auto n = parse_int(v, 1, 16);
                         if (!n) {
@@ -1040,6 +1102,10 @@ std::vector<std::string> config_summary(const Config& c) {
     add("server.ratelimit", "");
   }
   add("metrics.listen", c.metrics.listen ? c.metrics.listen->to_string() : "");
+  for (const auto& p : c.sources.peers) {
+    add("sources.peer", p.host + " port " + std::to_string(p.port) + " minpoll " + std::to_string(p.minpoll) +
+                            " maxpoll " + std::to_string(p.maxpoll));
+  }
   const core::AlertSettings& a = c.alerts.engine;
   char al[320];
   std::snprintf(al, sizeof al,

@@ -107,8 +107,24 @@ struct SourceConfig {
   bool operator==(const SourceConfig& o) const;
 };
 
+// One `peer` line of [sources]: another node of an HA pair, monitored only (polled,
+// shown in `peers`, compared with our clock for the peer_disagreement alert), never
+// used to steer the clock.
+struct PeerConfig {
+  std::string host;  // name or address literal
+  uint16_t port = 123;
+  int8_t minpoll = 4;  // log2 s; the poll stays at minpoll while the peer answers
+  int8_t maxpoll = 8;  // backs off to here while it does not
+  int line = 0;
+  bool operator==(const PeerConfig& o) const {
+    return host == o.host && port == o.port && minpoll == o.minpoll && maxpoll == o.maxpoll;
+  }
+};
+Result<PeerConfig, std::string> parse_peer_line(std::string_view value);
+
 struct SourcesSettings {
   std::vector<SourceConfig> sources;
+  std::vector<PeerConfig> peers;
   size_t min_sources = 1;  // agreeing sources needed to synchronise
 };
 

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include "core/tz.h"
 #include "ctl/status.h"
@@ -63,6 +65,8 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_serverstats();
     case ctl::Cmd::Alerts:
       return cmd_alerts();
+    case ctl::Cmd::Peers:
+      return cmd_peers();
     case ctl::Cmd::SourceAdd:
       return cmd_source_add(peer, pc);
     case ctl::Cmd::SourceDelete:
@@ -509,6 +513,34 @@ CtlOutcome CtlService::cmd_audit_verify() const {
               {"problem", !v.error.empty() ? v.error : c.problem},
               {"where", c.where},
               {"files", files}});
+}
+
+CtlOutcome CtlService::cmd_peers() const {
+  CtlOutcome o;
+  double limit = m_daemon.config().alerts.engine.peer_max_offset_s;
+  for (const auto& p : m_daemon.peers()) {
+    o.lines.push_back(
+        ctl::encode_record({{"name", p.name},
+                            {"address", p.address},
+                            {"port", std::to_string(p.port)},
+                            {"state", p.state},
+                            {"stratum", p.stratum ? std::to_string(p.stratum) : ""},
+                            {"ref_id", p.stratum ? ctl::format_refid(p.refid) : ""},
+                            {"reach",
+                             [&] {
+                               char b[8];
+                               std::snprintf(b, sizeof b, "%o", p.reach);
+                               return std::string(b);
+                             }()},
+                            {"poll", std::to_string(p.poll)},
+                            {"last_rx_ago_s", p.last_rx_ago_s < 0 ? "" : ctl::format_double(p.last_rx_ago_s)},
+                            {"offset_s", p.measured ? ctl::format_double(p.offset_s) : ""},
+                            {"delay_s", p.measured ? ctl::format_double(p.delay_s) : ""},
+                            {"samples", std::to_string(p.samples)},
+                            {"disagrees", p.measured ? (std::fabs(p.offset_s) > limit ? "yes" : "no") : ""},
+                            {"reject", p.reject}}));
+  }
+  return o;
 }
 
 CtlOutcome CtlService::cmd_alerts() const {

@@ -26,6 +26,7 @@
 #include "daemon/client_status.h"
 #include "daemon/config.h"
 #include "daemon/ctl_server.h"
+#include "daemon/peer_monitor.h"
 #include "daemon/runtime_state.h"
 #include "daemon/state_dir.h"
 #include "daemon/tenants.h"
@@ -82,6 +83,8 @@ class DaemonView {
   virtual RtcReport rtc_report() const { return {}; }
   // The alerts (alert_service.h); nullptr in a daemon without them.
   virtual const AlertService* alerts() const { return nullptr; }
+  // The HA peers (peer_monitor.h).
+  virtual std::vector<PeerRow> peers() const { return {}; }
 
   // --- tenants (tenants.h); a daemon without them has none -------------------------
   virtual std::vector<TenantRow> tenants() const { return {}; }
@@ -157,6 +160,7 @@ class CtlService {
   CtlOutcome cmd_audit_tail(const ctl::ParsedCommand& pc) const;
   CtlOutcome cmd_audit_verify() const;
   CtlOutcome cmd_alerts() const;
+  CtlOutcome cmd_peers() const;
   CtlOutcome cmd_rtc() const;
   CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);

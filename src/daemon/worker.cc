@@ -98,6 +98,7 @@ class Worker::View final : public DaemonView {
   }
   bool remove_tenant(const std::string& name) override { return m_w.m_tenants->remove(name); }
   const AlertService* alerts() const override { return m_w.m_alerts.get(); }
+  std::vector<PeerRow> peers() const override { return m_w.m_peers->rows(); }
 
  private:
   Worker& m_w;
@@ -193,6 +194,7 @@ Worker::Worker(Config cfg, WorkerOptions opt)
       [this] { return reference_at(m_clock.now()).synchronised; }, m_opt.write_rtc);
   m_ctl->restore_sources();
   setup_tenants();
+  m_peers = std::make_unique<PeerMonitor>(m_base.get(), m_clock, m_cfg.sources.peers, m_precision);
   setup_alerts();
 }
 
@@ -234,6 +236,10 @@ core::AlertInput Worker::alert_input(double mono_s) const {
     in.usable_sources += s.state == "selected" || s.state == "combined" || s.state == "candidate";
     // Answered one of its last two polls (bit 0 is the latest).
     in.reachable_sources += s.state != "resolving" && (s.reach & 3) != 0;
+  }
+  for (const auto& p : m_peers->rows()) {
+    in.peers.push_back(
+        core::AlertPeer{p.name + (p.port == 123 ? "" : ":" + std::to_string(p.port)), p.measured, p.offset_s});
   }
   for (const auto& r : m_tenants->rows()) {
     in.tenants.push_back(core::AlertTenant{r.name, r.state == "serving"});
@@ -474,6 +480,7 @@ ReloadOutcome Worker::reload_config() {
   keep("[metrics] listen", cfg->metrics.listen, m_cfg.metrics.listen);
   keep("[sources] server/pool", cfg->sources.sources, m_cfg.sources.sources);
   keep("[discipline] drift_file", cfg->discipline.drift_file, m_cfg.discipline.drift_file);
+  keep("[sources] peer", cfg->sources.peers, m_cfg.sources.peers);
   keep("[alerts] webhook", cfg->alerts.webhook, m_cfg.alerts.webhook);
   keep("[alerts] webhook_secret_file", cfg->alerts.webhook_secret_file, m_cfg.alerts.webhook_secret_file);
   if (!restart.empty()) {

@@ -18,6 +18,7 @@
 #include "daemon/clock_keeper.h"
 #include "daemon/config.h"
 #include "daemon/ctl_service.h"
+#include "daemon/peer_monitor.h"
 #include "daemon/reference_publisher.h"
 #include "daemon/server_pool.h"
 #include "daemon/state_dir.h"
@@ -122,6 +123,7 @@ class Worker {
   std::unique_ptr<TenantSockets> m_tenant_sockets;
   std::unique_ptr<TenantSet> m_tenants;
   std::unique_ptr<sys::Callback> m_tenant_timer;
+  std::unique_ptr<PeerMonitor> m_peers;  // HA peers: monitored, never selected
   std::unique_ptr<AlertService> m_alerts;
   // What the alert engine observes now.
   core::AlertInput alert_input(double mono_s) const;

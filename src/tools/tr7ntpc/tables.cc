@@ -427,6 +427,38 @@ std::string audit_tail(const std::vector<ctl::Record>& recs, const TableOptions&
   return out + format_table(cols, rows, opt.max_width);
 }
 
+std::string peers(const std::vector<ctl::Record>& recs, const TableOptions& opt) {
+  std::string out;
+  if (opt.verbose) {
+    out +=
+        "Peers are monitored only: never selected or combined. State: ok (measured),\n"
+        "unreachable, resolving, unsynchronised (it answers LI=3), refused (bad replies).\n"
+        "Offset: peer - us (+: our clock is behind it), from the sample with the shortest\n"
+        "round trip of the last 8; Delay: its round trip; D: '!' beyond peer_max_offset.\n";
+  }
+  std::vector<Column> cols{{"Name/IP address", false, true, 15},
+                           {"State", false, false, 5},
+                           {"Stratum", true, false, 1},
+                           {"Poll", true, false, 1},
+                           {"Reach", true, false, 1},
+                           {"LastRx", true, false, 1},
+                           {"Offset", true, false, 1},
+                           {"Delay", true, false, 1},
+                           {"D", false, false, 1}};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : recs) {
+    std::string addr = str(r, "address");
+    std::string shown = opt.numeric && !addr.empty() ? addr : str(r, "name");
+    auto off = num(r, "offset_s");
+    auto del = num(r, "delay_s");
+    auto age = num(r, "last_rx_ago_s");
+    rows.push_back({host_port(shown, str(r, "port")), str(r, "state"), or_dash(str(r, "stratum")),
+                    or_dash(str(r, "poll")), or_dash(str(r, "reach")), age ? fmt_age(*age) : "-",
+                    off ? fmt_offset(*off) : "-", del ? fmt_time(*del) : "-", str(r, "disagrees") == "yes" ? "!" : ""});
+  }
+  return out + format_table(cols, rows, opt.max_width);
+}
+
 // A value with its unit: seconds and ppm as the other tables show them.
 std::string with_unit(const std::string& v, const std::string& unit, bool sign) {
   if (!ctl::is_json_number(v)) {
@@ -560,7 +592,7 @@ std::optional<std::string> people_report(const std::string& command, const std::
     return tracking(records[0], opt, local, ctx);
   }
   bool table = command == "sources" || command == "sourcestats" || command == "selectdata" || command == "clients" ||
-               command == "tenants" || command == "audit tail" || command == "alerts";
+               command == "tenants" || command == "audit tail" || command == "alerts" || command == "peers";
   if (!table) {
     return std::nullopt;
   }
@@ -584,6 +616,9 @@ std::optional<std::string> people_report(const std::string& command, const std::
   }
   if (command == "alerts") {
     return alerts(records, opt, local, ctx);
+  }
+  if (command == "peers") {
+    return peers(records, opt);
   }
   return audit_tail(records, opt, local, ctx);
 }
