@@ -242,12 +242,8 @@ void AuditLog::rotate() {
            k_audit_file, rotated_name(1).c_str(), keep);
 }
 
-AuditVerdict AuditLog::verify() const {
-  AuditVerdict v;
-  if (m_dirfd < 0) {
-    v.error = "no audit log (state directory unavailable)";
-    return v;
-  }
+std::string AuditLog::for_each_line(const std::function<bool(const std::string&, std::string_view, uint64_t)>& f,
+                                    std::vector<std::string>* files) const {
   // The rotated files present (.1, .2, ... up to the first missing one), oldest first.
   std::vector<std::string> names;
   for (unsigned i = 1; i <= 10000; ++i) {
@@ -258,15 +254,15 @@ AuditVerdict AuditLog::verify() const {
     names.insert(names.begin(), rotated_name(i));
   }
   names.emplace_back(k_audit_file);
-  core::ChainVerifier cv;
   for (const auto& name : names) {
     int fd = openat(m_dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-      v.error = "cannot open " + name + ": " + std::strerror(errno);
-      break;
+      return "cannot open " + name + ": " + std::strerror(errno);
     }
-    sys::Fd f(fd);
-    v.files.push_back(name);
+    sys::Fd file(fd);
+    if (files) {
+      files->push_back(name);
+    }
     std::string buf(1 << 16, '\0');
     std::string pending;
     uint64_t lineno = 0;
@@ -277,8 +273,7 @@ AuditVerdict AuditLog::verify() const {
         continue;
       }
       if (n < 0) {
-        v.error = "cannot read " + name + ": " + std::strerror(errno);
-        break;
+        return "cannot read " + name + ": " + std::strerror(errno);
       }
       if (n == 0) {
         break;
@@ -287,18 +282,64 @@ AuditVerdict AuditLog::verify() const {
       pending.append(buf.data(), static_cast<size_t>(n));
       size_t start = 0;
       for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-        cv.line(std::string_view(pending).substr(start, nl - start), name, ++lineno);
+        if (!f(name, std::string_view(pending).substr(start, nl - start), ++lineno)) {
+          return {};
+        }
       }
       pending.erase(0, start);
     }
-    if (!pending.empty()) {
-      // A line without its newline is being written, or was torn: not a record.
-      log_debug("audit verify: %s ends with %zu bytes of an incomplete line", name.c_str(), pending.size());
-    }
+    // A line without its newline is being written, or was torn: not a record.
   }
+  return {};
+}
+
+AuditVerdict AuditLog::verify() const {
+  AuditVerdict v;
+  if (m_dirfd < 0) {
+    v.error = "no audit log (state directory unavailable)";
+    return v;
+  }
+  core::ChainVerifier cv;
+  v.error = for_each_line(
+      [&cv](const std::string& file, std::string_view line, uint64_t lineno) {
+        cv.line(line, file, lineno);
+        return true;
+      },
+      &v.files);
   cv.finish(m_chain);
   v.chain = cv.report();
   return v;
+}
+
+std::vector<core::AuditLine> AuditLog::between(int64_t from_ns, int64_t to_ns, size_t max) const {
+  std::vector<core::AuditLine> out;
+  if (m_dirfd < 0) {
+    return out;
+  }
+  for_each_line([&](const std::string&, std::string_view line, uint64_t) {
+    auto obj = ctl::parse_flat_object(line);
+    if (!obj) {
+      return true;
+    }
+    core::AuditLine a;
+    bool timed = false;
+    for (const auto& f : *obj) {
+      if (f.key == "time_utc" && f.is_string) {
+        if (auto t = ctl::parse_rfc3339(f.value)) {
+          a.time_ns = t->ns;
+          timed = true;
+        }
+      } else if (f.key == "command" && f.is_string) {
+        a.command = f.value;
+      }
+    }
+    if (timed && a.time_ns >= from_ns && a.time_ns < to_ns) {
+      a.json = std::string(line);
+      out.push_back(std::move(a));
+    }
+    return out.size() < max;
+  });
+  return out;
 }
 
 bool AuditLog::take_token(int64_t mono_ns) {

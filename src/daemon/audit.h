@@ -28,12 +28,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/audit_chain.h"
+#include "core/history.h"
 #include "core/result.h"
 #include "core/time.h"
 #include "ctl/json.h"
@@ -94,6 +96,9 @@ class AuditLog {
   const core::ChainState& chain() const { return m_chain; }
   // Checks the chain over every file (see above). Reads up to (keep + 1) x max_size bytes.
   AuditVerdict verify() const;
+  // The records of [from_ns, to_ns) (their time_utc) over every file, oldest first, at
+  // most `max` (the first ones); lines that are not JSON objects are left out.
+  std::vector<core::AuditLine> between(int64_t from_ns, int64_t to_ns, size_t max = 100000) const;
 
   // The JSON line of an entry (without newline); pure apart from the zone lookup.
   std::string format(const AuditEntry& e, core::Timestamp now) const;
@@ -126,6 +131,10 @@ class AuditLog {
   Result<void> write_line(const std::string& line);
   void load_chain();
   void rotate();
+  // f(file name, line, line number) for every complete line of every file, oldest first;
+  // returns an error text if a file could not be read. f returns false to stop.
+  std::string for_each_line(const std::function<bool(const std::string&, std::string_view, uint64_t)>& f,
+                            std::vector<std::string>* files = nullptr) const;
 
   const TimezoneDb& m_tz;
   std::string m_zone;

@@ -170,6 +170,7 @@ class Parser {
     define_metrics();
     define_tenants();
     define_alerts();
+    define_history();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -242,6 +243,7 @@ class Parser {
   void define_metrics();
   void define_tenants();
   void define_alerts();
+  void define_history();
   bool define_tenant(const std::string& sec, int line);
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action, core::AllowList& into,
                                        const std::string& section);
@@ -893,6 +895,23 @@ void Parser::define_alerts() {
   s["webhook_timeout"] = real_key(0.1, 60, [&a](double x) { a.webhook_timeout_s = x; });
 }
 
+void Parser::define_history() {
+  auto& s = m_sections["history"];
+  auto& h = m_cfg.history;
+  s["interval"] = real_key(1, 3600, [&h](double x) { h.interval_s = x; });
+  s["keep_days"] = int_key(1, 3660, [&h](int64_t n) { h.keep_days = static_cast<unsigned>(n); });
+  s["max_size"] = {false, [&h](const std::string& v, int) -> std::optional<std::string> {
+                     auto n = core::parse_size(v, 1 << 20, int64_t{1} << 40);
+                     if (!n) {
+                       return n.error();
+                     }
+                     h.max_size = static_cast<uint64_t>(*n);
+                     return std::nullopt;
+                   }};
+  s["max_clients_per_day"] =
+      int_key(100, 10000000, [&h](int64_t n) { h.max_clients_per_day = static_cast<size_t>(n); });
+}
+
 // [tenant NAME]: the section's keys write into m_cfg.tenants.tenants[index].
 bool Parser::define_tenant(const std::string& sec, int line) {
   std::string name(core::trim(std::string_view(sec).substr(std::min<size_t>(sec.size(), 7))));
@@ -1115,6 +1134,9 @@ std::vector<std::string> config_summary(const Config& c) {
                 a.startup_grace_s, a.stratum_settle_s);
   add("alerts", al);
   add("alerts.webhook", c.alerts.webhook ? c.alerts.webhook->text : "");
+  add("history", "interval " + std::to_string(c.history.interval_s) + " keep_days " +
+                     std::to_string(c.history.keep_days) + " max_size " + std::to_string(c.history.max_size) +
+                     " max_clients_per_day " + std::to_string(c.history.max_clients_per_day));
   add("alerts.webhook_secret_file", c.alerts.webhook_secret_file);
   for (const auto& r : c.tenants.runtime) {
     add("tenants.runtime", core::to_string(r));

@@ -175,6 +175,15 @@ struct AlertsSettings {
   double webhook_timeout_s = 5;
 };
 
+// [history]: the compliance history (history_store.h).
+struct HistorySettings {
+  double interval_s = 300;
+  unsigned keep_days = 400;
+  uint64_t max_size = 256ULL << 20;
+  size_t max_clients_per_day = 100000;
+  bool operator==(const HistorySettings&) const = default;
+};
+
 // Most server threads accepted by `threads`.
 inline constexpr unsigned k_max_server_threads = 256;
 
@@ -188,6 +197,7 @@ struct Config {
   MetricsSettings metrics;
   TenantsSettings tenants;
   AlertsSettings alerts;
+  HistorySettings history;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 

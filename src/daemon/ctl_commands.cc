@@ -7,10 +7,12 @@
 #include <cstdio>
 
 #include "core/tz.h"
+#include "ctl/report.h"
 #include "ctl/status.h"
 #include "daemon/alert_service.h"
 #include "daemon/client_provider.h"
 #include "daemon/ctl_service.h"
+#include "daemon/history_store.h"
 #include "daemon/log.h"
 #include "sys/clock.h"
 
@@ -114,6 +116,8 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_audit_tail(pc);
     case ctl::Cmd::AuditVerify:
       return cmd_audit_verify();
+    case ctl::Cmd::Report:
+      return cmd_report(pc);
     case ctl::Cmd::Rtc:
       return cmd_rtc();
     case ctl::Cmd::Metrics: {
@@ -166,10 +170,11 @@ CtlOutcome CtlService::cmd_clients(const ctl::ParsedCommand& pc) const {
   core::Timestamp real = sys::realtime_now();
   auto when = [&](int64_t mono_ns) { return core::Timestamp::from_ns(real.ns - (mono - mono_ns)); };
   CtlOutcome o;
-  m_daemon.visit_clients(limit, [&](const core::ClientRecord& c) {
+  m_daemon.visit_clients(limit, [&](const std::string& tenant, const core::ClientRecord& c) {
     core::IpAddr a = c.key.addr();
     std::string addr = a.is_v6() ? core::Prefix{a, 64}.to_string() : a.to_string();
     o.lines.push_back(ctl::encode_record({
+        {"tenant", tenant},
         {"address", addr},
         {"requests", std::to_string(c.requests)},
         {"answered", std::to_string(c.answered)},
@@ -539,6 +544,48 @@ CtlOutcome CtlService::cmd_peers() const {
                             {"samples", std::to_string(p.samples)},
                             {"disagrees", p.measured ? (std::fabs(p.offset_s) > limit ? "yes" : "no") : ""},
                             {"reject", p.reject}}));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_report(const ctl::ParsedCommand& pc) const {
+  HistoryStore* h = m_daemon.history();
+  if (h == nullptr) {
+    return CtlOutcome::fail(ctl::ErrCode::Unsupported, "no history in this daemon");
+  }
+  constexpr int64_t k_default_days = 30;
+  int64_t now_s = sys::realtime_now().ns / core::k_ns_per_s;
+  int64_t to_s = pc.until ? pc.until->ns / core::k_ns_per_s : now_s;
+  int64_t from_s = pc.since ? pc.since->ns / core::k_ns_per_s : to_s - k_default_days * 86400;
+  if (from_s >= to_s) {
+    return CtlOutcome::fail(ctl::ErrCode::InvalidArgument, "the period is empty (since is not before until)");
+  }
+  std::vector<std::string> tenants{std::string(core::k_default_tenant)};
+  for (const auto& t : m_daemon.tenants()) {
+    tenants.push_back(t.name);
+  }
+  if (pc.tenant && std::find(tenants.begin(), tenants.end(), *pc.tenant) == tenants.end()) {
+    // A tenant deleted since may still be in the history: allowed, but say so if empty.
+    log_debug("report: tenant %s is not configured now", pc.tenant->c_str());
+  }
+  h->flush();  // what happened until now is in the files
+  core::ReportInput in = h->load(from_s, to_s);
+  in.node = node_name(m_daemon.config().daemon);
+  in.config_sha256 = m_daemon.config().sha256;
+  in.tenant = pc.tenant;
+  in.tenants = tenants;
+  in.audit = m_audit.between(from_s * core::k_ns_per_s, to_s * core::k_ns_per_s);
+  core::Report r = core::make_report(in);
+  std::string text = pc.format && *pc.format == "md" ? ctl::report_markdown(r) : ctl::report_json(r);
+  CtlOutcome o;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) {
+      nl = text.size();
+    }
+    o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
+    pos = nl + 1;
   }
   return o;
 }

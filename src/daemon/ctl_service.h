@@ -37,6 +37,7 @@ namespace tr7::daemon {
 
 class MetricsHttp;
 class AlertService;
+class HistoryStore;
 
 // The outcome of re-reading the configuration (SIGHUP or `reload`).
 struct ReloadOutcome {
@@ -72,8 +73,10 @@ class DaemonView {
   virtual uint64_t send_errors() const = 0;
   virtual size_t client_count() const = 0;
   virtual size_t client_capacity() const = 0;
-  // Most recently seen first, at most `limit`.
-  virtual void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const = 0;
+  // Most recently seen first, at most `limit`, of the daemon's own server ("default")
+  // and of every tenant: f(tenant, record).
+  virtual void visit_clients(size_t limit,
+                             const std::function<void(const std::string&, const core::ClientRecord&)>& f) const = 0;
   // The allow list in force (configuration + runtime changes) and its replacement.
   virtual const core::AllowList& access() const = 0;
   virtual void set_access(core::AllowList a) = 0;
@@ -85,6 +88,8 @@ class DaemonView {
   virtual const AlertService* alerts() const { return nullptr; }
   // The HA peers (peer_monitor.h).
   virtual std::vector<PeerRow> peers() const { return {}; }
+  // The compliance history (history_store.h); nullptr in a daemon without it.
+  virtual HistoryStore* history() const { return nullptr; }
 
   // --- tenants (tenants.h); a daemon without them has none -------------------------
   virtual std::vector<TenantRow> tenants() const { return {}; }
@@ -132,6 +137,8 @@ class CtlService {
   const std::string& zone() const { return m_zone; }
   std::string metrics_text(ctl::MetricsFormat f) const;
   const CtlServer* server() const { return m_server.get(); }
+  // The state directory in use (the worker's, or the one made here): may be invalid.
+  const StateDir& state_dir() const { return *m_dir; }
 
  private:
   CtlOutcome handle(const Peer& peer, const ctl::ParsedCommand& pc);
@@ -161,6 +168,7 @@ class CtlService {
   CtlOutcome cmd_audit_verify() const;
   CtlOutcome cmd_alerts() const;
   CtlOutcome cmd_peers() const;
+  CtlOutcome cmd_report(const ctl::ParsedCommand& pc) const;
   CtlOutcome cmd_rtc() const;
   CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);

@@ -414,6 +414,25 @@ bool ServerPool::visit(std::function<void(unsigned, const core::NtpServer&)> f) 
   });
 }
 
+std::vector<core::ClientRecord> ServerPool::client_records(size_t limit, bool* complete) {
+  struct Shared {
+    std::mutex m;
+    std::vector<core::ClientRecord> all;
+  };
+  auto sh = std::make_shared<Shared>();
+  bool ok = visit([sh, limit](unsigned, const core::NtpServer& srv) {
+    std::vector<core::ClientRecord> mine;
+    srv.clients().for_each([&mine](const core::ClientRecord& r) { mine.push_back(r); }, limit);
+    std::lock_guard<std::mutex> lock(sh->m);
+    sh->all.insert(sh->all.end(), mine.begin(), mine.end());
+  });
+  if (complete) {
+    *complete = ok;
+  }
+  std::lock_guard<std::mutex> lock(sh->m);
+  return sh->all;
+}
+
 bool ServerPool::set_policy(const core::ServerPolicy& policy) {
   m_policy = policy;
   auto shares = std::make_shared<std::vector<core::ServerPolicy>>();

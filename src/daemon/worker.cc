@@ -53,32 +53,31 @@ class Worker::View final : public DaemonView {
     }
     return n;
   }
-  // The `limit` most recently seen clients of all threads, newest first. Each thread
-  // copies its newest `limit` between two batches; f runs here, on the copies.
-  void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const override {
-    std::vector<core::ClientRecord> all;
-    std::mutex m;
-    auto collect = [&all, &m, limit](unsigned, const core::NtpServer& srv) {
-      std::vector<core::ClientRecord> mine;
-      srv.clients().for_each([&mine](const core::ClientRecord& r) { mine.push_back(r); }, limit);
-      std::lock_guard<std::mutex> lock(m);
-      all.insert(all.end(), mine.begin(), mine.end());
+  // The `limit` most recently seen clients of all threads and tenants, newest first.
+  // Each thread copies its newest `limit` between two batches (ServerPool::client_records).
+  void visit_clients(size_t limit,
+                     const std::function<void(const std::string&, const core::ClientRecord&)>& f) const override {
+    std::vector<std::pair<std::string, core::ClientRecord>> all;
+    bool complete = true;
+    auto take = [&](const std::string& tenant, ServerPool& pool) {
+      bool ok = true;
+      for (auto& r : pool.client_records(limit, &ok)) {
+        all.emplace_back(tenant, r);
+      }
+      complete = complete && ok;
     };
-    // visit() waits for every thread (they answer between two batches, woken at once
-    // when idle); `all` outlives it.
-    bool complete = m_w.m_pool->visit(collect);
+    take(core::k_default_tenant, *m_w.m_pool);
     for (const auto& p : m_w.m_extra_pools) {
-      complete = p->visit(collect) && complete;
+      take(core::k_default_tenant, *p);
     }
+    m_w.m_tenants->for_each_pool(take);
     if (!complete) {
       log_warn("clients: a server thread did not answer in time; the list is incomplete");
     }
-    std::lock_guard<std::mutex> lock(m);
-    std::sort(all.begin(), all.end(), [](const core::ClientRecord& a, const core::ClientRecord& b) {
-      return a.last_seen_ns > b.last_seen_ns;
-    });
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return a.second.last_seen_ns > b.second.last_seen_ns; });
     for (size_t i = 0; i < all.size() && i < limit; ++i) {
-      f(all[i]);
+      f(all[i].first, all[i].second);
     }
   }
   const core::AllowList& access() const override { return m_w.m_pool->policy().access; }
@@ -99,6 +98,7 @@ class Worker::View final : public DaemonView {
   bool remove_tenant(const std::string& name) override { return m_w.m_tenants->remove(name); }
   const AlertService* alerts() const override { return m_w.m_alerts.get(); }
   std::vector<PeerRow> peers() const override { return m_w.m_peers->rows(); }
+  HistoryStore* history() const override { return m_w.m_history.get(); }
 
  private:
   Worker& m_w;
@@ -196,6 +196,46 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   setup_tenants();
   m_peers = std::make_unique<PeerMonitor>(m_base.get(), m_clock, m_cfg.sources.peers, m_precision);
   setup_alerts();
+  setup_history();
+}
+
+void Worker::setup_history() {
+  auto observe = [this] {
+    core::SyncObservation o;
+    core::Timestamp now = m_clock.now();
+    ctl::TrackingStatus t = m_provider->tracking(now);
+    o.synced = t.state == "synchronised";
+    o.offset_s = t.offset_s;
+    o.root_distance_s = t.root_delay_s / 2 + t.root_dispersion_s;
+    for (const auto& s : m_provider->sources(now)) {
+      if (s.state == "selected") {
+        o.source = s.address + (s.port == 123 ? "" : ":" + std::to_string(s.port));
+        o.stratum = s.stratum;
+      }
+    }
+    return o;
+  };
+  auto clients = [this](const std::function<void(const std::string&, const std::vector<core::ClientRecord>&)>& f) {
+    constexpr size_t k_all = SIZE_MAX;
+    std::vector<core::ClientRecord> own = m_pool->client_records(k_all);
+    for (const auto& p : m_extra_pools) {
+      auto more = p->client_records(k_all);
+      own.insert(own.end(), more.begin(), more.end());
+    }
+    f(core::k_default_tenant, own);
+    m_tenants->for_each_pool([&](const std::string& name, ServerPool& pool) { f(name, pool.client_records(k_all)); });
+  };
+  m_history = std::make_unique<HistoryStore>(m_base.get(), m_ctl->state_dir(), m_cfg.history, observe, clients);
+  m_alerts->add_listener([this](const AlertRecord& r) {
+    core::AlertTransition a;
+    a.time_ns = (r.firing ? r.fired : r.resolved).ns;
+    a.alert = core::to_string(r.kind);
+    a.subject = r.subject;
+    a.firing = r.firing;
+    a.value = r.value;
+    a.threshold = r.threshold;
+    m_history->record_alert(a);
+  });
 }
 
 void Worker::setup_alerts() {
@@ -481,6 +521,7 @@ ReloadOutcome Worker::reload_config() {
   keep("[sources] server/pool", cfg->sources.sources, m_cfg.sources.sources);
   keep("[discipline] drift_file", cfg->discipline.drift_file, m_cfg.discipline.drift_file);
   keep("[sources] peer", cfg->sources.peers, m_cfg.sources.peers);
+  keep("[history] interval", cfg->history.interval_s, m_cfg.history.interval_s);
   keep("[alerts] webhook", cfg->alerts.webhook, m_cfg.alerts.webhook);
   keep("[alerts] webhook_secret_file", cfg->alerts.webhook_secret_file, m_cfg.alerts.webhook_secret_file);
   if (!restart.empty()) {
@@ -496,6 +537,7 @@ ReloadOutcome Worker::reload_config() {
     m_client->apply(*cfg);
   }
   m_alerts->apply(*cfg);
+  m_history->apply(cfg->history);
   std::vector<std::string> before = config_summary(m_cfg);
   apply_policy(make_policy(cfg->server));
   reload_tenants(*cfg);
@@ -590,6 +632,7 @@ int Worker::run() {
     p->stop();
   }
   m_tenants->stop();
+  m_history->flush();  // the pools still answer (inline now that their threads stopped)
   log_stats();
   if (m_client) {
     m_client->save_drift();

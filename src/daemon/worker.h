@@ -18,6 +18,7 @@
 #include "daemon/clock_keeper.h"
 #include "daemon/config.h"
 #include "daemon/ctl_service.h"
+#include "daemon/history_store.h"
 #include "daemon/peer_monitor.h"
 #include "daemon/reference_publisher.h"
 #include "daemon/server_pool.h"
@@ -125,6 +126,9 @@ class Worker {
   std::unique_ptr<sys::Callback> m_tenant_timer;
   std::unique_ptr<PeerMonitor> m_peers;  // HA peers: monitored, never selected
   std::unique_ptr<AlertService> m_alerts;
+  // Last: destroyed first (its callbacks read the pools and the client).
+  std::unique_ptr<HistoryStore> m_history;
+  void setup_history();
   // What the alert engine observes now.
   core::AlertInput alert_input(double mono_s) const;
   void setup_alerts();

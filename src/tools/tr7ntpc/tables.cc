@@ -359,14 +359,23 @@ std::string clients(const std::vector<ctl::Record>& recs, const TableOptions& op
   std::string out;
   if (opt.verbose) {
     out +=
+        "Tenant: which server it reached (default: [server]; shown with tenants).\n"
         "Address: the client (IPv6 clients by their /64). Requests: NTP requests received;\n"
         "Answered; Limited: dropped by the rate limit; KoD: kiss-o'-death (RATE/DENY) sent;\n"
         "Denied: refused by the access rules. Last: since the last request; First: since\n"
         "the first one (s, m, h, d).\n";
   }
+  bool tenants = false;
+  for (const auto& r : recs) {
+    std::string t = str(r, "tenant");
+    tenants = tenants || (!t.empty() && t != "default");
+  }
   std::vector<Column> cols{{"Address", false, true, 15}, {"Requests", true, false, 1}, {"Answered", true, false, 1},
                            {"Limited", true, false, 1},  {"KoD", true, false, 1},      {"Denied", true, false, 1},
                            {"Last", true, false, 1},     {"First", true, false, 1}};
+  if (tenants) {
+    cols.insert(cols.begin(), Column{"Tenant", false, true, 6});
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     auto last = num(r, "last_seen_ago_s");
@@ -379,6 +388,9 @@ std::string clients(const std::vector<ctl::Record>& recs, const TableOptions& op
     rows.push_back({str(r, "address"), or_dash(str(r, "requests")), or_dash(str(r, "answered")),
                     or_dash(str(r, "limited")), or_dash(str(r, "kod")), or_dash(str(r, "denied")),
                     last ? fmt_age(*last) : "-", first});
+    if (tenants) {
+      rows.back().insert(rows.back().begin(), or_dash(str(r, "tenant")));
+    }
   }
   return out + format_table(cols, rows, opt.max_width);
 }
