@@ -194,6 +194,26 @@ std::string render_metrics(const MetricsInput& in, MetricsFormat f) {
     }
   }
 
+  if (!in.peers.empty()) {
+    w.family("tr7_peer_reach", G::Gauge, "Reachability register of each HA peer (8 bits, bit 0 the latest poll).");
+    for (const auto& p : in.peers) {
+      w.sample(static_cast<double>(p.reach), {{"peer", p.name}});
+    }
+    w.family("tr7_peer_offset_seconds", G::Gauge, "Offset of each measured HA peer, peer minus local clock.",
+             "seconds");
+    for (const auto& p : in.peers) {
+      if (p.measured) {
+        w.sample(p.offset_s, {{"peer", p.name}});
+      }
+    }
+    w.family("tr7_peer_delay_seconds", G::Gauge, "Round-trip delay to each measured HA peer.", "seconds");
+    for (const auto& p : in.peers) {
+      if (p.measured) {
+        w.sample(p.delay_s, {{"peer", p.name}});
+      }
+    }
+  }
+
   // Server counters, one series per tenant ("default" is the daemon's own listeners).
   w.family("tr7_server_requests", G::Counter, "NTP requests received.");
   for (const auto& [tenant, s] : in.server) {

@@ -62,6 +62,15 @@ struct MetricsInput {
   uint64_t ctl_bad_requests = 0;  // junk, unknown commands, bad arguments
   uint64_t audit_records = 0;
   uint64_t audit_write_failures = 0;
+  // HA peers: name, measured, offset (peer - us), delay, reach.
+  struct Peer {
+    std::string name;
+    bool measured = false;
+    double offset_s = 0;
+    double delay_s = 0;
+    uint8_t reach = 0;
+  };
+  std::vector<Peer> peers;
   // Alerts: (name, firing) for every alert name; transitions so far.
   std::vector<std::pair<std::string, bool>> alerts;
   uint64_t alerts_fired = 0;

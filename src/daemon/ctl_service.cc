@@ -287,6 +287,10 @@ std::string CtlService::metrics_text(ctl::MetricsFormat f) const {
   }
   in.audit_records = m_audit.records();
   in.audit_write_failures = m_audit.write_failures();
+  for (const auto& p : m_daemon.peers()) {
+    in.peers.push_back(ctl::MetricsInput::Peer{p.name + (p.port == 123 ? "" : ":" + std::to_string(p.port)), p.measured,
+                                               p.offset_s, p.delay_s, p.reach});
+  }
   if (const AlertService* a = m_daemon.alerts()) {
     for (size_t i = 0; i < core::k_alert_kinds; ++i) {
       auto k = static_cast<core::AlertKind>(i);
