@@ -137,6 +137,7 @@ std::vector<AlertEvent> AlertEngine::update(const AlertInput& in) {
   m_ever_synced = m_ever_synced || in.synchronised;
   m_ever_reachable = m_ever_reachable || in.reachable_sources > 0;
   bool grace_over = now - m_start >= m_s.startup_grace_s;
+  m_grace_over = grace_over;
   bool have_sources = in.sources > 0;
 
   double off = std::fabs(in.offset_s);
@@ -243,6 +244,28 @@ std::vector<ActiveAlert> AlertEngine::active() const {
     }
   }
   return v;
+}
+
+std::optional<double> AlertEngine::next_deadline() const {
+  std::optional<double> t;
+  auto at = [&t](double x) { t = t ? std::min(*t, x) : x; };
+  for (const auto& [key, st] : m_states) {
+    if (st.phase == Phase::Pending) {
+      at(st.since + m_s.hold_s);
+    } else if (st.phase == Phase::Clearing) {
+      at(st.since + m_s.clear_hold_s);
+    }
+  }
+  if (!m_grace_over) {
+    at(m_start + m_s.startup_grace_s);
+  }
+  if (m_stratum_settled && m_stratum_now > 0 && m_stratum_now != *m_stratum_settled) {
+    at(m_stratum_since + m_s.stratum_settle_s);
+  }
+  if (m_synced_since && m_freq.empty()) {
+    at(*m_synced_since + m_s.startup_grace_s);
+  }
+  return t;
 }
 
 bool AlertEngine::firing(AlertKind k) const {

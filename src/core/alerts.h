@@ -2,9 +2,9 @@
 // each alert firing once and resolving once.
 //
 // Pure: observations in (with a monotonic time in seconds), transitions out. The daemon
-// (daemon/alert_service.h) builds an AlertInput about once a second and sends each
-// transition to the log, the webhook and the history; `tr7ntpc alerts` and the metrics
-// read the state.
+// (daemon/alert_service.h) builds an AlertInput whenever the state may have changed and
+// at next_deadline(), and sends each transition to the log, the webhook and the
+// history; `tr7ntpc alerts` and the metrics read the state.
 //
 // Every alert is one state machine per (kind, subject): the subject is the peer or the
 // tenant a per-peer or per-tenant alert is about ("" for the others).
@@ -138,6 +138,10 @@ class AlertEngine {
   std::vector<AlertEvent> update(const AlertInput& in);
   std::vector<ActiveAlert> active() const;
   bool firing(AlertKind k) const;
+  // When update() must run again even if nothing changes (a hold or clear-hold time
+  // running out, the start-up grace or a stratum settling), nullopt if never: the
+  // caller observes on changes of the state and at this time only.
+  std::optional<double> next_deadline() const;
 
  private:
   enum class Phase : uint8_t { Clear, Pending, Firing, Clearing };
@@ -161,6 +165,7 @@ class AlertEngine {
   std::optional<double> m_synced_since;
   bool m_ever_synced = false;
   bool m_ever_reachable = false;
+  bool m_grace_over = false;
   int m_stratum_now = 0;
   double m_stratum_since = 0;
   std::optional<int> m_stratum_settled;

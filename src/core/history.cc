@@ -71,31 +71,53 @@ int offset_bucket(double a) {
 
 double bucket_upper_s(int b) { return 1e-9 * std::exp2((b + 1) / 4.0); }
 
-void IntervalAccumulator::add(const SyncObservation& o) {
-  ++m_cur.samples;
+void IntervalAccumulator::start(int64_t start_s, double mono_s) {
+  m_cur = SyncInterval{start_s};
+  m_last_mono = mono_s;
+}
+
+void IntervalAccumulator::credit(double until) {
+  if (!m_last || until <= m_last_mono) {
+    m_last_mono = std::max(m_last_mono, until);
+    return;
+  }
+  auto ms = static_cast<uint64_t>(std::llround((until - m_last_mono) * 1000));
+  m_last_mono = until;
+  if (ms == 0) {
+    return;
+  }
+  const SyncObservation& o = *m_last;
+  m_cur.observed_ms += ms;
   if (!o.synced || !std::isfinite(o.offset_s)) {
     return;
   }
-  ++m_cur.synced;
+  m_cur.synced_ms += ms;
   double a = std::fabs(o.offset_s);
   m_cur.max_abs_offset_s = std::max(m_cur.max_abs_offset_s, a);
   if (std::isfinite(o.root_distance_s)) {
     m_cur.max_root_distance_s = std::max(m_cur.max_root_distance_s, o.root_distance_s);
   }
-  ++m_cur.hist[offset_bucket(a)];
+  m_cur.hist[offset_bucket(a)] += ms;
   if (!o.source.empty()) {
     for (auto& s : m_cur.sources) {
       if (s.address == o.source) {
-        ++s.selected;
+        s.selected_ms += ms;
         s.stratum = o.stratum;
         return;
       }
     }
-    m_cur.sources.push_back(SourceShare{o.source, o.stratum, 1});
+    m_cur.sources.push_back(SourceShare{o.source, o.stratum, ms});
   }
 }
 
-SyncInterval IntervalAccumulator::finish(int64_t dur_s) const {
+void IntervalAccumulator::add(const SyncObservation& o, double mono_s) {
+  credit(mono_s);
+  m_last = o;
+  m_last_mono = mono_s;
+}
+
+SyncInterval IntervalAccumulator::finish(double mono_s, int64_t dur_s) {
+  credit(mono_s);
   SyncInterval v = m_cur;
   v.dur_s = dur_s;
   return v;
@@ -108,10 +130,10 @@ std::string encode(const SyncInterval& v) {
   }
   std::string src;
   for (const auto& s : v.sources) {
-    src += (src.empty() ? "" : ",") + s.address + "/" + std::to_string(s.stratum) + "/" + std::to_string(s.selected);
+    src += (src.empty() ? "" : ",") + s.address + "/" + std::to_string(s.stratum) + "/" + std::to_string(s.selected_ms);
   }
-  return "S1 " + std::to_string(v.start_s) + " " + std::to_string(v.dur_s) + " " + std::to_string(v.samples) + " " +
-         std::to_string(v.synced) + " " + num(v.max_abs_offset_s) + " " + num(v.max_root_distance_s) + " " +
+  return "S1 " + std::to_string(v.start_s) + " " + std::to_string(v.dur_s) + " " + std::to_string(v.observed_ms) + " " +
+         std::to_string(v.synced_ms) + " " + num(v.max_abs_offset_s) + " " + num(v.max_root_distance_s) + " " +
          (hist.empty() ? "-" : hist) + " " + (src.empty() ? "-" : src);
 }
 
@@ -123,17 +145,17 @@ Result<SyncInterval> decode_sync(std::string_view line) {
   SyncInterval v;
   auto start = integer(w[1]);
   auto dur = parse_int(w[2], 0, 86400);
-  auto samples = parse_int(w[3], 0, INT64_MAX / 2);
-  auto synced = parse_int(w[4], 0, INT64_MAX / 2);
+  auto observed = parse_int(w[3], 0, 86400'000);
+  auto synced = parse_int(w[4], 0, 86400'000);
   auto off = real(w[5]);
   auto dist = real(w[6]);
-  if (!start || !dur || !samples || !synced || !off || !dist || *synced > *samples) {
+  if (!start || !dur || !observed || !synced || !off || !dist || *synced > *observed) {
     return unexpected(std::string("bad sync record"));
   }
   v.start_s = *start;
   v.dur_s = *dur;
-  v.samples = static_cast<uint64_t>(*samples);
-  v.synced = static_cast<uint64_t>(*synced);
+  v.observed_ms = static_cast<uint64_t>(*observed);
+  v.synced_ms = static_cast<uint64_t>(*synced);
   v.max_abs_offset_s = *off;
   v.max_root_distance_s = *dist;
   for (auto it : items(w[7])) {
@@ -211,19 +233,17 @@ Report make_report(const ReportInput& in) {
   r.config_sha256 = in.config_sha256;
   double period = static_cast<double>(std::max<int64_t>(1, in.to_s - in.from_s));
 
-  // Sync: each sample stands for dur/samples seconds of its interval.
+  // Sync: the observed and synchronised time of the intervals that start in the period.
   double covered = 0, synced = 0;
   std::map<int, uint64_t> hist;
   std::map<std::string, ReportSource> sources;
   std::map<std::string, uint64_t> selected;
   for (const auto& v : in.intervals) {
-    if (v.start_s < in.from_s || v.start_s >= in.to_s || v.samples == 0) {
+    if (v.start_s < in.from_s || v.start_s >= in.to_s || v.observed_ms == 0) {
       continue;
     }
-    double dur = static_cast<double>(std::min(v.dur_s, in.to_s - v.start_s));
-    covered += dur;
-    synced += dur * static_cast<double>(v.synced) / static_cast<double>(v.samples);
-    r.samples += v.samples;
+    covered += static_cast<double>(v.observed_ms) / 1000;
+    synced += static_cast<double>(v.synced_ms) / 1000;
     r.max_abs_offset_s = std::max(r.max_abs_offset_s, v.max_abs_offset_s);
     r.max_root_distance_s = std::max(r.max_root_distance_s, v.max_root_distance_s);
     for (const auto& [b, n] : v.hist) {
@@ -232,16 +252,17 @@ Report make_report(const ReportInput& in) {
     for (const auto& s : v.sources) {
       sources[s.address].address = s.address;
       sources[s.address].stratum = s.stratum;
-      selected[s.address] += s.selected;
+      selected[s.address] += s.selected_ms;
     }
   }
+  r.observed_s = covered;
   r.coverage_fraction = std::min(1.0, covered / period);
   r.synchronised_fraction = std::min(1.0, synced / period);
   uint64_t total = 0;
   for (const auto& [b, n] : hist) {
     total += n;
   }
-  uint64_t need = total - total / 100;  // 99 % of the samples are at or below
+  uint64_t need = total - total / 100;  // 99 % of the synchronised time is at or below
   uint64_t cum = 0;
   for (const auto& [b, n] : hist) {
     cum += n;
@@ -251,7 +272,7 @@ Report make_report(const ReportInput& in) {
     }
   }
   for (auto& [a, s] : sources) {
-    s.selected_fraction = r.samples ? static_cast<double>(selected[a]) / static_cast<double>(r.samples) : 0;
+    s.selected_fraction = covered > 0 ? static_cast<double>(selected[a]) / 1000 / covered : 0;
     r.sources.push_back(s);
   }
   std::sort(r.sources.begin(), r.sources.end(),

@@ -4,13 +4,15 @@
 // files, ctl/report.h renders the report).
 //
 // Records (space-separated, one per line, a version tag first):
-//   S1 START DUR SAMPLES SYNCED MAXOFF MAXDIST HIST SOURCES
-//      one interval of DUR s from START (Unix s): SAMPLES observations, SYNCED of them
-//      synchronised to a source; MAXOFF the largest |offset| (s) and MAXDIST the largest
-//      root distance (s) of the synchronised ones; HIST their |offset| histogram
-//      ("B:N,..." or "-", bucket B = floor(4 log2(|offset| / 1 ns)), so a bucket spans
-//      a factor 2^(1/4), 19 %); SOURCES "ADDR/STRATUM/N,..." or "-": the source
-//      selected in N of the samples.
+//   S1 START DUR OBSERVED SYNCED MAXOFF MAXDIST HIST SOURCES
+//      one interval of DUR s from START (Unix s): OBSERVED ms of it known (the daemon
+//      running), SYNCED ms of those synchronised to a source; MAXOFF the largest
+//      |offset| (s) and MAXDIST the largest root distance (s) while synchronised; HIST
+//      the time spent at each |offset| ("B:MS,..." or "-", bucket B = floor(4
+//      log2(|offset| / 1 ns)), so a bucket spans a factor 2^(1/4), 19 %); SOURCES
+//      "ADDR/STRATUM/MS,..." or "-": the ms each source was the selected one.
+//   Observations come when the state may have changed (a reply, a timer of the NTP
+//   client): each holds until the next, so the weights are times, whatever the rate.
 //   C1 TENANT ADDR FIRST LAST REQUESTS
 //      a client of TENANT ("default": the [server] listeners) on one day: first and
 //      last seen (Unix s) and the requests it sent that day.
@@ -36,21 +38,21 @@ double bucket_upper_s(int bucket);
 struct SourceShare {
   std::string address;
   int stratum = 0;
-  uint64_t selected = 0;  // samples in which it was the selected source
+  uint64_t selected_ms = 0;  // time it was the selected source
 };
 
 struct SyncInterval {
   int64_t start_s = 0;
   int64_t dur_s = 0;
-  uint64_t samples = 0;
-  uint64_t synced = 0;
+  uint64_t observed_ms = 0;
+  uint64_t synced_ms = 0;
   double max_abs_offset_s = 0;
   double max_root_distance_s = 0;
-  std::map<int, uint64_t> hist;
+  std::map<int, uint64_t> hist;  // bucket -> ms
   std::vector<SourceShare> sources;
 };
 
-// One observation, taken every few seconds by the daemon.
+// One observation of the state; it holds until the next one.
 struct SyncObservation {
   bool synced = false;  // to a source
   double offset_s = 0;
@@ -59,18 +61,23 @@ struct SyncObservation {
   int stratum = 0;     // its stratum
 };
 
-// Accumulates the observations of one interval.
+// Accumulates the observations of one interval, weighted by how long each held.
+// mono_s: a monotonic time in seconds.
 class IntervalAccumulator {
  public:
-  void start(int64_t start_s) { m_cur = SyncInterval{start_s}; }
-  void add(const SyncObservation& o);
-  // The interval so far, with its duration set to `dur_s`.
-  SyncInterval finish(int64_t dur_s) const;
-  bool empty() const { return m_cur.samples == 0; }
+  // A new interval from start_s (Unix s) at mono_s; the last observation goes on.
+  void start(int64_t start_s, double mono_s);
+  void add(const SyncObservation& o, double mono_s);
+  // The interval up to mono_s, lasting `dur_s`.
+  SyncInterval finish(double mono_s, int64_t dur_s);
+  bool empty() const { return m_cur.observed_ms == 0; }
   int64_t start_s() const { return m_cur.start_s; }
 
  private:
+  void credit(double until_mono_s);
   SyncInterval m_cur;
+  std::optional<SyncObservation> m_last;
+  double m_last_mono = 0;
 };
 
 std::string encode(const SyncInterval& v);
@@ -134,7 +141,7 @@ struct ReportTenant {
 struct ReportSource {
   std::string address;
   int stratum = 0;
-  double selected_fraction = 0;  // of the observations in the period
+  double selected_fraction = 0;  // of the observed time in the period
 };
 struct Report {
   int64_t from_s = 0;
@@ -146,7 +153,7 @@ struct Report {
   double max_abs_offset_s = 0;
   double p99_abs_offset_s = 0;  // upper edge of the histogram bucket (19 % resolution)
   double max_root_distance_s = 0;
-  uint64_t samples = 0;
+  double observed_s = 0;
   uint64_t corrections_held = 0;
   uint64_t corrections_released = 0;  // by the sources coming back or an approval
   uint64_t approvals = 0;             // `approve` commands that succeeded

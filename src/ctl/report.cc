@@ -57,7 +57,7 @@ std::string report_json(const core::Report& r) {
       .num("max_abs_offset_s", r.max_abs_offset_s)
       .num("p99_abs_offset_s", r.p99_abs_offset_s)
       .num("max_root_distance_s", r.max_root_distance_s)
-      .num("samples", static_cast<long long>(r.samples));
+      .num("observed_s", r.observed_s);
   JsonObject corr;
   corr.num("held", static_cast<long long>(r.corrections_held))
       .num("released", static_cast<long long>(r.corrections_released))

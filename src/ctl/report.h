@@ -3,7 +3,7 @@
 // JSON (tr7ntpc report --format json), every time RFC 3339 UTC:
 //   {"period":{"from_utc","to_utc","seconds"},"node","config_sha256",
 //    "sync":{"coverage_fraction","synchronised_fraction","max_abs_offset_s",
-//            "p99_abs_offset_s","max_root_distance_s","samples"},
+//            "p99_abs_offset_s","max_root_distance_s","observed_s"},
 //    "corrections":{"held","released","approvals"},
 //    "sources":[{"address","stratum","selected_fraction"}],
 //    "tenants":[{"name","clients_distinct","requests","clients_truncated",

@@ -76,25 +76,26 @@ std::string alert_log_line(const AlertRecord& r, const std::string& node) {
          state + ": " + sd + " " + r.text;
 }
 
-AlertService::AlertService(event_base* base, const Config& cfg, InputFn input, std::unique_ptr<Webhook> webhook,
-                           double interval_s)
+AlertService::AlertService(event_base* base, const Config& cfg, InputFn input, std::unique_ptr<Webhook> webhook)
     : m_engine(cfg.alerts.engine, mono_s()),
       m_input(std::move(input)),
       m_webhook(std::move(webhook)),
       m_node(node_name(cfg.daemon)),
-      m_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { tick(); }),
-      m_interval_s(interval_s) {
-  m_timer.add(m_interval_s);
-}
+      m_timer(base, -1, 0, [this](evutil_socket_t, short) { tick(); }) {}
 
 AlertService::~AlertService() = default;
 
 void AlertService::apply(const Config& cfg) {
   m_engine.set_settings(cfg.alerts.engine);
   m_node = node_name(cfg.daemon);
+  tick();
 }
 
 void AlertService::tick() {
+  if (m_in_tick) {
+    return;  // a listener's work (the audit log, say) came back here
+  }
+  m_in_tick = true;
   double now = mono_s();
   core::Timestamp real = sys::realtime_now();
   auto to_real = [&](double mono) {
@@ -134,6 +135,12 @@ void AlertService::tick() {
       f(r);
     }
   }
+  m_timer.del();
+  if (auto t = m_engine.next_deadline()) {
+    // A little after the deadline, so the hold time has surely passed.
+    m_timer.add(std::max(0.0, *t - now) + 0.01);
+  }
+  m_in_tick = false;
 }
 
 std::vector<AlertRecord> AlertService::list() const {

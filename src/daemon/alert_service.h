@@ -1,5 +1,7 @@
-// The daemon's alerts: the engine (core/alerts.h) fed once a second with the state of
-// the NTP client, the peers, the tenants and the audit trail; every transition goes to
+// The daemon's alerts: the engine (core/alerts.h) fed with the state of the NTP client,
+// the peers, the tenants and the audit trail whenever it may have changed (tick(): the
+// owner calls it on those events) and when a hold time runs out (a one-shot timer, so
+// an idle daemon is not woken up for nothing); every transition goes to
 // the log (with RFC 5424 structured data in the message), to the webhook (if any), and
 // to the listeners (the report history); `tr7ntpc alerts` and the metrics read the
 // state here.
@@ -51,9 +53,8 @@ class AlertService {
   using InputFn = std::function<core::AlertInput(double mono_s)>;
   static constexpr size_t k_recent = 50;  // resolved alerts kept for `alerts`
 
-  // `webhook` may be null. Observes every `interval_s`.
-  AlertService(event_base* base, const Config& cfg, InputFn input, std::unique_ptr<Webhook> webhook,
-               double interval_s = 1.0);
+  // `webhook` may be null. Observes once now.
+  AlertService(event_base* base, const Config& cfg, InputFn input, std::unique_ptr<Webhook> webhook);
   ~AlertService();
   // A reload: thresholds (the webhook stays until a restart).
   void apply(const Config& cfg);
@@ -67,7 +68,7 @@ class AlertService {
   uint64_t resolved_total() const { return m_resolved; }
   const Webhook* webhook() const { return m_webhook.get(); }
   const std::string& node() const { return m_node; }
-  // Observes now (also what the timer does).
+  // Observes now (and arms the timer for the engine's next deadline).
   void tick();
 
  private:
@@ -80,7 +81,7 @@ class AlertService {
   uint64_t m_fired = 0;
   uint64_t m_resolved = 0;
   sys::Callback m_timer;
-  double m_interval_s;
+  bool m_in_tick = false;
 };
 
 }  // namespace tr7::daemon

@@ -167,7 +167,7 @@ Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
   if (!m_fd.valid()) {
     log_info("audit: %s", format(e, now).c_str());
     ++m_write_failures;
-    m_failing = true;
+    set_failing(true);
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
   core::ChainState next = m_chain;
@@ -175,11 +175,11 @@ Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
   log_info("audit: %s", line.c_str());
   if (auto w = write_line(line + '\n'); !w) {
     ++m_write_failures;
-    m_failing = true;
+    set_failing(true);
     return w;
   }
   m_chain = next;
-  m_failing = false;
+  set_failing(false);
   ++m_records;
   if (m_rotation.max_size > 0) {
     struct stat st {};
@@ -188,6 +188,14 @@ Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
     }
   }
   return {};
+}
+
+void AuditLog::set_failing(bool f) {
+  bool changed = f != m_failing;
+  m_failing = f;
+  if (changed && m_on_failing_change) {
+    m_on_failing_change();
+  }
 }
 
 Result<void> AuditLog::write_line(const std::string& line) {

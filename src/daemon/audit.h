@@ -124,6 +124,8 @@ class AuditLog {
   // `audit_write_failed` alert.
   uint64_t write_failures() const { return m_write_failures; }
   bool failing() const { return m_failing; }
+  // Called when failing() changes.
+  void set_on_failing_change(std::function<void()> f) { m_on_failing_change = std::move(f); }
   uint64_t rotations() const { return m_rotations; }
 
  private:
@@ -146,6 +148,8 @@ class AuditLog {
   uint64_t m_records = 0;
   uint64_t m_write_failures = 0;
   bool m_failing = false;
+  std::function<void()> m_on_failing_change;
+  void set_failing(bool f);
   uint64_t m_rotations = 0;
   // Refusal limiter (token bucket).
   double m_tokens = k_refusal_burst;

@@ -60,10 +60,9 @@ HistoryStore::HistoryStore(event_base* base, const StateDir& dir, HistorySetting
       m_s(s),
       m_observe(std::move(observe)),
       m_clients(std::move(clients)),
-      m_sample_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { this->observe(); }),
       m_interval_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { end_interval(); }) {
-  m_acc.start(real_s());
   m_interval_start_mono = mono_s();
+  m_acc.start(real_s(), m_interval_start_mono);
   m_ledger_day = day_of(real_s());
   // Today's clients from before a restart go on in the same ledger.
   if (m_dir.valid()) {
@@ -88,8 +87,8 @@ HistoryStore::HistoryStore(event_base* base, const StateDir& dir, HistorySetting
       }
     }
   }
-  m_sample_timer.add(std::clamp(m_s.interval_s / 30, 1.0, 10.0));
   m_interval_timer.add(m_s.interval_s);
+  this->observe();  // (the parameter of the same name is moved from)
 }
 
 HistoryStore::~HistoryStore() = default;
@@ -126,20 +125,21 @@ Result<void> HistoryStore::append(const std::string& name, const std::string& li
 
 void HistoryStore::observe() {
   if (m_observe) {
-    m_acc.add(m_observe());
+    m_acc.add(m_observe(), mono_s());
   }
 }
 
 void HistoryStore::end_interval() {
+  observe();  // the state now closes the interval
   double now = mono_s();
+  core::SyncInterval v = m_acc.finish(now, std::max<int64_t>(1, std::llround(now - m_interval_start_mono)));
   if (!m_acc.empty()) {
-    core::SyncInterval v = m_acc.finish(std::max<int64_t>(1, std::llround(now - m_interval_start_mono)));
     if (auto r = append(history_file("sync", day_of(v.start_s)), core::encode(v) + "\n"); !r && !m_warned) {
       log_warn("history: %s", r.error().c_str());
       m_warned = true;
     }
   }
-  m_acc.start(real_s());
+  m_acc.start(real_s(), now);
   m_interval_start_mono = now;
   snapshot_clients(real_s(), sys::monotonic_ns());
   write_clients();

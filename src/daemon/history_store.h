@@ -1,7 +1,9 @@
 // The compliance history on disk: <state_dir>/history/, one file per kind and UTC day
 // (core/history.h has the records):
 //   sync-YYYY-MM-DD     one S1 line per interval ([history] interval, 300 s): the sync
-//                       state observed every interval/30 s (1 to 10 s)
+//                       state, observed whenever it may have changed (observe(): the
+//                       NTP client's replies and timers), each observation weighted by
+//                       how long it held; no timer of its own but the interval's
 //   clients-YYYY-MM-DD  the day's clients per tenant (C1), rewritten atomically at every
 //                       interval; at most max_clients_per_day per file (the most
 //                       recently seen kept)
@@ -49,6 +51,8 @@ class HistoryStore {
   // Ends the current interval (written if it has observations) and writes the client
   // ledger; the next interval starts now.
   void flush();
+  // The sync state may have changed: observe it now.
+  void observe();
   void record_alert(const core::AlertTransition& a);
   // What a report of [from_s, to_s) needs from the files (intervals, clients, alerts).
   core::ReportInput load(int64_t from_s, int64_t to_s) const;
@@ -56,7 +60,6 @@ class HistoryStore {
   uint64_t disk_bytes() const;
 
  private:
-  void observe();
   void end_interval();
   void snapshot_clients(int64_t now_real_s, int64_t mono_ns);
   void write_clients();
@@ -77,7 +80,6 @@ class HistoryStore {
   std::map<std::pair<std::string, std::string>, core::ClientDay> m_ledger;
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, uint64_t>> m_seen;
   int64_t m_last_prune_day = -1;
-  sys::Callback m_sample_timer;
   sys::Callback m_interval_timer;
   bool m_warned = false;
 };

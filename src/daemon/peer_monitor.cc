@@ -138,6 +138,9 @@ void PeerMonitor::on_timer() {
     }
   }
   schedule();
+  if (m_on_change) {
+    m_on_change();
+  }
 }
 
 void PeerMonitor::schedule() {
@@ -209,6 +212,9 @@ void PeerMonitor::on_readable(Peer& p) {
     }
   }
   schedule();
+  if (m_on_change) {
+    m_on_change();
+  }
 }
 
 std::vector<PeerRow> PeerMonitor::rows() const {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,8 @@ class PeerMonitor {
 
   std::vector<PeerRow> rows() const;
   size_t size() const { return m_peers.size(); }
+  // Called after a reply or a poll (what rows() says may have changed).
+  void set_on_change(std::function<void()> f) { m_on_change = std::move(f); }
 
  private:
   struct Sample {
@@ -103,6 +106,7 @@ class PeerMonitor {
   sys::UdpBatch m_rx;
   sys::Callback m_timer;
   std::shared_ptr<bool> m_alive;
+  std::function<void()> m_on_change;
 };
 
 }  // namespace tr7::daemon

@@ -162,7 +162,17 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   // read it from a snapshot, replaced at once, in the same turn of the loop (so before
   // the command socket can report it), and only then reported to systemd. No timer:
   // the client's own schedule covers the changes no packet brings (holdover bound, leap).
-  m_client->set_on_change([this] { publish_reference(); });
+  m_client->set_on_change([this] {
+    publish_reference();
+    // The alerts and the history look at the state when it may have changed (no timer
+    // of their own wakes an idle daemon up).
+    if (m_alerts) {
+      m_alerts->tick();
+    }
+    if (m_history) {
+      m_history->observe();
+    }
+  });
 
   auto on_signal = [this](int sig) {
     m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
@@ -328,8 +338,12 @@ void Worker::setup_tenants() {
       log_warn("tenant %s (added at run time): %s", e.name.c_str(), r.error().c_str());
     }
   }
-  m_tenant_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST,
-                                                   [this](evutil_socket_t, short) { m_tenants->check(); });
+  m_tenant_timer = std::make_unique<sys::Callback>(m_base.get(), -1, EV_PERSIST, [this](evutil_socket_t, short) {
+    m_tenants->check();
+    if (m_alerts) {
+      m_alerts->tick();  // tenant_down
+    }
+  });
   m_tenant_timer->add(m_cfg.tenants.check_interval_s);
 }
 

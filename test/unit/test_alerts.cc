@@ -189,6 +189,29 @@ static void test_stratum_drift_held_audit(void**) {
   assert_int_equal(ev.size(), 2);
 }
 
+// The engine says when it must look again although nothing changed: hold and clear-hold
+// times, the start-up grace.
+static void test_deadlines(void**) {
+  AlertEngine e(settings(), 0);
+  AlertInput ok = healthy(0);
+  e.update(ok);
+  assert_near(*e.next_deadline(), 300, 1e-9);  // the grace
+  ok.mono_s = 400;
+  e.update(ok);
+  assert_false(e.next_deadline().has_value() && *e.next_deadline() < 400);
+  AlertInput bad = healthy(500);
+  bad.offset_s = 1;
+  assert_true(e.update(bad).empty());
+  assert_near(*e.next_deadline(), 510, 1e-9);  // hold
+  bad.mono_s = 510;
+  assert_int_equal(e.update(bad).size(), 1);
+  ok.mono_s = 520;
+  e.update(ok);
+  assert_near(*e.next_deadline(), 550, 1e-9);  // clear_hold
+  ok.mono_s = 550;
+  assert_int_equal(e.update(ok).size(), 1);
+}
+
 // Random observations: for each alert, events alternate firing/resolved, starting with
 // firing, and active() agrees with the last event.
 static void test_random_alternation(void**) {
@@ -224,9 +247,13 @@ static void test_random_alternation(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_offset_hysteresis),        cmocka_unit_test(test_blip_and_return),
-      cmocka_unit_test(test_lost_source_and_grace),    cmocka_unit_test(test_per_subject),
-      cmocka_unit_test(test_stratum_drift_held_audit), cmocka_unit_test(test_random_alternation),
+      cmocka_unit_test(test_offset_hysteresis),
+      cmocka_unit_test(test_blip_and_return),
+      cmocka_unit_test(test_lost_source_and_grace),
+      cmocka_unit_test(test_per_subject),
+      cmocka_unit_test(test_stratum_drift_held_audit),
+      cmocka_unit_test(test_random_alternation),
+      cmocka_unit_test(test_deadlines),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

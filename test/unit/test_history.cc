@@ -11,23 +11,31 @@
 using namespace tr7::core;
 
 static void test_codecs(void**) {
+  // Observations weighted by how long each held: 10 s, 20 s, 30 s (unsynchronised), 40 s.
   IntervalAccumulator acc;
-  acc.start(1'795'000'000);
-  acc.add({true, 0.000012, 0.004, "192.0.2.1", 2});
-  acc.add({true, -0.00003, 0.005, "192.0.2.1", 2});
-  acc.add({false, 0, 0, "", 0});
-  acc.add({true, 0.0001, 0.003, "[2001:db8::1]:10123", 3});
-  SyncInterval v = acc.finish(300);
+  acc.start(1'795'000'000, 100);
+  acc.add({true, 0.000012, 0.004, "192.0.2.1", 2}, 100);
+  acc.add({true, -0.00003, 0.005, "192.0.2.1", 2}, 110);
+  acc.add({false, 0, 0, "", 0}, 130);
+  acc.add({true, 0.0001, 0.003, "[2001:db8::1]:10123", 3}, 160);
+  SyncInterval v = acc.finish(200, 100);
   std::string line = encode(v);
   auto back = decode_sync(line);
   assert_true(back.has_value());
   assert_string_equal(encode(*back).c_str(), line.c_str());
-  assert_int_equal(back->samples, 4);
-  assert_int_equal(back->synced, 3);
+  assert_int_equal(back->observed_ms, 100000);
+  assert_int_equal(back->synced_ms, 70000);
   assert_near(back->max_abs_offset_s, 0.0001, 1e-15);
   assert_int_equal(back->sources.size(), 2);
+  assert_int_equal(back->sources[0].selected_ms, 30000);
   assert_string_equal(back->sources[1].address.c_str(), "[2001:db8::1]:10123");
   assert_int_equal(back->sources[1].stratum, 3);
+  assert_int_equal(back->sources[1].selected_ms, 40000);
+  // The next interval goes on with the last observation.
+  acc.start(1'795'000'100, 200);
+  SyncInterval next = acc.finish(260, 60);
+  assert_int_equal(next.synced_ms, 60000);
+  assert_false(acc.empty());
   for (const char* bad : {"", "S1 1 2 3", "S2 1 300 1 1 0 0 - -", "S1 1 300 1 2 0 0 - -", "S1 1 300 2 1 x 0 - -",
                           "S1 1 300 2 1 0 0 5 -", "S1 1 300 2 1 0 0 - a/b"}) {
     if (decode_sync(bad).has_value()) {
@@ -58,18 +66,20 @@ static void test_report(void**) {
   in.node = "n1";
   in.config_sha256 = "ab";
   in.tenants = {"default", "acme"};
-  // 3 intervals observed (one missing: the daemon was down), the last half synchronised.
+  // 3 intervals observed (one missing: the daemon was down), the last half synchronised;
+  // an observation every 3 s.
   for (int i = 0; i < 3; ++i) {
     IntervalAccumulator acc;
-    acc.start(1000 + i * 300);
+    acc.start(1000 + i * 300, i * 300);
     for (int k = 0; k < 100; ++k) {
       bool synced = i < 2 || k < 50;
       acc.add({synced, k == 99 && i == 0 ? 0.010 : 0.0001 * (k % 3 == 0 ? -1 : 1), 0.002 + k * 1e-5,
-               i == 1 ? "192.0.2.2" : "192.0.2.1", i == 1 ? 3 : 2});
+               i == 1 ? "192.0.2.2" : "192.0.2.1", i == 1 ? 3 : 2},
+              i * 300 + k * 3);
     }
-    in.intervals.push_back(acc.finish(300));
+    in.intervals.push_back(acc.finish(i * 300 + 300, 300));
   }
-  in.intervals.push_back(SyncInterval{900, 300, 10, 10, 5.0, 0, {}, {}});  // before the period: ignored
+  in.intervals.push_back(SyncInterval{900, 300, 300000, 300000, 5.0, 0, {}, {}});  // before the period: ignored
   in.clients = {{"default", "10.0.0.1", 900, 1100, 5},                     // overlaps the start
                 {"default", "10.0.0.1", 1200, 1300, 7},                    // same client, another day entry
                 {"default", "10.0.0.2", 1500, 1600, 1},
@@ -86,7 +96,7 @@ static void test_report(void**) {
   assert_near(r.coverage_fraction, 0.75, 1e-12);
   assert_near(r.synchronised_fraction, (300 + 300 + 150) / 1200.0, 1e-12);
   assert_near(r.max_abs_offset_s, 0.010, 1e-15);
-  // 250 synced samples, one at 10 ms: the 99th percentile is the 0.1 ms bucket.
+  // 750 s synchronised, 3 s of it at 10 ms: the 99th percentile is the 0.1 ms bucket.
   assert_true(r.p99_abs_offset_s >= 0.0001 && r.p99_abs_offset_s < 0.000119);
   assert_int_equal(r.sources.size(), 2);
   assert_string_equal(r.sources[0].address.c_str(), "192.0.2.1");
@@ -119,7 +129,7 @@ static void test_report(void**) {
   assert_string_equal(r.tenants[1].clients[0].address.c_str(), "10.0.0.1");
 }
 
-// What 90 days of history cost with the defaults (interval 300 s, 30 observations each)
+// What 90 days of history cost with the defaults (interval 300 s, an observation every 16 s)
 // and 1000 clients a day on one tenant: printed for the documentation.
 static void test_disk_cost(void**) {
   Rng rng(test_seed());
@@ -127,12 +137,14 @@ static void test_disk_cost(void**) {
   for (int day = 0; day < 90; ++day) {
     for (int i = 0; i < 288; ++i) {
       IntervalAccumulator acc;
-      acc.start(1'795'000'000 + day * 86400 + i * 300);
-      for (int k = 0; k < 30; ++k) {
+      double t0 = day * 86400.0 + i * 300;
+      acc.start(1'795'000'000 + static_cast<int64_t>(t0), t0);
+      // A source polled every 64 s with 4 of them: an observation every 16 s.
+      for (int k = 0; k < 19; ++k) {
         double off = (static_cast<double>(rng.next_u32() % 2000) - 1000) * 1e-8;  // +-10 us
-        acc.add({true, off, 0.0012 + (rng.next_u32() % 100) * 1e-6, "192.0.2.1", 2});
+        acc.add({true, off, 0.0012 + (rng.next_u32() % 100) * 1e-6, "192.0.2.1", 2}, t0 + k * 16);
       }
-      sync_bytes += encode(acc.finish(300)).size() + 1;
+      sync_bytes += encode(acc.finish(t0 + 300, 300)).size() + 1;
     }
     for (int c = 0; c < 1000; ++c) {
       ClientDay cd{"default", "10.1." + std::to_string(c / 256) + "." + std::to_string(c % 256),
