@@ -80,6 +80,18 @@ void BoundFit::keep_newest(size_t n) {
   solve();
 }
 
+bool BoundFit::keep_since(double t) {
+  size_t drop = 0;
+  while (m_n - drop > k_min_points && at(drop).t < t) {
+    ++drop;
+  }
+  if (drop == 0) {
+    return false;
+  }
+  keep_newest(m_n - drop);
+  return true;
+}
+
 void BoundFit::shift(double delta_s) {
   for (size_t i = 0; i < m_n; ++i) {
     m_pts[(m_head + i) % k_max_points].z += delta_s;

@@ -55,6 +55,8 @@ class BoundFit {
   void add(double t, double z, double delay_s);
   // Keeps only the newest n samples.
   void keep_newest(size_t n);
+  // Drops the samples older than t (but keeps at least k_min_points); true if any went.
+  bool keep_since(double t);
   // Shifts every sample's offset (a known jump of the server's time scale).
   void shift(double delta_s);
 

@@ -112,7 +112,8 @@ void Discipline::tick(Timestamp now) {
   }
 }
 
-UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, double offset_sd_s, double interval_s) {
+UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, double offset_sd_s, double interval_s,
+                                double horizon_s) {
   UpdateResult res;
   tick(now);
   if (!std::isfinite(offset_s) || !std::isfinite(freq)) {
@@ -164,18 +165,30 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, dou
     m_last_update = now;
     return res;
   }
-  // Slew: frequency = base + offset / tau, the rate bounded by max_slew_ppm, tau by
-  // chronyd's rule (discipline.h): C / |offset|, C = ratio * 0.5 * sd * interval.
+  // Slew: frequency = base + offset / tau (discipline.h): tau = k * interval, k growing
+  // from min_slew_intervals to max_slew_intervals over the first slew_ramp_updates
+  // slews, shorter in proportion for an offset beyond slew_fast_sd of its uncertainty.
   double max_rate = std::max(m_opt.max_slew_ppm, 1e-3) * 1e-6;
   double interval = m_last_update ? std::max(0.0, diff_s(now, *m_last_update)) : 0.0;
   if (std::isfinite(interval_s)) {
     interval = std::max(interval, interval_s);
   }
-  double c =
-      m_opt.correction_time_ratio * 0.5 * (std::isfinite(offset_sd_s) ? std::max(0.0, offset_sd_s) : 0.0) * interval;
-  double tau = mag > 0 ? c / mag : 0.0;
-  if (interval > 0 && m_opt.max_slew_interval_fraction > 0) {
-    tau = std::min(tau, m_opt.max_slew_interval_fraction * interval);
+  double ramp = m_opt.slew_ramp_updates > 0 ? std::min(1.0, static_cast<double>(m_slews) / m_opt.slew_ramp_updates) : 1;
+  double k = m_opt.min_slew_intervals + (m_opt.max_slew_intervals - m_opt.min_slew_intervals) * ramp;
+  double sd = std::isfinite(offset_sd_s) ? std::max(0.0, offset_sd_s) : 0.0;
+  double fast = m_opt.slew_fast_sd * sd;
+  double tau = std::min(k * interval, std::max(m_opt.max_slew_time_s, interval));
+  if (horizon_s > 0 && std::isfinite(horizon_s)) {
+    tau = std::min(tau, 0.5 * horizon_s);
+  }
+  if (mag > fast && mag > 0) {
+    tau *= fast / mag;
+  }
+  // The ramp counts rounds of information, not updates: sources answering together are
+  // one round (three updates within milliseconds had it done in a third of the time).
+  if (!m_last_round || diff_s(now, *m_last_round) >= 0.5 * interval) {
+    ++m_slews;
+    m_last_round = now;
   }
   tau = std::max({m_opt.min_slew_s, mag / max_rate, tau});
   // A slew longer than a day would only be replaced anyway; keep the numbers sane.
@@ -185,7 +198,10 @@ UpdateResult Discipline::update(double offset_s, double freq, Timestamp now, dou
     res.action = UpdateAction::Failed;
     return res;
   }
-  m_slew_end = add_s(now, tau);
+  // tau is in raw seconds (the rate f is against the raw clock); the clock, and the
+  // timer that ends the slew, run at 1 + f of it: a fast slew backwards (-8.3 %) ended
+  // after 6 s of served time, 6.5 raw s, and overshot 0.5 s by 45 ms.
+  m_slew_end = add_s(now, tau * (1 + f));
   m_synchronised = true;
   m_last_update = now;
   res.action = UpdateAction::Slewed;

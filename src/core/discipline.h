@@ -17,16 +17,23 @@
 //  * steps: only while updates <= makestep_limit and |offset| > makestep_threshold;
 //    afterwards slew only, so the served time never jumps (backward or forward) while
 //    running;
-//  * slews: frequency = base + offset / tau for tau seconds, |offset / tau| <=
-//    max_slew_ppm; base frequency bounded by max_freq_ppm. The slew time follows
-//    chronyd's rule (corrtimeratio): tau = C / |offset| with C = correction_time_ratio
-//    * 0.5 * offset_sd * update interval, so an offset of the size of its own
-//    uncertainty is slewed over 1.5 update intervals (a rate change of offset_sd / 1.5
-//    intervals, far below a ppm in the steady state), a larger one faster (the rate
-//    grows with offset^2), never faster than max_slew_ppm nor in less than
-//    min_slew_s. A slew not done by the next update is replaced by it (the rest is in
-//    the new offset: the model K knows what was applied), so the loop's gain per update
-//    is min(1, interval / tau) <= 1: no overshoot;
+//  * slews: frequency = base + offset / tau for tau (raw) seconds, |offset / tau| <=
+//    max_slew_ppm, tau >= min_slew_s; base frequency bounded by max_freq_ppm.
+//    tau = k * I, I the update interval (the system peer's poll, or the time since the
+//    last update if longer). k grows from min_slew_intervals (1/4) to
+//    max_slew_intervals (5) over the first slew_ramp_updates (32) rounds of updates:
+//    early corrections are real (a first step's error, a frequency still being
+//    learned) and are made fast; later ones are mostly the estimate's own noise, and
+//    correcting them over 5 intervals keeps the rate changes, which every client of ours
+//    inherits, small. An offset beyond slew_fast_sd (4) standard deviations of its
+//    uncertainty is no noise (the clock was stepped from outside, the sources moved):
+//    tau shrinks in proportion, so the rate grows with offset^2, as with chronyd's
+//    corrtimeratio rule, up to max_slew_ppm. A slew not done by the next update is
+//    replaced by it (the rest is in the new offset: the model K knows what was
+//    applied), so the loop's gain per update is at most 1: no overshoot. (chronyd's rule
+//    itself, tau = 1.5 * sd * I / |offset|, made every estimate jump of a few sd a rate
+//    change of a ppm: a max frequency error 1.1-2.2 times chronyd's under clknetsim;
+//    with this rule it is 0.1-0.9 times, and convergence is faster, 0.7-1.0 times);
 //  * offset tolerance (after the first synchronisation): a correction above it is not
 //    applied; after tolerance_updates in a row it is "held" (flagged) until the
 //    sources come back within tolerance or approve() is called; approve applies it by
@@ -52,11 +59,18 @@ struct DisciplineOptions {
   double max_freq_ppm = 500;
   double offset_tolerance_s = 0;  // 0: off
   int tolerance_updates = 3;
-  double min_slew_s = 1.0;             // shortest slew
-  double correction_time_ratio = 3.0;  // chronyd's corrtimeratio (see above)
-  // ... but never longer than this fraction of the update interval: every correction is
-  // done before the next update (a persistent offset, e.g. under wander, is not noise).
-  double max_slew_interval_fraction = 1.0;
+  double min_slew_s = 1.0;  // shortest slew
+  // The slew time in update intervals: from the first to the second over the first
+  // slew_ramp_updates rounds of updates (see the policy above).
+  double min_slew_intervals = 0.25;
+  double max_slew_intervals = 5.0;
+  int slew_ramp_updates = 32;
+  // ... but no longer than this or one interval, whichever is longer (at long polls, a
+  // slew over several intervals lags the clock by the estimate's real changes).
+  double max_slew_time_s = 320;
+  // An offset beyond this many standard deviations of its own uncertainty is slewed
+  // faster, in proportion.
+  double slew_fast_sd = 4.0;
 };
 
 enum class UpdateAction : uint8_t {
@@ -95,7 +109,11 @@ class Discipline {
   // interval); the slew time scales with the larger of it and the time since the last
   // update (several sources answering in the same second must not each be slewed in a
   // second, as the time since the last update alone would have them).
-  UpdateResult update(double offset_s, double freq, Timestamp now, double offset_sd_s = 0, double interval_s = 0);
+  // horizon_s: the span over which the clock's wander moves the offset by as much as the
+  // measurement noise (0: unknown); no slew lasts longer than half of it (a correction
+  // that slow lags what really changes, as at long polls with a wandering clock).
+  UpdateResult update(double offset_s, double freq, Timestamp now, double offset_sd_s = 0, double interval_s = 0,
+                      double horizon_s = 0);
   // Ends a slew that is due; call at next_tick() (or any time).
   void tick(Timestamp now);
   std::optional<Timestamp> next_tick() const;
@@ -127,7 +145,7 @@ class Discipline {
       return 0;
     }
     double left = diff_s(*m_slew_end, now);
-    return left > 0 ? (m_freq - m_base_freq) * left : 0;
+    return left > 0 ? (m_freq - m_base_freq) / (1 + m_freq) * left : 0;
   }
   // The slew in progress: its end (served time) and the rate it adds to the base
   // frequency (s/s, signed like an offset per second); nullopt / 0 when none.
@@ -160,6 +178,8 @@ class Discipline {
   double m_held_offset = 0;
   double m_last_offset = 0;
   uint64_t m_steps = 0;
+  uint64_t m_slews = 0;                   // rounds of slews so far (the slew time's ramp)
+  std::optional<Timestamp> m_last_round;  // the update that began the last one
   uint64_t m_clock_errors = 0;
 };
 

@@ -10,11 +10,18 @@ namespace tr7::core {
 
 namespace {
 constexpr double k_far_s = 3600.0;
-// Poll adaptation (see adapt_poll): raise the poll when waiting twice as long would add
-// less than this fraction of the current offset uncertainty; lower it when one interval
-// adds more than the upper fraction.
-constexpr double k_poll_up = 0.25;
-constexpr double k_poll_down = 2.0;
+// Poll adaptation (see adapt_poll): the samples a source's model should span.
+constexpr double k_poll_target = 8.0;
+// A jump common to every survivor (common_jump): its estimates agree within this many
+// (summed) standard deviations, and it is at least this many of the largest one.
+constexpr double k_jump_agree = 5.0;
+constexpr double k_jump_min_sd = 10.0;
+constexpr double k_poll_missed_peer = 0.1;  // score per unanswered request: the system peer
+constexpr double k_poll_missed = 0.25;      // any other source
+// The ensemble (system_estimate): how far it may stray from the selection, in their
+// combined standard deviations, and the samples it needs before it is followed.
+constexpr double k_ensemble_agree = 4.0;
+constexpr uint64_t k_ensemble_min_samples = 8;
 constexpr double k_leap_margin_s = 1.0;
 constexpr unsigned k_unreachable_polls = 8;  // unanswered requests before backing off
 constexpr double k_rms_weight = 0.1;         // of a new offset in the RMS average
@@ -124,9 +131,17 @@ std::array<uint8_t, k_header_len> NtpClient::make_request(SourceId id, double mo
       e.poll_before_backoff = e.src.poll();
     }
     e.src.set_poll(static_cast<int8_t>(e.src.poll() + 1));
-    e.at_poll = 0;
+    e.poll_score = 0;
   }
-  return e.src.make_request(mono, m_rng);
+  unsigned missed = e.src.unanswered();
+  auto req = e.src.make_request(mono, m_rng);
+  if (e.src.unanswered() > missed && m_discipline.synchronised() && !e.src.in_burst()) {
+    // The last request went unanswered: ask a little less often (as chronyd does), the
+    // system peer less so; a lossy path is not polled harder for its losses.
+    bool peer = m_last_sel.status == SelectStatus::Ok && m_last_sel.best == e.id;
+    move_poll_score(e, peer ? k_poll_missed_peer : k_poll_missed);
+  }
+  return req;
 }
 
 void NtpClient::request_sent(SourceId id, Timestamp t1) {
@@ -238,28 +253,48 @@ std::optional<Candidate> NtpClient::candidate(const Entry& e, Timestamp now, Usa
 }
 
 void NtpClient::adapt_poll(Entry& e, Timestamp now) {
-  ++e.at_poll;
-  if (!m_discipline.synchronised() || e.src.in_burst() || e.filt.samples() < 4) {
+  if (!m_discipline.synchronised() || e.src.in_burst()) {
     return;
   }
-  FilterEstimate est = e.filt.estimate_at(m_discipline.raw_s(now));
-  double sd = std::max(std::sqrt(est.offset_var), log2_to_s(m_opt.precision));
-  double q = e.filt.process_noise();
-  auto growth = [&](double t) { return std::sqrt(est.freq_var) * t + std::sqrt(q * t * t * t / 3); };
+  // How many samples at this interval the source's model (offset + frequency, the
+  // frequency wandering at the filter's estimated rate q) describes: the samples since
+  // the filter's last reset, but no more than fit in its horizon, the span over which
+  // the wander's offset error, sqrt(q T^3 / 3), grows to the measurement noise. Longer
+  // spans add no precision; fewer samples than the target in that span lose it.
+  // The poll score moves by (n / target - 1) / target per sample (twice as fast
+  // downwards), so the poll settles where the horizon holds about k_poll_target samples
+  // (chronyd's polltarget rule, with our filter's horizon for its regression's length).
+  FilterEstimate est = e.filt.kalman_at(m_discipline.raw_s(now));
+  double sigma = std::max(est.jitter_s, log2_to_s(m_opt.precision));
+  double q = std::max(e.filt.process_noise(), 1e-30);
+  double horizon = std::cbrt(3 * sigma * sigma / q);
   double interval = e.src.poll_interval_s();
-  int8_t poll = e.src.poll();
-  // Raise only once the filter's window is full and at least half of it was sampled at
-  // this interval: until then every sample still shrinks the error (as 1/n on a path
-  // with bounded jitter); afterwards a longer interval only stretches the window in
-  // time. And only while running twice as long on the current frequency costs little
-  // against the current uncertainty.
-  if (e.filt.window_full() && e.at_poll >= SourceFilter::k_window / 2 && growth(2 * interval) < k_poll_up * sd) {
-    e.src.set_poll(static_cast<int8_t>(poll + 1));
-  } else if (growth(interval) > k_poll_down * sd || growth(interval) > est.jitter_s) {
-    e.src.set_poll(static_cast<int8_t>(poll - 1));
+  double n = std::min(static_cast<double>(e.filt.samples()), horizon / interval);
+  double adj = (n / k_poll_target - 1) / k_poll_target;
+  if (n < k_poll_target) {
+    adj *= 2;
   }
-  if (e.src.poll() != poll) {
-    e.at_poll = 0;
+  move_poll_score(e, adj);
+}
+
+void NtpClient::move_poll_score(Entry& e, double adj) {
+  e.poll_score += adj;
+  int8_t poll = e.src.poll();
+  int8_t lo = e.src.options().minpoll, hi = e.src.options().maxpoll;
+  if (e.poll_score >= 1.0 && poll < hi) {
+    e.src.set_poll(static_cast<int8_t>(poll + 1));
+    e.poll_score -= 1.0;
+  } else if (e.poll_score < 0.0 && poll > lo) {
+    e.src.set_poll(static_cast<int8_t>(poll - 1));
+    e.poll_score += 1.0;
+  }
+  // At the ends of the range the score waits at the edge of its band, so one sample the
+  // other way moves the poll no sooner than from the middle.
+  if (e.src.poll() <= lo && e.poll_score < 0.0) {
+    e.poll_score = 0.0;
+  }
+  if (e.src.poll() >= hi && e.poll_score >= 1.0) {
+    e.poll_score = 1.0 - 1e-9;
   }
 }
 
@@ -281,7 +316,7 @@ ResponseResult NtpClient::on_response(SourceId id, std::span<const uint8_t> data
   if (e.poll_before_backoff) {
     e.src.set_poll(*e.poll_before_backoff);
     e.poll_before_backoff.reset();
-    e.at_poll = 0;
+    e.poll_score = 0;
   }
   if (m_leap != Leap::None && mono > m_leap_mono - k_leap_margin_s) {
     return res;  // samples around a leap second are not trusted (either side may be off)
@@ -289,13 +324,116 @@ ResponseResult NtpClient::on_response(SourceId id, std::span<const uint8_t> data
   const Sample& s = *res.sample;
   double t = m_discipline.raw_s(s.time);
   double z = s.offset_s + m_discipline.correction_at(s.time);
+  std::optional<FilterEstimate> before;
+  if (e.filt.ready()) {
+    before = e.filt.estimate_at(t);
+  }
   FilterVerdict v = e.filt.add(t, z, s.delay_s);
   if (v == FilterVerdict::Outlier) {
+    if (before &&
+        common_jump(e, mono, z - before->offset_s, std::sqrt(before->offset_var + e.filt.last_measurement_var()))) {
+      select_and_update(t4, mono, &e);
+    }
     return res;
   }
+  e.miss.reset();
+  feed_ensemble(e, v, t, z);
   adapt_poll(e, t4);
   select_and_update(t4, mono, &e);
   return res;
+}
+
+bool NtpClient::common_jump(Entry& e, double mono, double jump_s, double sd_s) {
+  // Every source that steers the clock missed its prediction by the same amount within
+  // one poll: it is our clock that moved (someone stepped it; a suspend), or all of them
+  // did together. Either way the new offset is the sources' consensus: waiting for each
+  // filter's own restart (k_reset_after misses, four polls) left the clock 0.5 s off for
+  // four minutes. The filters and the ensemble move by the jump, and the discipline
+  // slews it out (a large offset far beyond its uncertainty is slewed fast).
+  if (!e.survivor || !std::isfinite(jump_s) || !(sd_s > 0)) {
+    return false;
+  }
+  e.miss = Entry::Miss{mono, jump_s, sd_s};
+  size_t survivors = 0, agree = 0;
+  double sum = 0, sd_max = 0;
+  for (const auto& [id, o] : m_sources) {
+    if (!o.survivor) {
+      continue;
+    }
+    ++survivors;
+    if (o.miss && mono - o.miss->mono <= 2 * o.src.poll_interval_s() &&
+        std::fabs(o.miss->jump_s - jump_s) <= k_jump_agree * (o.miss->sd_s + sd_s)) {
+      ++agree;
+      sum += o.miss->jump_s;
+      sd_max = std::max(sd_max, o.miss->sd_s);
+    }
+  }
+  double mean = agree > 0 ? sum / static_cast<double>(agree) : 0;
+  if (survivors < 2 || agree < survivors || std::fabs(mean) < k_jump_min_sd * sd_max) {
+    return false;
+  }
+  for (auto& [id, o] : m_sources) {
+    o.filt.shift(mean);
+    o.miss.reset();
+  }
+  m_ensemble.shift(mean);
+  event(Event::CommonJump, mean);
+  return true;
+}
+
+void NtpClient::feed_ensemble(const Entry& e, FilterVerdict v, double t, double z) {
+  if (!m_ensemble.seeded() || !e.survivor) {
+    return;
+  }
+  if (v == FilterVerdict::Reset || v == FilterVerdict::First) {
+    // The source moved (its filter restarted): its bias is another one now; it joins
+    // again with this sample.
+    m_ensemble.remove(e.id);
+  }
+  (void)m_ensemble.add(e.id, t, z, e.filt.last_measurement_var());
+}
+
+// The combined estimate the discipline follows: the ensemble's (clock_ensemble.h) while
+// it has two members or more and agrees with the selection within their uncertainties;
+// otherwise the selection's, and the ensemble is seeded from it again.
+NtpClient::SystemEstimate NtpClient::system_estimate(const Selection& sel, const std::vector<Candidate>& cands,
+                                                     Timestamp now) {
+  SystemEstimate se{sel.offset_s, sel.freq, sel.freq_var, sel.estimate_var};
+  double k_now = m_discipline.correction_at(now);
+  double t = m_discipline.raw_s(now);
+  // Members are the survivors.
+  for (const auto& [id, e] : m_sources) {
+    if (!e.survivor && m_ensemble.has(id)) {
+      m_ensemble.remove(id);
+    }
+  }
+  if (sel.survivors.size() < 2) {
+    m_ensemble.reset();
+    return se;
+  }
+  if (m_ensemble.seeded() && m_ensemble.members() >= 2) {
+    EnsembleEstimate ens = m_ensemble.estimate_at(t);
+    double off = ens.offset_s - k_now;
+    double tol = k_ensemble_agree * std::sqrt(ens.offset_var + sel.estimate_var);
+    if (std::fabs(off - sel.offset_s) <= tol && std::isfinite(off)) {
+      if (m_ensemble.samples() >= k_ensemble_min_samples) {
+        se = {off, ens.freq, ens.freq_var, ens.offset_var};
+      }
+      return se;
+    }
+  }
+  std::vector<ClockEnsemble::Seed> seeds;
+  for (const auto& c : cands) {
+    if (std::find(sel.survivors.begin(), sel.survivors.end(), c.id) != sel.survivors.end()) {
+      // The bias priors weigh the members as the selection combines them, so the
+      // consensus the ensemble keeps is the selection's weighted mean (any other weights
+      // would carry the seed time's estimation errors into it for good).
+      seeds.push_back({static_cast<uint32_t>(c.id), c.offset_s + k_now,
+                       1.0 / (c.offset_var + std::pow(c.distance_s / 4, 2) + 1e-18)});
+    }
+  }
+  m_ensemble.seed(t, sel.offset_s + k_now, sel.estimate_var, sel.freq, sel.freq_var, seeds.data(), seeds.size());
+  return se;
 }
 
 void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from) {
@@ -333,17 +471,19 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
   } else if (from != nullptr && !from->survivor) {
     return;  // only the selected sources' samples move the clock
   }
-  m_system_offset = sel.offset_s;
+  SystemEstimate se = system_estimate(sel, cands, now);
+  m_system_offset = se.offset_s;
   bool was_held = m_discipline.held();
   double held_offset = m_discipline.held_offset_s();
   // The slew time scales with the system peer's poll interval, the rate at which new
-  // information arrives: three sources answering within milliseconds of each other are
-  // three updates, and the time since the last one alone made each slew last one second
-  // (a 10 us correction was a 10 ppm rate change: the max frequency error was 40-100
-  // times chronyd's under clknetsim).
-  double info_interval = m_sources.at(static_cast<SourceId>(sel.best)).src.poll_interval_s();
+  // information arrives, and stays within the wander's horizon (discipline.h).
+  const Entry& peer = m_sources.at(static_cast<SourceId>(sel.best));
+  double info_interval = peer.src.poll_interval_s();
+  double sigma = std::max(peer.filt.kalman_at(m_discipline.raw_s(now)).jitter_s, log2_to_s(m_opt.precision));
+  double q = m_ensemble.seeded() ? m_ensemble.process_noise() : peer.filt.process_noise();
+  double horizon = std::cbrt(3 * sigma * sigma / std::max(q, 1e-30));
   UpdateResult r =
-      m_discipline.update(sel.offset_s, sel.freq, now, std::sqrt(std::max(0.0, sel.offset_var)), info_interval);
+      m_discipline.update(se.offset_s, se.freq, now, std::sqrt(std::max(0.0, se.offset_var)), info_interval, horizon);
   if (r.action == UpdateAction::Stepped || r.action == UpdateAction::Slewed) {
     if (was_held) {
       event(r.approved ? Event::Approved : Event::Released, held_offset, 0, m_held_id);
@@ -358,7 +498,7 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
                                                    k_rms_weight * sel.offset_s * sel.offset_s);
       ++m_slews_seen;
     }
-    m_skew_ppm = std::sqrt(sel.freq_var) * 1e6;
+    m_skew_ppm = std::sqrt(se.freq_var) * 1e6;
   }
   switch (r.action) {
     case UpdateAction::Stepped:
@@ -457,6 +597,7 @@ void NtpClient::check_leap(double mono, Timestamp now) {
   // The clock applied it at m_leap_at (served); raw time stays continuous, and the
   // servers' time scale moved with ours.
   m_discipline.leap_applied(delta, m_leap_at);
+  m_ensemble.shift(delta);
   for (auto& [id, e] : m_sources) {
     e.filt.shift(delta);
     e.src.clock_stepped(delta);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/clock_ensemble.h"
 #include "core/discipline.h"
 #include "core/ntp_source.h"
 #include "core/random.h"
@@ -78,12 +79,12 @@ struct SourceSnapshot {
   std::optional<Sample> last;  // last accepted sample
   double offset_s = 0;         // filtered, server - served clock, now
   double offset_sd_s = 0;
-  double freq_ppm = 0;         // server - raw clock
-  double freq_var = 0;         // its variance, (s/s)^2
+  double freq_ppm = 0;  // server - raw clock
+  double freq_var = 0;  // its variance, (s/s)^2
   double jitter_s = 0;
-  double distance_s = 0;       // root distance, now
-  double wander = 0;           // filter's frequency random walk, (s/s)^2 per s
-  double noise_scale = 0;      // filter's measurement noise scale
+  double distance_s = 0;   // root distance, now
+  double wander = 0;       // filter's frequency random walk, (s/s)^2 per s
+  double noise_scale = 0;  // filter's measurement noise scale
   SourceStats stats;
   Usability usability = Usability::NoSamples;  // as a candidate now
   double max_distance_s = 0;                   // the source's bound on distance_s
@@ -201,7 +202,8 @@ class NtpClient {
       LeapApplied,
       Retired,
       ManualStep,
-      Approved
+      Approved,
+      CommonJump  // every selected source jumped by value (s) at once: followed by slewing
     };
     Kind kind;
     double value = 0;
@@ -221,14 +223,25 @@ class NtpClient {
     bool survivor = false;
     bool in_selection = false;
     bool retire_reported = false;
-    size_t at_poll = 0;                         // samples since the last poll change
+    double poll_score = 0;  // adapt_poll: in [0, 1) the poll stays
+    struct Miss {
+      double mono, jump_s, sd_s;
+    };
+    std::optional<Miss> miss;                   // the last sample, if its filter refused it (common_jump)
     std::optional<int8_t> poll_before_backoff;  // set while backing off an unreachable source
   };
 
   std::optional<Candidate> candidate(const Entry& e, Timestamp now, Usability* why = nullptr) const;
   double distance(const Entry& e, Timestamp now) const;
   void adapt_poll(Entry& e, Timestamp now);
+  void move_poll_score(Entry& e, double adj);
   void select_and_update(Timestamp now, double mono, const Entry* from);
+  void feed_ensemble(const Entry& e, FilterVerdict v, double t, double z);
+  bool common_jump(Entry& e, double mono, double jump_s, double sd_s);
+  struct SystemEstimate {
+    double offset_s, freq, freq_var, offset_var;
+  };
+  SystemEstimate system_estimate(const Selection& sel, const std::vector<Candidate>& cands, Timestamp now);
   void check_leap(double mono, Timestamp now);
   void vote_leap(double mono, Timestamp now);
   void event(Event::Kind k, double v = 0, SourceId s = 0, int64_t id = 0, bool approved = false) {
@@ -242,6 +255,7 @@ class NtpClient {
   // synchronised at start and when the holdover bound passes; at every update otherwise.
   void report_sync(bool synchronised, double est_error_s, double max_error_s);
   Discipline m_discipline;
+  ClockEnsemble m_ensemble;
   Rng m_rng;
   std::map<SourceId, Entry> m_sources;
   SourceId m_next_id = 1;

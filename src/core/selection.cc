@@ -39,7 +39,8 @@ bool intersect(const std::vector<Candidate>& c, size_t need, double& low, double
     e.push_back({x.offset_s + x.distance_s, +1});
   }
   // Low ends before high ends at equal values: touching intervals intersect.
-  std::sort(e.begin(), e.end(), [](const Edge& a, const Edge& b) { return a.v < b.v || (a.v == b.v && a.type < b.type); });
+  std::sort(e.begin(), e.end(),
+            [](const Edge& a, const Edge& b) { return a.v < b.v || (a.v == b.v && a.type < b.type); });
   size_t n = 0;
   bool found_low = false;
   for (const auto& x : e) {
@@ -158,10 +159,13 @@ Selection select_sources(const std::vector<Candidate>& cands, size_t min_sources
   sel.offset_s = osum / wsum;
   sel.freq = fsum / fwsum;
   sel.freq_var = 1.0 / fwsum;
-  double spread = 0;
+  double spread = 0, evar = 0;
   for (const auto* c : sv) {
-    spread += std::pow(c->offset_s - sel.offset_s, 2);
+    double d2 = std::pow(c->offset_s - sel.offset_s, 2);
+    spread += d2;
+    evar += (c->offset_var + d2) / (c->offset_var + std::pow(c->distance_s / 4, 2) + 1e-18);
   }
+  sel.estimate_var = evar / wsum;
   sel.jitter_s = std::sqrt(spread / static_cast<double>(sv.size()));
   sel.offset_var = 1.0 / wsum;
   sel.status = SelectStatus::Ok;

@@ -29,7 +29,7 @@ struct Candidate {
   double offset_var = 0;  // variance of offset_s (filter), s^2
   double freq = 0;        // server - raw frequency (s/s)
   double freq_var = 0;
-  double jitter_s = 0;    // own measurement noise
+  double jitter_s = 0;  // own measurement noise
   uint8_t stratum = 0;
 };
 
@@ -41,14 +41,19 @@ struct Selection {
   std::vector<size_t> truechimers;  // ids
   std::vector<size_t> survivors;    // ids after clustering (subset of truechimers)
   size_t falsetickers = 0;
-  double low_s = 0, high_s = 0;     // the intersection
+  double low_s = 0, high_s = 0;  // the intersection
   // Combined estimate of the survivors (valid when status == Ok).
   double offset_s = 0;
   double offset_var = 0;
   double freq = 0;
   double freq_var = 0;
   double jitter_s = 0;  // RMS spread of survivor offsets around the combined one
-  size_t best = 0;      // id of the survivor with the smallest distance (the "system peer")
+  // The combined offset's statistical uncertainty (variance, s^2): the survivors' own
+  // estimate variances and their spread around the combined offset, weighted as they
+  // are combined. offset_var also counts the distances (what the sources may be off by
+  // systematically); this is how much the estimate itself moves from update to update.
+  double estimate_var = 0;
+  size_t best = 0;  // id of the survivor with the smallest distance (the "system peer")
 };
 
 Selection select_sources(const std::vector<Candidate>& cands, size_t min_sources);

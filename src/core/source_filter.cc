@@ -15,10 +15,15 @@ constexpr double k_phase_noise = 1e-15;  // s^2 per s: a white-frequency floor
 constexpr double k_adapt = 1.0 / 32;     // averaging weight of the noise statistics
 constexpr size_t k_adapt_after = 12;     // samples before the noise estimates adapt
 constexpr double k_prior_weight = 2.0;   // pseudo-samples of the measurement noise prior
-// How far above the true minimum the observed minimum delay may be, in delay spreads.
-constexpr double k_floor_uncertainty = 1.0;
+// How far above the true minimum the observed minimum delay may be, in delay spreads:
+// the smallest of 32 round trips is within about a quarter spread of the floor for
+// exponential queueing. A whole spread (before) lost the delay weighting: under
+// clknetsim, samples near the minimum were claimed to 385 us and were good to 45 us.
+constexpr double k_floor_uncertainty = 0.25;
 constexpr size_t k_weight_after = 16;       // delays needed before weighting by delay
 constexpr double k_split_adapt = 1.0 / 16;  // averaging weight of the split-half disagreement
+constexpr double k_adapt_x = 1.0 / 16;      // ... of the delay model's normalised innovations
+constexpr double k_x_scale_max = 1e4;       // the delay model may be off by this much (variance)
 
 }  // namespace
 
@@ -45,6 +50,18 @@ void SourceFilter::bound_add(double t, double z, double delay_s) {
   h.set_wander(m_q_freq);
   h.add(t, z, delay_s);
   ++m_bound_count;
+  if (m_count > k_adapt_after) {
+    // The fit is a straight line: keep it to the span over which the frequency's wander
+    // moves the offset by no more than the measurement noise, sqrt(q T^3 / 3) = sigma.
+    // Over a longer window its line is bent by the wander, and its split halves, bent
+    // alike, do not show it: under clknetsim with 10 us jitter a 128-sample window
+    // (8192 s at poll 6, 16 horizons) was 17 us off while claiming 2.
+    double sigma = std::sqrt(base_var() * m_r_scale);
+    double horizon = std::cbrt(3 * sigma * sigma / std::max(m_q_freq, 1e-30));
+    m_bound.keep_since(t - horizon);
+    m_halves[0].keep_since(t - horizon);
+    m_halves[1].keep_since(t - horizon);
+  }
   if (m_halves[0].valid() && m_halves[1].valid()) {
     // Two independent estimates from half the samples each, over the same span: the
     // mean square of their difference is twice the variance of a half-window estimate,
@@ -67,6 +84,7 @@ namespace {
 constexpr double k_bank_q0 = 1e-24;         // the bank's smallest process noise
 constexpr double k_bank_step = 100.0;       // and the factor between neighbours
 constexpr double k_bank_forget = 1.0 / 32;  // of the log-likelihoods, per sample
+constexpr double k_bank_miss_cap = 4.0;     // the most one miss counts, in squared sigmas
 
 double bank_q(size_t k) { return k_bank_q0 * std::pow(k_bank_step, static_cast<double>(k)); }
 
@@ -105,8 +123,9 @@ void SourceFilter::bank_update(double dt, double z, double r) {
     Prediction pr = predict(m.x, m.p, bank_q(k), dt);
     double nu = z - pr.x0;
     double s = pr.p00 + r;
-    // A miss counts at most as a 5-sigma one: a single spike must not decide.
-    double e = std::min(nu * nu / s, k_outlier_sigma2);
+    // A miss counts at most as a 2-sigma one: a few spikes must not decide (heavy-tailed
+    // noise, counted in full, made the widest model win and q rise 1e4-fold).
+    double e = std::min(nu * nu / s, k_bank_miss_cap);
     m.loglik = (1 - k_bank_forget) * m.loglik - 0.5 * (std::log(s) + e);
     correct(pr, nu, s, m.x, m.p);
     best = std::max(best, m.loglik);
@@ -152,6 +171,7 @@ void SourceFilter::push_delay(double d) {
   }
   std::array<double, k_delays> v{};
   std::copy_n(m_delays.begin(), n, v.begin());
+
   if (n < 8) {
     // Few samples: the plain standard deviation (a median of 3 deviations says little).
     double mean = 0;
@@ -203,8 +223,19 @@ double SourceFilter::measurement_var(double delay_s) const {
   // NTP's minimum-delay clock filter). Variance of an error spread evenly over
   // +-excess/2: excess^2 / 12, never below a floor (the minimum itself is estimated).
   double d_min = min_delay_s();
-  double x = std::max(0.0, delay_s - d_min) + k_floor_uncertainty * m_delay_sd;
-  double v = std::min(base, x * x / 12 + m_precision_s * m_precision_s);
+  // Once the minimum is established (k_weight_after round trips), one far below it is no
+  // better for it: either the path changed (then the old minimum says nothing) or one
+  // leg was cut short, its error up to the whole difference (a packet of the clknetsim
+  // loss model that arrived 0.6 ms early was trusted to 0.1 ms and moved the filter by
+  // 2 ms). Both directions count. (Before that, a lower round trip is just a better
+  // one: the first samples may have queued.)
+  double x = std::fabs(delay_s - d_min) + k_floor_uncertainty * m_delay_sd;
+  // The delay model has its own scale, calibrated by the normalised innovations of the
+  // samples it decided (add()): where the round trip says little about the error (noise
+  // that is not queueing: a server's timestamps, a symmetric path), trusting the
+  // shortest round trips alone was overconfident (white noise of 200 us, delays unrelated
+  // to it: 100-230 us off after 200 samples where a plain average is 30 us off).
+  double v = std::min(base, (x * x / 12 + m_precision_s * m_precision_s) * m_x_scale);
   // A delay far above the usual spread (one leg queued): its offset may be off by up to
   // half of the excess.
   double excess = delay_s - (d_min + 2 * m_delay_sd);
@@ -310,9 +341,18 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   double dt = t - m_t;
   Prediction pr = predict(m_x, m_p, m_q_freq, dt);
   double r = measurement_var(delay_s);
+  m_last_var = r;
+  bool delay_decided = m_delay_n >= k_weight_after && r < base_var() * m_r_scale;
   double nu = z - pr.x0;
   double s = pr.p00 + r;
-  if (nu * nu > k_outlier_sigma2 * s) {
+  // The blend (estimate_at) predicts better than the Kalman filter alone, whose own
+  // variance can be wide enough to let a 10-sigma miss of the blend through (under
+  // clknetsim's loss model, a 2 ms miss moved the source, the selection and the
+  // frequency by 3.5 ppm): a sample is judged by both.
+  FilterEstimate blend = estimate_at(t);
+  double nub = z - blend.offset_s;
+  bool blend_miss = nub * nub > k_outlier_sigma2 * (blend.offset_var + r);
+  if (nu * nu > k_outlier_sigma2 * s || blend_miss) {
     // Keep it aside: several in a row that agree among themselves (within their own noise,
     // on the current frequency) or that all miss the prediction on the same side mean
     // the model is wrong: the server's time moved, or the frequency is off (then the
@@ -345,6 +385,14 @@ FilterVerdict SourceFilter::add(double t, double z, double delay_s) {
   double nn = nu / std::sqrt(s);
   if (m_count > 2) {
     m_nis += k_adapt * (nn * nn - m_nis);
+  }
+  if (delay_decided) {
+    m_nis_x += k_adapt_x * (std::min(nn * nn, k_outlier_sigma2) - m_nis_x);
+    if (m_nis_x > 1.6) {
+      m_x_scale = std::min(m_x_scale * 1.1, k_x_scale_max);
+    } else if (m_nis_x < 0.6) {
+      m_x_scale = std::max(m_x_scale / 1.1, 0.1);
+    }
   }
   if (m_count > k_adapt_after) {
     if (m_nis > 1.6) {

@@ -99,6 +99,8 @@ class SourceFilter {
   double noise_scale() const { return m_r_scale; }
   double min_delay_s() const;
   double delay_sd_s() const { return m_delay_sd; }
+  // The measurement variance of the last sample add() judged (s^2).
+  double last_measurement_var() const { return m_last_var; }
 
   static constexpr int k_reset_after = 4;
   static constexpr size_t k_delays = 32;
@@ -120,6 +122,9 @@ class SourceFilter {
   double m_q_freq = 1e-20;      // (s/s)^2 per second: frequency random walk
   double m_r_scale = 1.0;
   double m_nis = 1.0;  // average normalised innovation squared
+  double m_last_var = 0;
+  double m_x_scale = 1.0;  // the delay model's variance scale (measurement_var)
+  double m_nis_x = 1.0;    // the normalised innovations of the samples it decided
   // The process noise's estimator: the same two-state filter run with each of
   // k_models fixed process noises, a factor 100 apart; each one's predictive
   // log-likelihood with forgetting weighs it.

@@ -127,6 +127,7 @@ class AuditLog {
   // Called when failing() changes.
   void set_on_failing_change(std::function<void()> f) { m_on_failing_change = std::move(f); }
   uint64_t rotations() const { return m_rotations; }
+  bool has_suppressed() const { return m_suppressed > 0; }  // refusals waiting for their summary
 
  private:
   bool take_token(int64_t mono_ns);

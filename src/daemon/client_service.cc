@@ -468,6 +468,12 @@ void ClientService::log_events() {
         }
         break;
       }
+      case K::CommonJump:
+        log_warn(
+            "every selected source jumped by %+.6f s at once: our clock was stepped from outside or "
+            "they moved together; following them by slewing",
+            e.value);
+        break;
       case K::ManualStep:
         log_warn("clock stepped by %+.6f s (makestep command)", e.value);
         if (m_audit.step) {

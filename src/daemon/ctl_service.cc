@@ -122,10 +122,18 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
                                            [this](ctl::MetricsFormat f) { return metrics_text(f); });
   }
 
-  m_tick = std::make_unique<sys::Callback>(base, -1, EV_PERSIST, [this](evutil_socket_t, short) {
+  // The summary of suppressed refusals is written within 10 s; the timer runs only while
+  // some are waiting (an idle daemon must not wake up for nothing).
+  m_tick = std::make_unique<sys::Callback>(base, -1, 0, [this](evutil_socket_t, short) {
     m_audit.flush_suppressed(sys::realtime_now(), sys::monotonic_ns());
+    arm_flush();
   });
-  m_tick->add(10.0);
+}
+
+void CtlService::arm_flush() {
+  if (m_tick && m_audit.has_suppressed() && !m_tick->pending()) {
+    m_tick->add(10.0);
+  }
 }
 
 CtlService::~CtlService() = default;
@@ -205,6 +213,7 @@ void CtlService::on_refused(const Peer& peer, const std::string& line, const std
   e.command = line;
   e.result = "refused: " + reason;
   m_audit.refusal(e, sys::realtime_now(), sys::monotonic_ns());
+  arm_flush();
 }
 
 CtlOutcome CtlService::refuse(const Peer& peer, const ctl::ParsedCommand& pc, ctl::ErrCode code,

@@ -190,6 +190,7 @@ class CtlService {
   std::unique_ptr<MetricsHttp> m_http;
   int64_t m_start_mono_ns = 0;
   std::unique_ptr<sys::Callback> m_tick;  // flushes suppressed refusal records
+  void arm_flush();                        // ... armed while some are waiting
 };
 
 }  // namespace tr7::daemon

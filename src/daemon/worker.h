@@ -132,6 +132,7 @@ class Worker {
   // What the alert engine observes now.
   core::AlertInput alert_input(double mono_s) const;
   void setup_alerts();
+  void arm_tenant_check();  // the namespace check's timer, while there are tenants
   void setup_tenants();
   void reload_tenants(const Config& next);
 };

@@ -50,7 +50,10 @@ CS_EXTRA_CONF=""                               # more clknetsim config lines
 CS_SOURCE_OPTS="iburst minpoll 4 maxpoll 6"
 CS_MAKESTEP="1 3"
 CS_SERVER_CONF=""                              # more chronyd server lines
+CS_SERVER_REF="local stratum 1"                # the servers' reference (a refclock: SHM 0)
 CS_TR7_DISCIPLINE=""                           # more tr7ntpd [discipline] lines
+CS_START_DATE=1800000000                       # the simulated time at start (after the build)
+CS_CHRONYD_ENV=""                              # more environment for the chronyd servers
 
 cs_client_node() { echo $((CS_SERVERS + 1)); }
 
@@ -78,10 +81,13 @@ cs_start() {
   local node=$1
   shift
   # A sanitizer build wants its runtime first; here the preloads come first on purpose.
-  "${CS_NOCAP[@]}" env EVENT_NOEPOLL=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0" \
+  # (CS_ENV: more variables; no wrapper process may run under the preload: clknetsim
+  # would count it as the node.)
+  # shellcheck disable=SC2086
+  "${CS_NOCAP[@]}" env ${CS_ENV:-} EVENT_NOEPOLL=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=0" \
     LD_PRELOAD="${CS_PRELOAD:-}$CLKNETSIM_PATH/clknetsim.so" \
     CLKNETSIM_NODE="$node" CLKNETSIM_SOCKET="$CS_DIR/sock" CLKNETSIM_RANDOM_SEED="$((CS_SEED * 100 + node))" \
-    CLKNETSIM_START_DATE=1800000000 "$@" >"$CS_DIR/log.$node" 2>&1 &
+    CLKNETSIM_START_DATE="$CS_START_DATE" "$@" >"$CS_DIR/log.$node" 2>&1 &
   CS_PIDS="$CS_PIDS $!"
 }
 
@@ -91,7 +97,7 @@ cs_start_chronyd() {
   printf 'pidfile %s/pid\n%s\n' "$d" "$conf" >"$d/chrony.conf"
   local user=()
   [ "$(id -u)" -ne 0 ] || user=(-u root)  # as root, no drop to _chrony (its dirs are ours)
-  CS_PRELOAD="" cs_start "$node" chronyd -d "${user[@]}" -f "$d/chrony.conf"
+  CS_ENV="$CS_CHRONYD_ENV" CS_PRELOAD="" cs_start "$node" chronyd -d "${user[@]}" -f "$d/chrony.conf"
 }
 
 cs_start_client() {
@@ -132,7 +138,7 @@ cs_run() {
   cs_write_net
   rm -f "$CS_DIR/sock"
   for i in $(seq 1 "$CS_SERVERS"); do
-    cs_start_chronyd "$i" "local stratum 1
+    cs_start_chronyd "$i" "$CS_SERVER_REF
 allow
 $CS_SERVER_CONF"
   done
@@ -175,6 +181,33 @@ $CS_SERVER_CONF"
       END { print n + 0 }' "$CS_DIR/log.$c")
   fi
   echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL"
+}
+
+# cs_leap_zone +|- DIR: a time zone UTC in DIR (for TZDIR) whose leap second table is the
+# system's plus one more at the end of 2027-06-30 (+ inserted, - deleted), made by zic.
+cs_leap_zone() {
+  local sign=$1 dir=$2 when
+  mkdir -p "$dir"
+  [ "$sign" = + ] && when="23:59:60" || when="23:59:59"
+  grep -v -i expires /usr/share/zoneinfo/leapseconds >"$dir/leapseconds" || { echo "no leapseconds file"; exit 77; }
+  printf 'Leap\t2027\tJun\t30\t%s\t%s\tS\n' "$when" "$sign" >>"$dir/leapseconds"
+  printf 'Zone\tUTC\t0\t-\tUTC\n' >"$dir/zone"
+  zic -d "$dir" -L "$dir/leapseconds" "$dir/zone" || { echo "zic failed"; exit 77; }
+}
+
+# cs_leap_check: the client armed the leap second and saw it applied (tr7ntpd's log).
+cs_leap_check() {
+  [ -n "${CS_BENCH:-}" ] && return 0
+  [ "$CS_CLIENT" = tr7ntpd ] || return 0
+  local c
+  c=$(cs_client_node)
+  if grep -q "leap second.*armed\|armed.*leap" "$CS_DIR/log.$c" && grep -qi "leap second.*applied\|applied.*leap" "$CS_DIR/log.$c"; then
+    echo "ok   leap second armed and applied"
+  else
+    echo "FAIL leap second not armed and applied:"
+    grep -i leap "$CS_DIR/log.$c" | head -5
+    CS_FAIL=1
+  fi
 }
 
 # cs_check NAME VALUE MAX: VALUE <= MAX, or the test fails (all checks are reported).

@@ -72,7 +72,9 @@ static void test_four_sources(void**) {
   RunResult r = sim.run(3600);
   report("four sources", r, 600);
   assert_true(r.sync_tau >= 0 && r.sync_tau < 0.5);
-  assert_true(r.rms(600) < 0.25e-3);
+  // Polled as chronyd polls (164 requests an hour; 712 before the poll rule followed
+  // chronyd's): at worst 417 us over 50 seeds (33 us at 712 requests).
+  assert_true(r.rms(600) < 0.55e-3);
   assert_true(r.max_abs(600) < 1e-3);
   assert_true(r.steps <= 1);
   assert_true(r.max_backward_s <= 0);
@@ -146,8 +148,10 @@ static void test_loss(void**) {
   // its burst; synchronising needs 2 sources. Still without 2 after the rounds at 0, 2,
   // 4 and 6 s: about 0.1 % of seeds (after 3 rounds, 0.9 %: seed 11 is one of those).
   assert_true(r.sync_tau >= 0 && r.sync_tau < 8);
-  assert_true(r.rms(600) < 0.3e-3);
-  assert_true(r.max_abs(600) < 1.5e-3);
+  // 170-180 requests an hour as chronyd would send (911 before): RMS at worst 596 us,
+  // max 1.26 ms over 50 seeds (49 and 206 us at 911 requests).
+  assert_true(r.rms(600) < 0.8e-3);
+  assert_true(r.max_abs(600) < 1.7e-3);
 }
 
 // The clock starts 500 s off: exactly one step, then slewing only.
@@ -482,7 +486,8 @@ static void test_drift_file(void**) {
   // 21, 28); the frequency known from the start still shows as a smaller error meanwhile.
   assert_true(t_warm <= t_cold);
   assert_true(warm.max_abs(1, 300) < cold.max_abs(1, 300));
-  assert_near(freq, -120.0, 0.1);
+  // 0.2 ppm off at worst over 50 seeds (polled as chronyd polls: 4x fewer samples).
+  assert_near(freq, -120.0, 0.3);
   (void)freq2;
 }
 
@@ -516,13 +521,18 @@ static void test_bench_path(void**) {
     // Later, with a full window and a longer poll, it stays accurate.
     RunResult r2 = sim.run(900, 0.5);
     report("bench path, 300-900 s", r2, 300);
-    // Over 40 seeds (sim_bench --duration 900 --skip 300): mean 76 us, worst 170 us.
-    assert_true(r2.rms(300) < 200e-6);
+    // Polled as chronyd polls (83 requests in 900 s; 305 before): at worst 619 us over
+    // 50 seeds (mean 76 us, worst 170 us over 40 seeds at 305 requests). The real bench
+    // runs chronyd beside us on this path: RMS 385 us against chronyd's 488 us, with 38
+    // requests against its 37.
+    assert_true(r2.rms(300) < 800e-6);
     assert_true(r2.requests < 360);
   }
   std::printf("# bench path: mean RMS %.1f us, worst %.1f us over %d seeds\n", sum / k_runs * 1e6, worst * 1e6, k_runs);
-  assert_true(sum / k_runs < 130e-6);
-  assert_true(worst < 220e-6);
+  // 60-180 s after start, 38 requests (155 before): a mean of 4 runs at worst 854 us,
+  // one run 1.08 ms, over 50 seeds.
+  assert_true(sum / k_runs < 1.1e-3);
+  assert_true(worst < 1.5e-3);
 }
 
 // A clock whose frequency wanders (1 ppm per sqrt(hour), a cheap oscillator in a room
@@ -530,8 +540,11 @@ static void test_bench_path(void**) {
 // way), polled every 64 to 1024 s: the filter must learn how fast the frequency moves
 // and follow it. The former rule (innovation correlation) gave 1.2 and 2.0 ms RMS on
 // these two seeds (mean 0.9 ms over 10 seeds); the bank of process noises 0.44 and
-// 0.47 ms (0.47 ms over 20, worst 0.73 ms). With this noise and poll, about 0.3 ms is
-// the floor (a window of ~800 s balances wander against jitter).
+// 0.47 ms (0.47 ms over 20, worst 0.73 ms), polled 4 times as often as chronyd would
+// (178 requests in 4 h). Polled as chronyd polls (41 requests), at worst 8.1 ms over
+// 100 runs; chronyd 4.3 itself, in the same regime under clknetsim (1 source, 2 ms
+// normal jitter each way, 1 ppm/sqrt(h), poll 6-10, 30000 s), 1.5-3.9 ms (mean 2.3),
+// tr7ntpd there 0.9-2.6 ms (mean 1.7).
 static void test_wander(void**) {
   double sum = 0;
   for (uint64_t k = 0; k < 2; ++k) {
@@ -546,11 +559,11 @@ static void test_wander(void**) {
     sim.add_server(sp, source_options(6, 10));
     RunResult r = sim.run(4 * 3600.0, 2);
     report("wander 1 ppm/sqrt(h)", r, 3600);
-    assert_true(r.rms(3600) < 900e-6);
+    assert_true(r.rms(3600) < 10e-3);
     assert_true(r.max_backward_s <= 0);
     sum += r.rms(3600);
   }
-  assert_true(sum / 2 < 650e-6);
+  assert_true(sum / 2 < 8e-3);
 }
 
 // Heavy queueing (20 ms mean, exponential, on 10 % of the legs) behind the bench path: a

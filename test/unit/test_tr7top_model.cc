@@ -73,6 +73,7 @@ static void test_format_misc(void**) {
   assert_str(format_ppm(12.3456), "+12.346ppm");
   assert_str(format_ppm(-150.26), "-150.3ppm");
   assert_str(format_ppm(0.0), "0.000ppm");
+  assert_str(format_ppm(2500000.4), "+2500000ppm");  // no e-notation, however large
   assert_str(format_ppm(NAN), "-");
   assert_str(format_poll(6), "64s");
   assert_str(format_poll(10), "1024s");

@@ -86,8 +86,8 @@ std::string format_ppm(double ppm) {
   }
   char buf[48];
   double a = std::fabs(ppm);
-  if (a >= 1e6) {
-    std::snprintf(buf, sizeof buf, "%+.3eppm", ppm);
+  if (a >= 1e5) {
+    std::snprintf(buf, sizeof buf, "%+.0fppm", ppm);  // whole ppm, never e-notation
   } else if (a >= 100) {
     std::snprintf(buf, sizeof buf, "%+.1fppm", ppm);
   } else {
