@@ -35,6 +35,21 @@ CtlOutcome table(const std::vector<T>& items) {
   return o;
 }
 
+// A Text reply: the lines of `text`, dot-stuffed.
+CtlOutcome text_reply(const std::string& text) {
+  CtlOutcome o;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) {
+      nl = text.size();
+    }
+    o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return o;
+}
+
 const char* action_name(core::AccessAction a) { return a == core::AccessAction::Allow ? "allow" : "deny"; }
 
 }  // namespace
@@ -123,18 +138,7 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
     case ctl::Cmd::Metrics: {
       auto f = !pc.args.empty() && pc.args[0] == "prometheus" ? ctl::MetricsFormat::Prometheus
                                                               : ctl::MetricsFormat::OpenMetrics;
-      std::string text = metrics_text(f);
-      CtlOutcome o;
-      size_t pos = 0;
-      while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) {
-          nl = text.size();
-        }
-        o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
-        pos = nl + 1;
-      }
-      return o;
+      return text_reply(metrics_text(f));
     }
     case ctl::Cmd::Reload:
       return cmd_reload(peer, pc);
@@ -577,17 +581,7 @@ CtlOutcome CtlService::cmd_report(const ctl::ParsedCommand& pc) const {
   in.audit = m_audit.between(from_s * core::k_ns_per_s, to_s * core::k_ns_per_s);
   core::Report r = core::make_report(in);
   std::string text = pc.format && *pc.format == "md" ? ctl::report_markdown(r) : ctl::report_json(r);
-  CtlOutcome o;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) {
-      nl = text.size();
-    }
-    o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
-    pos = nl + 1;
-  }
-  return o;
+  return text_reply(text);
 }
 
 CtlOutcome CtlService::cmd_alerts() const {
