@@ -94,6 +94,12 @@ const NtpSource* NtpClient::source(SourceId id) const {
   return it == m_sources.end() ? nullptr : &it->second.src;
 }
 
+void NtpClient::set_local_refid(SourceId id, uint32_t refid) {
+  if (auto it = m_sources.find(id); it != m_sources.end()) {
+    it->second.src.set_local_refid(refid);
+  }
+}
+
 std::vector<SourceId> NtpClient::source_ids() const {
   std::vector<SourceId> v;
   for (const auto& [id, e] : m_sources) {

@@ -147,6 +147,8 @@ class NtpClient {
   bool has_source(SourceId id) const { return m_sources.count(id) != 0; }
   const NtpSource* source(SourceId id) const;
   std::vector<SourceId> source_ids() const;
+  // The refid of the local address source `id` is reached from (NtpSource: loop test).
+  void set_local_refid(SourceId id, uint32_t refid);
 
   // Sources whose request is due.
   std::vector<SourceId> due(double mono) const;

@@ -7,6 +7,23 @@
 
 namespace tr7::core {
 
+namespace {
+
+// The mode of our answer: mode 2 to mode 1 (RFC 5905 §9: symmetric passive), mode 0 to
+// NTPv1's mode 0, mode 4 to a client.
+Mode reply_mode(Mode req) {
+  switch (req) {
+    case Mode::Reserved:
+      return Mode::Reserved;
+    case Mode::SymmetricActive:
+      return Mode::SymmetricPassive;
+    default:
+      return Mode::Server;
+  }
+}
+
+}  // namespace
+
 const char* to_string(DropReason r) {
   switch (r) {
     case DropReason::TooShort:
@@ -107,7 +124,11 @@ Verdict NtpServer::handle(std::span<const uint8_t> request, const SockAddr& from
     return drop(DropReason::TooLong);  // the caller's buffer: never with the listener's
   }
   const NtpHeader& req = pkt->header;
-  bool client_mode = req.mode == Mode::Client || (req.mode == Mode::Reserved && req.version == 1);
+  // Mode 3 (client), NTPv1's mode 0, and mode 1 (symmetric active, as Windows' w32time
+  // and HA peers send it): answered statelessly in mode 2, as chronyd does; no
+  // association is ever made for a stranger.
+  bool client_mode =
+      req.mode == Mode::Client || req.mode == Mode::SymmetricActive || (req.mode == Mode::Reserved && req.version == 1);
   if (!client_mode) {
     return drop(DropReason::BadMode);
   }
@@ -247,7 +268,7 @@ void NtpServer::build_reply(const NtpHeader& req, Timestamp rx, const ReferenceS
                             std::span<uint8_t, k_header_len> out) const {
   NtpHeader h;
   h.version = req.version;
-  h.mode = req.mode == Mode::Reserved ? Mode::Reserved : Mode::Server;
+  h.mode = reply_mode(req.mode);
   h.poll = req.poll;
   h.precision = m_precision;
   if (ref.synchronised) {
@@ -274,7 +295,7 @@ void NtpServer::build_kod(const NtpHeader& req, Timestamp rx, uint32_t code,
   NtpHeader h;
   h.leap = Leap::Unsynchronised;
   h.version = req.version;
-  h.mode = req.mode == Mode::Reserved ? Mode::Reserved : Mode::Server;
+  h.mode = reply_mode(req.mode);
   h.stratum = 0;  // RFC 5905 §7.4: stratum 0 + kiss code in refid
   h.poll = req.poll;
   h.precision = m_precision;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/reference.h"
+#include "core/refid.h"
 
 namespace tr7::core {
 
@@ -43,6 +44,8 @@ const char* to_string(Reject r) {
       return "root_distance";
     case Reject::BadDelay:
       return "bad_delay";
+    case Reject::SyncLoop:
+      return "sync_loop";
     case Reject::Count:
       break;
   }
@@ -174,6 +177,9 @@ ResponseResult NtpSource::on_response(std::span<const uint8_t> data, Timestamp t
   }
   if (h.stratum >= 16) {
     return refuse(Reject::BadStratum);
+  }
+  if (is_sync_loop(h.stratum, h.refid, m_local_refid)) {
+    return refuse(Reject::SyncLoop);
   }
   double root_delay = from_ntp_short(h.root_delay);
   double root_disp = from_ntp_short(h.root_dispersion);

@@ -13,8 +13,9 @@
 // malformed, not mode 4, no request outstanding (duplicate / unsolicited), origin
 // mismatch (a spoof: the request stays outstanding), then, for a reply that is known to
 // answer our request: KoD (RATE backs off, DENY/RSTR retire the source), zero
-// timestamps, replayed transmit timestamp, LI=3 / stratum 0 or >= 16, root distance,
-// and delay sanity (finite, server time not negative, delay within bounds).
+// timestamps, replayed transmit timestamp, LI=3 / stratum 0 or >= 16, a timing loop (the
+// server's refid is ours: refid.h), root distance, and delay sanity (finite, server time
+// not negative, delay within bounds).
 #pragma once
 
 #include <array>
@@ -58,6 +59,7 @@ enum class Reject : uint8_t {
   BadStratum,      // stratum >= 16
   RootDistance,    // root delay / 2 + root dispersion above max_distance_s
   BadDelay,        // not finite, negative server time, or round trip out of bounds
+  SyncLoop,        // the server is synchronised to us (its refid is our address's)
   Count
 };
 inline constexpr size_t k_reject_reasons = static_cast<size_t>(Reject::Count);
@@ -120,6 +122,11 @@ class NtpSource {
   // outstanding: T1 is moved to the new time scale.
   void clock_stepped(double delta_s);
 
+  // The refid of the local address this source is reached from (refid.h; 0: unknown).
+  // A reply naming it as its reference is refused as a timing loop (chronyd's test D).
+  void set_local_refid(uint32_t refid) { m_local_refid = refid; }
+  uint32_t local_refid() const { return m_local_refid; }
+
   // A datagram that came from this source's address and port, received at local time
   // `t4` (kernel timestamp, served scale).
   ResponseResult on_response(std::span<const uint8_t> data, Timestamp t4, double mono_s);
@@ -162,6 +169,7 @@ class NtpSource {
   uint32_t m_retire_code = 0;
   SourceStats m_stats;
   std::optional<Sample> m_last;
+  uint32_t m_local_refid = 0;
 };
 
 }  // namespace tr7::core

@@ -156,6 +156,35 @@ Result<double> parse_double(std::string_view s, double min, double max) {
   return v;
 }
 
+Result<int64_t> parse_size(std::string_view s, int64_t min, int64_t max) {
+  int64_t unit = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'K':
+        unit = 1024;
+        break;
+      case 'M':
+        unit = 1024 * 1024;
+        break;
+      case 'G':
+        unit = 1024 * 1024 * 1024;
+        break;
+      default:
+        break;
+    }
+  }
+  std::string_view digits = unit == 1 ? s : s.substr(0, s.size() - 1);
+  auto n = parse_int(digits, 0, max / unit);
+  if (!n) {
+    return unexpected("invalid size '" + std::string(s) + "' (bytes, or with a K, M or G suffix, up to " +
+                      std::to_string(max) + ")");
+  }
+  if (*n * unit < min) {
+    return unexpected("size '" + std::string(s) + "' below " + std::to_string(min) + " bytes");
+  }
+  return *n * unit;
+}
+
 Result<bool> parse_bool(std::string_view s) {
   if (s == "yes" || s == "true" || s == "on" || s == "1") {
     return true;

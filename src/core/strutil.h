@@ -24,6 +24,9 @@ std::vector<std::string> split_words(std::string_view s);
 Result<int64_t> parse_int(std::string_view s, int64_t min, int64_t max);
 // A finite decimal number (fixed or exponent notation) within [min, max].
 Result<double> parse_double(std::string_view s, double min, double max);
+// A size in bytes: an integer with an optional K, M or G suffix (powers of 1024), within
+// [min, max].
+Result<int64_t> parse_size(std::string_view s, int64_t min, int64_t max);
 // yes/no, true/false, on/off, 1/0.
 Result<bool> parse_bool(std::string_view s);
 

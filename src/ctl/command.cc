@@ -1,8 +1,11 @@
 // The command table and parser (see command.h).
 #include "ctl/command.h"
 
+#include <algorithm>
+
 #include "core/strutil.h"
 #include "core/tenant.h"
+#include "ctl/status.h"
 
 namespace tr7::ctl {
 
@@ -65,6 +68,16 @@ std::vector<ArgSpec> arg_specs(Cmd c) {
       a.kind = ArgKind::Endpoint;
     } else if (n == "port PORT") {
       a.kind = ArgKind::PortOption;
+      a.keyword = "port";
+    } else if (n == "since TIME" || n == "until TIME") {
+      a.kind = ArgKind::Time;
+      a.keyword = std::string(n.substr(0, 5));
+    } else if (n == "tenant TENANT") {
+      a.kind = ArgKind::Tenant;
+      a.keyword = "tenant";
+    } else if (n == "format REPORT_FORMAT") {
+      a.kind = ArgKind::ReportFormat;
+      a.keyword = "format";
     } else if (n == "ZONE") {
       a.kind = ArgKind::Zone;
     } else if (n == "N") {
@@ -130,6 +143,20 @@ bool valid_zone_name(std::string_view s) {
     }
     start = end + 1;
   }
+}
+
+Result<core::Timestamp> parse_time_arg(std::string_view s) {
+  if (!s.empty() && s.size() <= 12 && s.find_first_not_of("0123456789") == std::string_view::npos) {
+    auto n = core::parse_int(s, 0, 253402300799);  // up to 9999-12-31
+    if (!n) {
+      return unexpected(n.error());
+    }
+    return core::Timestamp::from_ns(*n * core::k_ns_per_s);
+  }
+  if (s.size() == 10) {
+    return parse_rfc3339(std::string(s) + "T00:00:00Z");
+  }
+  return parse_rfc3339(s);
 }
 
 bool valid_host_name(std::string_view s) {
@@ -305,6 +332,20 @@ std::optional<Error> check_arg(Cmd c, const ArgSpec& spec, const std::string& w,
       pc.port = static_cast<uint16_t>(*n);
       return std::nullopt;
     }
+    case ArgKind::Time: {
+      auto t = parse_time_arg(w);
+      if (!t) {
+        return invalid(c, spec.keyword + ": " + escape(t.error()));
+      }
+      (spec.keyword == "since" ? pc.since : pc.until) = *t;
+      return std::nullopt;
+    }
+    case ArgKind::ReportFormat:
+      if (w != "json" && w != "md") {
+        return invalid(c, "format: expected json or md");
+      }
+      pc.format = w;
+      return std::nullopt;
     case ArgKind::Zone:
       if (!valid_zone_name(w)) {
         return invalid(c, spec.name + ": invalid time zone name '" + escape(w) + "'");
@@ -439,12 +480,12 @@ Result<ParsedCommand, Error> parse_command(std::span<const std::string> words) {
       }
       continue;
     }
-    if (spec.kind == ArgKind::PortOption) {
-      if (wi >= words.size() || words[wi] != "port") {
+    if (!spec.keyword.empty()) {
+      if (wi >= words.size() || words[wi] != spec.keyword) {
         continue;  // optional, and not given
       }
       if (wi + 1 >= words.size()) {
-        return unexpected(invalid(pc.cmd, "port: missing PORT"));
+        return unexpected(invalid(pc.cmd, spec.keyword + ": missing " + spec.name.substr(spec.keyword.size() + 1)));
       }
       if (auto e = check_arg(pc.cmd, spec, words[wi + 1], pc)) {
         return unexpected(*e);
@@ -524,8 +565,27 @@ std::vector<std::string> complete(std::span<const std::string> words, std::strin
     }
     auto specs = arg_specs(ci.cmd);
     size_t ai = words.size() - nw.size();
+    // Keyword options: after one, its values; else the ones not given yet.
+    std::string prev = words.size() > nw.size() ? words.back() : std::string();
+    bool after_keyword = false;
+    for (const auto& sp : specs) {
+      after_keyword = after_keyword || (!sp.keyword.empty() && prev == sp.keyword);
+    }
+    if (after_keyword) {
+      if (prev == "format") {
+        add("json");
+        add("md");
+      }
+      continue;
+    }
     if (ai < specs.size() && specs[ai].kind == ArgKind::PortOption) {
       add("port");
+    }
+    for (const auto& sp : specs) {
+      if (!sp.keyword.empty() && sp.kind != ArgKind::PortOption &&
+          std::find(words.begin() + static_cast<std::ptrdiff_t>(nw.size()), words.end(), sp.keyword) == words.end()) {
+        add(sp.keyword);
+      }
     }
     if (ai < specs.size() && specs[ai].kind == ArgKind::Format) {
       add("openmetrics");

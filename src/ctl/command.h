@@ -19,6 +19,7 @@
 
 #include "core/netaddr.h"
 #include "core/result.h"
+#include "core/time.h"
 #include "ctl/protocol.h"
 
 namespace tr7::ctl {
@@ -57,8 +58,10 @@ enum class ArgKind : uint8_t {
   Prefix,
   Addr,
   Host,
-  Endpoint,  // HOST[:PORT]: HOST, HOST:PORT, [IPV6]:PORT (a bare IPv6 address has no port)
-  PortOption,  // [port PORT]: the word "port" and a port number 1..65535
+  Endpoint,      // HOST[:PORT]: HOST, HOST:PORT, [IPV6]:PORT (a bare IPv6 address has no port)
+  PortOption,    // [port PORT]: the word "port" and a port number 1..65535
+  Time,          // [since TIME], [until TIME]: RFC 3339, YYYY-MM-DD (00:00 UTC) or Unix seconds
+  ReportFormat,  // [format REPORT_FORMAT]: json or md
   Zone,
   Count,
   Id,
@@ -71,6 +74,9 @@ struct ArgSpec {
   ArgKind kind;
   bool optional;
   std::string name;  // as in the synopsis ("PREFIX")
+  // "[since TIME]": a keyword option, the word `keyword` followed by its value (in the
+  // order of the synopsis); empty for a plain argument.
+  std::string keyword;
 };
 // The argument grammar of a command, parsed from its synopsis.
 std::vector<ArgSpec> arg_specs(Cmd c);
@@ -91,6 +97,9 @@ struct ParsedCommand {
   std::vector<std::string> settings;  // SETTING...
   std::optional<std::string> host;    // HOST[:PORT]: the host part ("::1" for "[::1]:123")
   std::optional<uint16_t> port;       // HOST[:PORT] or [port PORT]: when given
+  std::optional<core::Timestamp> since;  // [since TIME]
+  std::optional<core::Timestamp> until;  // [until TIME]
+  std::optional<std::string> format;     // [format REPORT_FORMAT]
 
   // The canonical line: name and arguments separated by single spaces.
   std::string to_line() const;
@@ -116,6 +125,9 @@ Result<HostPort> parse_host_port(std::string_view s);
 
 // Individual argument checks (also used by the state file loader).
 bool valid_zone_name(std::string_view s);  // IANA syntax only: Area/Location[/...]
+// TIME: RFC 3339 ("2026-11-26T06:09:27Z", offsets and fractions allowed), a date
+// ("2026-11-26": its 00:00 UTC) or Unix seconds ("1795680000").
+Result<core::Timestamp> parse_time_arg(std::string_view s);
 bool valid_host_name(std::string_view s);  // RFC 1123 name or an IP address
 
 // Completion: the candidates for the next word after `words` (which may be empty),

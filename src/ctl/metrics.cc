@@ -194,6 +194,26 @@ std::string render_metrics(const MetricsInput& in, MetricsFormat f) {
     }
   }
 
+  if (!in.peers.empty()) {
+    w.family("tr7_peer_reach", G::Gauge, "Reachability register of each HA peer (8 bits, bit 0 the latest poll).");
+    for (const auto& p : in.peers) {
+      w.sample(static_cast<double>(p.reach), {{"peer", p.name}});
+    }
+    w.family("tr7_peer_offset_seconds", G::Gauge, "Offset of each measured HA peer, peer minus local clock.",
+             "seconds");
+    for (const auto& p : in.peers) {
+      if (p.measured) {
+        w.sample(p.offset_s, {{"peer", p.name}});
+      }
+    }
+    w.family("tr7_peer_delay_seconds", G::Gauge, "Round-trip delay to each measured HA peer.", "seconds");
+    for (const auto& p : in.peers) {
+      if (p.measured) {
+        w.sample(p.delay_s, {{"peer", p.name}});
+      }
+    }
+  }
+
   // Server counters, one series per tenant ("default" is the daemon's own listeners).
   w.family("tr7_server_requests", G::Counter, "NTP requests received.");
   for (const auto& [tenant, s] : in.server) {
@@ -248,6 +268,26 @@ std::string render_metrics(const MetricsInput& in, MetricsFormat f) {
   w.sample(in.ctl_bad_requests);
   w.family("tr7_audit_records", G::Counter, "Records written to the audit trail.");
   w.sample(in.audit_records);
+  w.family("tr7_audit_write_failures", G::Counter, "Audit records that could not be written.");
+  w.sample(in.audit_write_failures);
+
+  w.family("tr7_alert_active", G::Gauge, "1 while the alert fires (for any peer or tenant), 0 otherwise.");
+  for (const auto& [name, on] : in.alerts) {
+    w.sample(on ? 1.0 : 0.0, {{"alert", name}});
+  }
+  w.family("tr7_alert_transitions", G::Counter, "Alert transitions, by new state.");
+  w.sample(in.alerts_fired, {{"state", "firing"}});
+  w.sample(in.alerts_resolved, {{"state", "resolved"}});
+  if (in.webhook) {
+    w.family("tr7_webhook_delivered", G::Counter, "Alert webhook messages delivered (2xx).");
+    w.sample(in.webhook_delivered);
+    w.family("tr7_webhook_failed_attempts", G::Counter, "Alert webhook attempts that failed (each retry counts).");
+    w.sample(in.webhook_failed_attempts);
+    w.family("tr7_webhook_dropped", G::Counter, "Alert webhook messages given up (queue full or retries used up).");
+    w.sample(in.webhook_dropped);
+    w.family("tr7_webhook_queue", G::Gauge, "Alert webhook messages waiting.");
+    w.sample(static_cast<double>(in.webhook_queued));
+  }
   return w.finish();
 }
 

@@ -66,6 +66,26 @@ struct MetricsInput {
   uint64_t nts_ke_errors = 0;   // an NTS-KE error record sent (bad request, ...)
   uint64_t nts_ke_failed = 0;   // handshake, I/O, timeout
   uint64_t nts_ke_refused = 0;  // over max_connections
+  uint64_t audit_write_failures = 0;
+  // HA peers: name, measured, offset (peer - us), delay, reach.
+  struct Peer {
+    std::string name;
+    bool measured = false;
+    double offset_s = 0;
+    double delay_s = 0;
+    uint8_t reach = 0;
+  };
+  std::vector<Peer> peers;
+  // Alerts: (name, firing) for every alert name; transitions so far.
+  std::vector<std::pair<std::string, bool>> alerts;
+  uint64_t alerts_fired = 0;
+  uint64_t alerts_resolved = 0;
+  // The alert webhook, when configured.
+  bool webhook = false;
+  uint64_t webhook_delivered = 0;
+  uint64_t webhook_failed_attempts = 0;
+  uint64_t webhook_dropped = 0;
+  uint64_t webhook_queued = 0;
   double uptime_s = 0;
   std::string version;
 };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "core/privsep.h"
 #include "core/tz.h"
@@ -26,11 +27,83 @@ class FileSink final : public AuditSink {
   bool ready() const override { return m_file.is_open(); }
   Result<void> write_line(std::string_view line) override { return m_file.append(line); }
   Result<void> reopen() override { return m_file.open(); }
+  uint64_t rotations() const override { return m_file.rotations(); }
   Result<void> open() { return m_file.open(); }
 
  private:
   AuditFile m_file;
 };
+
+// Room left in a record for the seal (seq, node, prev_hash, hash: about 200 bytes and
+// the node name, at most 64).
+constexpr size_t k_seal_room = 512;
+
+// Scans fd backwards, newest line first, until `stop` returns true for a complete line
+// or the start is reached. Linear: each byte is read and split once. Returns the number
+// of bytes after the last newline (a torn write; 0 if none).
+off_t scan_back(int fd, const std::function<bool(std::string_view)>& stop) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    return 0;
+  }
+  constexpr size_t k_chunk = 65536;
+  off_t pos = st.st_size;
+  std::string carry;  // the start of a line whose beginning is not read yet
+  off_t torn = -1;
+  while (pos > 0) {
+    size_t want = static_cast<size_t>(std::min<off_t>(pos, k_chunk));
+    pos -= static_cast<off_t>(want);
+    std::string chunk(want, '\0');
+    if (pread(fd, chunk.data(), want, pos) != static_cast<ssize_t>(want)) {
+      return 0;
+    }
+    chunk += carry;
+    size_t end = chunk.size();
+    if (torn < 0) {
+      size_t last_nl = chunk.rfind('\n');
+      if (last_nl == std::string::npos && pos > 0) {
+        carry = std::move(chunk);
+        continue;
+      }
+      torn = static_cast<off_t>(last_nl == std::string::npos ? chunk.size() : chunk.size() - last_nl - 1);
+      end = last_nl == std::string::npos ? 0 : last_nl;
+    }
+    // Complete lines in [0, end): from the newest; the piece before the first newline
+    // is complete only at the start of the file.
+    while (true) {
+      size_t nl = end == 0 ? std::string::npos : chunk.rfind('\n', end - 1);
+      if (nl == std::string::npos) {
+        break;
+      }
+      if (stop(std::string_view(chunk).substr(nl + 1, end - nl - 1))) {
+        return torn;
+      }
+      end = nl;
+    }
+    carry = chunk.substr(0, end);
+    if (pos == 0 && !carry.empty() && stop(carry)) {
+      return torn;
+    }
+  }
+  return torn < 0 ? 0 : torn;
+}
+
+std::optional<core::ChainState> last_sealed(int fd, off_t* torn = nullptr) {
+  std::optional<core::ChainState> found;
+  off_t t = scan_back(fd, [&found](std::string_view line) {
+    if (auto l = core::check_record(line)) {
+      found = core::ChainState{l->seq, l->hash};
+      return true;
+    }
+    return false;
+  });
+  if (torn) {
+    *torn = t;
+  }
+  return found;
+}
+
+std::string rotated_name(unsigned i) { return std::string(k_audit_file) + "." + std::to_string(i); }
 
 }  // namespace
 
@@ -45,19 +118,54 @@ Result<void> AuditLog::open(int state_dirfd, uint64_t max_bytes, unsigned keep) 
   auto sink = std::make_unique<FileSink>(AuditFile(std::move(*dir), max_bytes, keep));
   auto o = sink->open();
   m_sink = std::move(sink);
+  load_chain();
   return o;
 }
 
 void AuditLog::use_sink(std::unique_ptr<AuditSink> sink, int state_dirfd) {
   m_sink = std::move(sink);
   m_state_dirfd = state_dirfd;
+  load_chain();
 }
 
 Result<void> AuditLog::reopen() {
   if (!m_sink) {
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
-  return m_sink->reopen();
+  auto r = m_sink->reopen();
+  load_chain();
+  return r;
+}
+
+void AuditLog::load_chain() {
+  // The chain goes on from the last sealed record: of audit.log, or of the newest
+  // rotated one when audit.log is new. A reopen (SIGHUP) keeps what this process wrote
+  // when the files say less (an outside rotation leaves a new, empty audit.log). The
+  // writer (AuditFile) has cut a torn last line off when it opened the file.
+  if (m_state_dirfd < 0) {
+    return;
+  }
+  std::optional<core::ChainState> found;
+  for (const std::string& name : {std::string(k_audit_file), rotated_name(1)}) {
+    int fd = openat(m_state_dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) {
+      continue;
+    }
+    sys::Fd file(fd);
+    scan_back(fd, [&found](std::string_view line) {
+      if (auto l = core::check_record(line)) {
+        found = core::ChainState{l->seq, l->hash};
+        return true;
+      }
+      return false;
+    });
+    if (found) {
+      break;
+    }
+  }
+  if (found && found->seq >= m_chain.seq) {
+    m_chain = *found;
+  }
 }
 
 namespace {
@@ -77,7 +185,7 @@ std::string AuditLog::format(const AuditEntry& e, core::Timestamp now) const {
   std::string line;
   for (size_t max = k_audit_value_max; max >= 64; max /= 2) {
     line = format_cut(e, now, max);
-    if (line.size() <= core::privsep::k_max_audit_record) {
+    if (line.size() + k_seal_room <= core::privsep::k_max_audit_record) {
       break;
     }
   }
@@ -105,17 +213,133 @@ std::string AuditLog::format_cut(const AuditEntry& e, core::Timestamp now, size_
 }
 
 Result<void> AuditLog::append(const AuditEntry& e, core::Timestamp now) {
-  std::string line = format(e, now);
-  log_info("audit: %s", line.c_str());
   if (!m_sink) {
+    log_info("audit: %s", format(e, now).c_str());
+    ++m_write_failures;
+    set_failing(true);
     return unexpected(std::string("no audit log (state directory unavailable)"));
   }
+  core::ChainState next = m_chain;
+  std::string line = core::seal_record(next, m_node, format(e, now));
+  log_info("audit: %s", line.c_str());
   if (auto w = m_sink->write_line(line); !w) {
     log_err("%s", w.error().c_str());
+    ++m_write_failures;
+    set_failing(true);
     return w;
   }
+  m_chain = next;
+  set_failing(false);
   ++m_records;
   return {};
+}
+
+void AuditLog::set_failing(bool f) {
+  bool changed = f != m_failing;
+  m_failing = f;
+  if (changed && m_on_failing_change) {
+    m_on_failing_change();
+  }
+}
+
+std::string AuditLog::for_each_line(const std::function<bool(const std::string&, std::string_view, uint64_t)>& f,
+                                    std::vector<std::string>* files) const {
+  // The rotated files present (.1, .2, ... up to the first missing one), oldest first.
+  std::vector<std::string> names;
+  for (unsigned i = 1; i <= 10000; ++i) {
+    struct stat st {};
+    if (fstatat(m_state_dirfd, rotated_name(i).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      break;
+    }
+    names.insert(names.begin(), rotated_name(i));
+  }
+  names.emplace_back(k_audit_file);
+  for (const auto& name : names) {
+    int fd = openat(m_state_dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      return "cannot open " + name + ": " + std::strerror(errno);
+    }
+    sys::Fd file(fd);
+    if (files) {
+      files->push_back(name);
+    }
+    std::string buf(1 << 16, '\0');
+    std::string pending;
+    uint64_t lineno = 0;
+    off_t pos = 0;
+    while (true) {
+      ssize_t n = pread(fd, buf.data(), buf.size(), pos);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        return "cannot read " + name + ": " + std::strerror(errno);
+      }
+      if (n == 0) {
+        break;
+      }
+      pos += n;
+      pending.append(buf.data(), static_cast<size_t>(n));
+      size_t start = 0;
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        if (!f(name, std::string_view(pending).substr(start, nl - start), ++lineno)) {
+          return {};
+        }
+      }
+      pending.erase(0, start);
+    }
+    // A line without its newline is being written, or was torn: not a record.
+  }
+  return {};
+}
+
+AuditVerdict AuditLog::verify() const {
+  AuditVerdict v;
+  if (m_state_dirfd < 0) {
+    v.error = "no audit log (state directory unavailable)";
+    return v;
+  }
+  core::ChainVerifier cv;
+  v.error = for_each_line(
+      [&cv](const std::string& file, std::string_view line, uint64_t lineno) {
+        cv.line(line, file, lineno);
+        return true;
+      },
+      &v.files);
+  cv.finish(m_chain);
+  v.chain = cv.report();
+  return v;
+}
+
+std::vector<core::AuditLine> AuditLog::between(int64_t from_ns, int64_t to_ns, size_t max) const {
+  std::vector<core::AuditLine> out;
+  if (m_state_dirfd < 0) {
+    return out;
+  }
+  for_each_line([&](const std::string&, std::string_view line, uint64_t) {
+    auto obj = ctl::parse_flat_object(line);
+    if (!obj) {
+      return true;
+    }
+    core::AuditLine a;
+    bool timed = false;
+    for (const auto& f : *obj) {
+      if (f.key == "time_utc" && f.is_string) {
+        if (auto t = ctl::parse_rfc3339(f.value)) {
+          a.time_ns = t->ns;
+          timed = true;
+        }
+      } else if (f.key == "command" && f.is_string) {
+        a.command = f.value;
+      }
+    }
+    if (timed && a.time_ns >= from_ns && a.time_ns < to_ns) {
+      a.json = std::string(line);
+      out.push_back(std::move(a));
+    }
+    return out.size() < max;
+  });
+  return out;
 }
 
 bool AuditLog::take_token(int64_t mono_ns) {
@@ -196,21 +420,12 @@ Result<void> AuditLog::correction_released(int64_t id, double offset_s, std::str
   return append(e, now);
 }
 
-Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const {
+namespace {
+
+Result<std::vector<std::vector<ctl::JsonField>>> tail_of(int fd, size_t n) {
   std::vector<std::vector<ctl::JsonField>> out;
-  if (m_state_dirfd < 0) {
-    return unexpected(std::string("no audit log (state directory unavailable)"));
-  }
-  // The current file (it may have been rotated since the last call), read only.
-  sys::Fd rd(openat(m_state_dirfd, k_audit_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-  if (!rd.valid()) {
-    if (errno == ENOENT) {
-      return out;  // nothing recorded yet
-    }
-    return unexpected(std::string("cannot read the audit log: ") + std::strerror(errno));
-  }
   struct stat st {};
-  if (fstat(rd.get(), &st) != 0) {
+  if (fstat(fd, &st) != 0) {
     return unexpected(std::string("cannot stat the audit log: ") + std::strerror(errno));
   }
   // Read backwards in chunks until n complete lines are in hand (or 16 MiB were read).
@@ -223,7 +438,7 @@ Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const 
     size_t want = static_cast<size_t>(std::min<off_t>(pos, k_chunk));
     pos -= static_cast<off_t>(want);
     std::string chunk(want, '\0');
-    ssize_t got = pread(rd.get(), chunk.data(), want, pos);
+    ssize_t got = pread(fd, chunk.data(), want, pos);
     if (got != static_cast<ssize_t>(want)) {
       return unexpected(std::string("cannot read the audit log"));
     }
@@ -254,6 +469,37 @@ Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const 
     if (obj) {
       out.push_back(std::move(*obj));
     }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::vector<ctl::JsonField>>> AuditLog::tail(size_t n) const {
+  if (m_state_dirfd < 0) {
+    return unexpected(std::string("no audit log (state directory unavailable)"));
+  }
+  // The current file (it may have been rotated since the last call), read only.
+  sys::Fd rd(openat(m_state_dirfd, k_audit_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  if (!rd.valid()) {
+    if (errno == ENOENT) {
+      return std::vector<std::vector<ctl::JsonField>>{};  // nothing recorded yet
+    }
+    return unexpected(std::string("cannot read the audit log: ") + std::strerror(errno));
+  }
+  auto out = tail_of(rd.get(), n);
+  if (!out || out->size() >= n) {
+    return out;
+  }
+  // Just rotated: the rest from the newest rotated file.
+  sys::Fd older(openat(m_state_dirfd, rotated_name(1).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+  if (!older.valid()) {
+    return out;
+  }
+  auto more = tail_of(older.get(), n - out->size());
+  if (more) {
+    more->insert(more->end(), out->begin(), out->end());
+    return more;
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// The audit trail: <state_dir>/audit.log, one JSON object per line, and the same line to
+// The audit trail: <state_dir>/audit/audit.log, one JSON object per line, and the same line to
 // syslog.
 //
 // Every change (a control command or a reload, allowed or refused) and every clock
@@ -21,15 +21,24 @@
 // (SIGHUP); under privilege separation the helper, which alone can write the file (the
 // worker's side is append-only: issue 19 item 7). tail() reads the file through the
 // state directory's fd in both cases.
+//
+// Tamper evidence (core/audit_chain.h): every record is sealed here with seq, node,
+// prev_hash and hash before it goes to the sink, the chain carried across restarts (the
+// last sealed record of audit.log, or of audit.log.1 after a rotation, is read at open)
+// and across the rotated files. verify() checks every file, oldest first, and the end of
+// the chain against what this process wrote last.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/audit_chain.h"
+#include "core/history.h"
 #include "core/result.h"
 #include "core/time.h"
 #include "ctl/json.h"
@@ -70,6 +79,15 @@ class AuditSink {
   virtual Result<void> write_line(std::string_view line) = 0;
   // After an outside rotation (reload): start a new file if the old one was moved.
   virtual Result<void> reopen() = 0;
+  // Rotations made by this process (the helper's are its own).
+  virtual uint64_t rotations() const { return 0; }
+};
+
+// What `audit verify` reports (core::ChainReport plus the files read).
+struct AuditVerdict {
+  core::ChainReport chain;
+  std::vector<std::string> files;  // oldest first
+  std::string error;               // a file could not be read (then chain is partial)
 };
 
 class AuditLog {
@@ -88,6 +106,14 @@ class AuditLog {
   Result<void> reopen();
   bool is_open() const { return m_sink && m_sink->ready(); }
   void set_zone(std::string zone) { m_zone = std::move(zone); }
+  // The node name sealed into every record ([daemon] node, the host name by default).
+  void set_node(std::string node) { m_node = std::move(node); }
+  const core::ChainState& chain() const { return m_chain; }
+  // Checks the chain over every file (see above). Reads up to (keep + 1) x max_size bytes.
+  AuditVerdict verify() const;
+  // The records of [from_ns, to_ns) (their time_utc) over every file, oldest first, at
+  // most `max` (the first ones); lines that are not JSON objects are left out.
+  std::vector<core::AuditLine> between(int64_t from_ns, int64_t to_ns, size_t max = 100000) const;
 
   // The JSON line of an entry (without newline), at most core::privsep::
   // k_max_audit_record bytes (long values are cut); pure apart from the zone lookup.
@@ -110,6 +136,13 @@ class AuditLog {
 
   uint64_t records() const { return m_records; }
   uint64_t suppressed_total() const { return m_suppressed_total; }
+  // Writes that failed (write, fsync or no log), and whether the last one did: the
+  // `audit_write_failed` alert.
+  uint64_t write_failures() const { return m_write_failures; }
+  bool failing() const { return m_failing; }
+  // Called when failing() changes.
+  void set_on_failing_change(std::function<void()> f) { m_on_failing_change = std::move(f); }
+  uint64_t rotations() const { return m_sink ? m_sink->rotations() : 0; }
   bool has_suppressed() const { return m_suppressed > 0; }  // refusals waiting for their summary
 
  private:
@@ -120,7 +153,18 @@ class AuditLog {
   std::string m_zone;
   std::unique_ptr<AuditSink> m_sink;
   int m_state_dirfd = -1;  // not owned
+  void load_chain();
+  // f(file name, line, line number) for every complete line of every file, oldest first;
+  // returns an error text if a file could not be read. f returns false to stop.
+  std::string for_each_line(const std::function<bool(const std::string&, std::string_view, uint64_t)>& f,
+                            std::vector<std::string>* files = nullptr) const;
+  std::string m_node = "localhost";
+  core::ChainState m_chain;
   uint64_t m_records = 0;
+  uint64_t m_write_failures = 0;
+  bool m_failing = false;
+  std::function<void()> m_on_failing_change;
+  void set_failing(bool f);
   // Refusal limiter (token bucket).
   double m_tokens = k_refusal_burst;
   int64_t m_last_refill_ns = 0;

@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "daemon/log.h"
 
 namespace tr7::daemon {
 
@@ -123,7 +126,7 @@ AuditFile::AuditFile(sys::Fd dir, uint64_t max_bytes, unsigned keep)
     : m_dir(std::move(dir)), m_max_bytes(max_bytes), m_keep(keep == 0 ? 1 : keep) {}
 
 Result<void> AuditFile::open() {
-  int fd = openat(m_dir.get(), k_audit_name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+  int fd = openat(m_dir.get(), k_audit_name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
   if (fd < 0) {
     return unexpected(errno_text(std::string("cannot open ") + k_audit_dir + "/" + k_audit_name));
   }
@@ -132,8 +135,37 @@ Result<void> AuditFile::open() {
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return unexpected(std::string(k_audit_dir) + "/" + k_audit_name + " is not a regular file");
   }
+  cut_torn_line(fd, st.st_size);
   m_fd = std::move(f);
   return {};
+}
+
+void AuditFile::cut_torn_line(int fd, off_t size) {
+  // A crash in the middle of a write leaves a last line without its newline: cut it off,
+  // so the next record is not glued to it (the chain goes on from the last whole record).
+  off_t pos = size;
+  char c = 0;
+  if (pos == 0 || pread(fd, &c, 1, pos - 1) != 1 || c == '\n') {
+    return;
+  }
+  std::string chunk;
+  while (pos > 0) {
+    size_t want = static_cast<size_t>(std::min<off_t>(pos, 65536));
+    pos -= static_cast<off_t>(want);
+    chunk.assign(want, '\0');
+    if (pread(fd, chunk.data(), want, pos) != static_cast<ssize_t>(want)) {
+      return;
+    }
+    size_t nl = chunk.rfind('\n');
+    if (nl != std::string::npos) {
+      pos += static_cast<off_t>(nl) + 1;
+      break;
+    }
+  }
+  if (ftruncate(fd, pos) == 0) {
+    log_warn("audit log: %lld bytes of a torn last line (an interrupted write) cut off",
+             static_cast<long long>(size - pos));
+  }
 }
 
 Result<void> AuditFile::rotate() {
@@ -160,7 +192,8 @@ Result<void> AuditFile::append(std::string_view line) {
   std::string rec(line);
   rec += '\n';
   struct stat st {};
-  if (fstat(m_fd.get(), &st) == 0 && st.st_size > 0 && static_cast<uint64_t>(st.st_size) + rec.size() > m_max_bytes) {
+  if (m_max_bytes > 0 && fstat(m_fd.get(), &st) == 0 && st.st_size > 0 &&
+      static_cast<uint64_t>(st.st_size) + rec.size() > m_max_bytes) {
     if (auto r = rotate(); !r) {
       return r;
     }

@@ -56,6 +56,7 @@ class AuditFile {
 
  private:
   Result<void> rotate();
+  static void cut_torn_line(int fd, off_t size);
 
   sys::Fd m_dir;
   sys::Fd m_fd;

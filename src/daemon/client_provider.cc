@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "sys/fd.h"
+#include "sys/udp.h"
 
 namespace tr7::daemon {
 

@@ -13,6 +13,7 @@
 
 #include "autoconfig.h"
 #include "core/leap.h"
+#include "core/refid.h"
 #include "daemon/drift_file.h"
 #include "daemon/log.h"
 #include "sys/clock.h"
@@ -193,19 +194,7 @@ core::SourceOptions ClientService::source_options(const SourceConfig& c) const {
   return so;
 }
 
-uint32_t ClientService::refid_of(const core::SockAddr& a) const {
-  if (a.ip.is_v4()) {
-    return a.ip.v4_host_order();
-  }
-  // RFC 5905: the first 32 bits of the MD5 of the IPv6 address; we have no MD5 in the
-  // core, and the refid of an IPv6 reference only has to be a stable, loop-detecting
-  // identity: a fold of the address does that.
-  uint32_t h = 2166136261u;
-  for (uint8_t b : a.ip.bytes) {
-    h = (h ^ b) * 16777619u;
-  }
-  return h;
-}
+uint32_t ClientService::refid_of(const core::SockAddr& a) const { return core::refid_of(a.ip); }
 
 void ClientService::start_resolve(Endpoint& ep) {
   if (m_dns == nullptr || ep.pending != nullptr) {
@@ -394,6 +383,14 @@ void ClientService::send_request(Member& m, double mono) {
     ++m_stats.send_errors;
     return;
   }
+  // Loop test: the refid of the address this source sees us from (it may change with the
+  // routes; in another namespace the kernel of this one cannot tell, and it stays unknown).
+  // The request's own socket is connected to the source for it (it receives from the
+  // source only, as it should).
+  if (m.netns.empty()) {
+    auto me = sys::source_address_for(fd.get(), m.addr);
+    m_client->set_local_refid(m.id, me ? core::refid_of(*me) : 0);
+  }
   try {
     sys::UdpOptions uo;
     uo.pktinfo = false;
@@ -474,6 +471,13 @@ void ClientService::on_readable(Member& m) {
       continue;  // not authenticated as this source must be: as if never received
     }
     auto r = m_client->on_response(m.id, std::span<const uint8_t>(d.data, len), t4, mono);
+    if (r.reject == core::Reject::SyncLoop && !m.loop_reported) {
+      log_warn("source %s is synchronised to us (its refid names our address): not used while it is (timing loop)",
+               m.addr.to_string().c_str());
+      m.loop_reported = true;
+    } else if (r.sample) {
+      m.loop_reported = false;
+    }
     if (r.reject) {
       log_debug("reply from %s refused: %s", m.addr.to_string().c_str(), core::to_string(*r.reject));
     }
@@ -733,10 +737,9 @@ CommandResult ClientService::delete_source(const std::string& host, std::optiona
       list += (list.empty() ? "" : ", ") + std::to_string(p);
     }
     return unexpected(ctl::Error{ctl::ErrCode::InvalidArgument,
-                                 "ambiguous: " + host + " names " + std::to_string(ports.size()) +
-                                     " sources (ports " + list + "); say 'source delete " + host +
-                                     " port N' or 'source delete " + (ip && ip->is_v6() ? "[" + host + "]" : host) +
-                                     ":N'"});
+                                 "ambiguous: " + host + " names " + std::to_string(ports.size()) + " sources (ports " +
+                                     list + "); say 'source delete " + host + " port N' or 'source delete " +
+                                     (ip && ip->is_v6() ? "[" + host + "]" : host) + ":N'"});
   };
   // A source by the host it was added or configured as.
   std::vector<size_t> hits;
@@ -804,7 +807,8 @@ CommandResult ClientService::delete_source(const std::string& host, std::optiona
       return "deleted " + name + " (" + what + ")";
     }
   }
-  return unexpected(ctl::Error{ctl::ErrCode::NotFound, "no source " + host + (port ? " on port " + std::to_string(*port) : "")});
+  return unexpected(
+      ctl::Error{ctl::ErrCode::NotFound, "no source " + host + (port ? " on port " + std::to_string(*port) : "")});
 }
 
 CommandResult ClientService::burst() {
@@ -892,13 +896,15 @@ void ClientService::log_state(const core::ReferenceState& served) const {
   // As `tracking`: not synchronised by a source, but serving local_stratum: "local".
   bool local = !t.synchronised && served.synchronised && served.local;
   const core::ReferenceState& shown = local ? served : t.reference;
-  log_info("tracking: %s stratum=%d refid=%s offset=%+.9f freq_ppm=%+.4f selection=%s candidates=%zu falsetickers=%zu "
-           "held=%s updates=%d steps=%llu root_delay=%.6f root_dispersion=%.6f leap=%d",
-           t.synchronised ? "synchronised" : local ? "local" : "unsynchronised", shown.stratum,
-           refid_text(shown.refid, ref),
-           t.system_offset_s, t.frequency_ppm, core::to_string(t.selection), t.candidates, t.falsetickers,
-           t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps), shown.root_delay_s,
-           shown.root_dispersion_s, static_cast<int>(shown.leap));
+  log_info(
+      "tracking: %s stratum=%d refid=%s offset=%+.9f freq_ppm=%+.4f selection=%s candidates=%zu falsetickers=%zu "
+      "held=%s updates=%d steps=%llu root_delay=%.6f root_dispersion=%.6f leap=%d",
+      t.synchronised ? "synchronised"
+      : local        ? "local"
+                     : "unsynchronised",
+      shown.stratum, refid_text(shown.refid, ref), t.system_offset_s, t.frequency_ppm, core::to_string(t.selection),
+      t.candidates, t.falsetickers, t.held ? "yes" : "no", t.updates, static_cast<unsigned long long>(t.steps),
+      shown.root_delay_s, shown.root_dispersion_s, static_cast<int>(shown.leap));
   for (const auto& s : sources()) {
     if (s.resolving) {
       log_info("source %s resolving%s%s", s.name.c_str(), s.dns_error.empty() ? "" : ": ", s.dns_error.c_str());
@@ -911,18 +917,19 @@ void ClientService::log_state(const core::ReferenceState& served) const {
         rej += std::string(" ") + core::to_string(static_cast<core::Reject>(i)) + "=" + std::to_string(st.rejected[i]);
       }
     }
-    log_info("source %s name=%s state=%s reach=%03o poll=%d offset=%+.9f sd=%.9f jitter=%.9f sent=%llu accepted=%llu "
-             "timeouts=%llu%s",
-             s.address.to_string().c_str(), s.name.c_str(),
-             s.state.retired     ? "retired"
-             : s.state.best      ? "best"
-             : s.state.survivor  ? "selected"
-             : s.state.truechimer ? "truechimer"
-             : s.state.reach     ? "falseticker_or_unusable"
-                                 : "unreachable",
-             s.state.reach, s.state.poll, s.state.offset_s, s.state.offset_sd_s, s.state.jitter_s,
-             static_cast<unsigned long long>(st.sent), static_cast<unsigned long long>(st.accepted),
-             static_cast<unsigned long long>(st.timeouts), rej.c_str());
+    log_info(
+        "source %s name=%s state=%s reach=%03o poll=%d offset=%+.9f sd=%.9f jitter=%.9f sent=%llu accepted=%llu "
+        "timeouts=%llu%s",
+        s.address.to_string().c_str(), s.name.c_str(),
+        s.state.retired      ? "retired"
+        : s.state.best       ? "best"
+        : s.state.survivor   ? "selected"
+        : s.state.truechimer ? "truechimer"
+        : s.state.reach      ? "falseticker_or_unusable"
+                             : "unreachable",
+        s.state.reach, s.state.poll, s.state.offset_s, s.state.offset_sd_s, s.state.jitter_s,
+        static_cast<unsigned long long>(st.sent), static_cast<unsigned long long>(st.accepted),
+        static_cast<unsigned long long>(st.timeouts), rej.c_str());
   }
 }
 

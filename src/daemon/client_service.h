@@ -197,6 +197,7 @@ class ClientService {
     std::unique_ptr<sys::Callback> ev;
     Endpoint* ep = nullptr;
     uint64_t auth_ok = 0, auth_failed = 0, naks = 0, not_sent = 0;
+    bool loop_reported = false;  // a timing loop with it was logged (until a sample again)
   };
   // An NTS source's state: cookies and keys, the NTS-KE in progress and its history.
   struct NtsState {

@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/digest.h"
 #include "core/strutil.h"
 #include "ctl/command.h"
 
@@ -169,6 +170,8 @@ class Parser {
     define_metrics();
     define_nts();
     define_tenants();
+    define_alerts();
+    define_history();
   }
 
   int handle(const char* section, const char* key, const char* value) {
@@ -217,6 +220,9 @@ class Parser {
       error(line, "unknown section [" + sec + "]");
       return;
     }
+    if (sec == "alerts") {
+      m_alerts_line = line;
+    }
     auto [it, fresh] = m_section_lines.emplace(sec, line);
     if (!fresh) {
       error(line, "duplicate section [" + sec + "] (first on line " + std::to_string(it->second) + ")");
@@ -239,6 +245,8 @@ class Parser {
   void define_metrics();
   void define_nts();
   void define_tenants();
+  void define_alerts();
+  void define_history();
   bool define_tenant(const std::string& sec, int line);
   std::optional<std::string> add_rules(const std::string& v, int line, core::AccessAction action, core::AllowList& into,
                                        const std::string& section);
@@ -252,6 +260,7 @@ class Parser {
   std::map<std::string, int> m_section_lines;
   std::map<std::string, std::vector<std::pair<core::Prefix, int>>> m_rule_lines;  // by section
   int m_min_sources_line = 0;
+  int m_alerts_line = 0;
 };
 
 void Parser::define_daemon() {
@@ -319,8 +328,6 @@ void Parser::define_daemon() {
                      m_cfg.daemon.max_step_s = *d;
                      return std::nullopt;
                    }};
-  s["audit_max_size"] =
-      int_key(4096, int64_t{1} << 40, [this](int64_t n) { m_cfg.daemon.audit_max_bytes = static_cast<uint64_t>(n); });
   s["max_correction_per_day"] = real_key(0.001, 3.2e9, [this](double d) { m_cfg.daemon.max_correction_per_day_s = d; });
   s["audit_keep"] = int_key(1, 1000, [this](int64_t n) { m_cfg.daemon.audit_keep = static_cast<unsigned>(n); });
   s["max_startup_step"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
@@ -392,6 +399,28 @@ void Parser::define_daemon() {
                     m_cfg.daemon.keyfile = v;
                     return std::nullopt;
                   }};
+  s["node"] = {
+      false, [this](const std::string& v, int) -> std::optional<std::string> {
+        // Sealed into audit records and alert payloads unescaped: a plain name.
+        if (v.size() > 64 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                                 std::string::npos) {
+          return "expected a node name ([A-Za-z0-9._-], at most 64 characters)";
+        }
+        m_cfg.daemon.node = v;
+        return std::nullopt;
+      }};
+  s["audit_max_size"] = {false, [this](const std::string& v, int) -> std::optional<std::string> {
+                           if (v == "0") {
+                             m_cfg.daemon.audit_max_bytes = 0;
+                             return std::nullopt;
+                           }
+                           auto n = core::parse_size(v, 4096, int64_t{1} << 40);
+                           if (!n) {
+                             return n.error() + " (0: no rotation by size)";
+                           }
+                           m_cfg.daemon.audit_max_bytes = static_cast<uint64_t>(*n);
+                           return std::nullopt;
+                         }};
   s["timezone"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                      if (!ctl::valid_zone_name(v)) {
                        return "invalid time zone name '" + v + "' (an IANA name such as Europe/Istanbul)";
@@ -748,6 +777,54 @@ Result<SourceConfig, std::string> parse_source_line(std::string_view value, Sour
   return sc;
 }
 
+Result<PeerConfig, std::string> parse_peer_line(std::string_view value) {
+  auto w = split_words(value);
+  if (w.empty()) {
+    return unexpected(std::string("missing host"));
+  }
+  PeerConfig pc;
+  pc.host = w[0];
+  if (pc.host.size() > 2 && pc.host.front() == '[' && pc.host.back() == ']') {
+    pc.host = pc.host.substr(1, pc.host.size() - 2);
+  }
+  if (!valid_host(pc.host)) {
+    return unexpected("'" + w[0] + "' is not a host name or address");
+  }
+  std::map<std::string, bool> seen;
+  for (size_t i = 1; i < w.size(); i += 2) {
+    const std::string& k = w[i];
+    if (k != "port" && k != "minpoll" && k != "maxpoll") {
+      return unexpected("unknown option '" + k + "' (port N, minpoll N, maxpoll N)");
+    }
+    if (!seen.emplace(k, true).second) {
+      return unexpected("'" + k + "' given twice");
+    }
+    if (i + 1 >= w.size()) {
+      return unexpected("'" + k + "' needs a value");
+    }
+    if (k == "port") {
+      auto n = parse_int(w[i + 1], 1, 65535);
+      if (!n) {
+        return unexpected("port: " + n.error());
+      }
+      pc.port = static_cast<uint16_t>(*n);
+    } else {
+      auto n = parse_int(w[i + 1], -2, 17);
+      if (!n) {
+        return unexpected(k + ": " + n.error());
+      }
+      (k == "minpoll" ? pc.minpoll : pc.maxpoll) = static_cast<int8_t>(*n);
+    }
+  }
+  if (pc.minpoll > pc.maxpoll) {
+    if (seen.count("maxpoll")) {
+      return unexpected("minpoll " + std::to_string(pc.minpoll) + " is above maxpoll " + std::to_string(pc.maxpoll));
+    }
+    pc.maxpoll = pc.minpoll;
+  }
+  return pc;
+}
+
 namespace {
 
 std::optional<std::string> Parser::add_source(const std::string& v, int line, SourceConfig::Kind kind) {
@@ -774,6 +851,20 @@ void Parser::define_sources() {
   s["server"] = {true,
                  [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Server); }};
   s["pool"] = {true, [this](const std::string& v, int line) { return add_source(v, line, SourceConfig::Kind::Pool); }};
+  s["peer"] = {true, [this](const std::string& v, int line) -> std::optional<std::string> {
+                 auto pc = parse_peer_line(v);
+                 if (!pc) {
+                   return pc.error();
+                 }
+                 pc->line = line;
+                 for (const auto& o : m_cfg.sources.peers) {
+                   if (o.host == pc->host && o.port == pc->port) {
+                     return pc->host + " already a peer (line " + std::to_string(o.line) + ")";
+                   }
+                 }
+                 m_cfg.sources.peers.push_back(*pc);
+                 return std::nullopt;
+               }};
   s["min_sources"] = {false, [this](const std::string& v, int line) -> std::optional<std::string> {
                         auto n = parse_int(v, 1, 16);
                         if (!n) {
@@ -855,6 +946,53 @@ void Parser::define_tenants() {
                            m_cfg.tenants.check_interval_s = *d;
                            return std::nullopt;
                          }};
+}
+
+void Parser::define_alerts() {
+  auto& s = m_sections["alerts"];
+  auto& a = m_cfg.alerts;
+  s["offset"] = real_key(1e-6, 1e6, [&a](double x) { a.engine.offset_s = x; });
+  s["drift"] = real_key(0.001, 1e5, [&a](double x) { a.engine.drift_ppm = x; });
+  s["drift_window"] = real_key(60, 7 * 86400, [&a](double x) { a.engine.drift_window_s = x; });
+  s["peer_max_offset"] = real_key(1e-6, 1e6, [&a](double x) { a.engine.peer_max_offset_s = x; });
+  s["hysteresis"] = real_key(0.1, 1, [&a](double x) { a.engine.hysteresis = x; });
+  s["hold"] = real_key(0, 86400, [&a](double x) { a.engine.hold_s = x; });
+  s["clear_hold"] = real_key(0, 86400, [&a](double x) { a.engine.clear_hold_s = x; });
+  s["startup_grace"] = real_key(0, 86400, [&a](double x) { a.engine.startup_grace_s = x; });
+  s["stratum_settle"] = real_key(0, 7 * 86400, [&a](double x) { a.engine.stratum_settle_s = x; });
+  s["webhook"] = {false, [&a](const std::string& v, int) -> std::optional<std::string> {
+                    auto u = parse_http_url(v);
+                    if (!u) {
+                      return u.error();
+                    }
+                    a.webhook = *u;
+                    return std::nullopt;
+                  }};
+  s["webhook_secret_file"] = {false, [&a](const std::string& v, int) -> std::optional<std::string> {
+                                if (v[0] != '/' || v.size() > 200 || v.find("/../") != std::string::npos) {
+                                  return std::string("expected an absolute path of a file");
+                                }
+                                a.webhook_secret_file = v;
+                                return std::nullopt;
+                              }};
+  s["webhook_timeout"] = real_key(0.1, 60, [&a](double x) { a.webhook_timeout_s = x; });
+}
+
+void Parser::define_history() {
+  auto& s = m_sections["history"];
+  auto& h = m_cfg.history;
+  s["interval"] = real_key(1, 3600, [&h](double x) { h.interval_s = x; });
+  s["keep_days"] = int_key(1, 3660, [&h](int64_t n) { h.keep_days = static_cast<unsigned>(n); });
+  s["max_size"] = {false, [&h](const std::string& v, int) -> std::optional<std::string> {
+                     auto n = core::parse_size(v, 1 << 20, int64_t{1} << 40);
+                     if (!n) {
+                       return n.error();
+                     }
+                     h.max_size = static_cast<uint64_t>(*n);
+                     return std::nullopt;
+                   }};
+  s["max_clients_per_day"] =
+      int_key(100, 10000000, [&h](int64_t n) { h.max_clients_per_day = static_cast<size_t>(n); });
 }
 
 // [tenant NAME]: the section's keys write into m_cfg.tenants.tenants[index].
@@ -987,6 +1125,10 @@ void Parser::finish() {
       error(sc.line, "source " + sc.host + ": 'key " + std::to_string(sc.key_id) + "' needs [daemon] keyfile");
     }
   }
+  m_cfg.alerts.engine.min_sources = m_cfg.sources.min_sources;
+  if (!m_cfg.alerts.webhook_secret_file.empty() && !m_cfg.alerts.webhook) {
+    error(m_alerts_line, "[alerts] webhook_secret_file without a webhook");
+  }
   // min_sources that no configuration can reach would never synchronise.
   size_t possible = 0;
   for (const auto& sc : m_cfg.sources.sources) {
@@ -1071,6 +1213,7 @@ ConfigResult parse_config_text(std::string_view text, const std::string& name) {
                      [&](const std::string& a, const std::string& b) { return line_of(a) < line_of(b); });
     return unexpected(std::move(errors));
   }
+  parser.config().sha256 = core::sha256_hex(text);
   return std::move(parser.config());
 }
 
@@ -1105,6 +1248,7 @@ std::vector<std::string> config_summary(const Config& c) {
   add("nts.ntp_port", c.nts.ntp_port ? std::to_string(*c.nts.ntp_port) : "");
   add("nts.ntp_server", c.nts.ntp_server);
   add("nts.cookie_rotation", std::to_string(c.nts.cookie_rotation_s));
+  add("daemon.node", c.daemon.node);
   for (const auto& l : c.server.listen) {
     add("server.listen", l.to_string());
   }
@@ -1123,6 +1267,23 @@ std::vector<std::string> config_summary(const Config& c) {
     add("server.ratelimit", "");
   }
   add("metrics.listen", c.metrics.listen ? c.metrics.listen->to_string() : "");
+  for (const auto& p : c.sources.peers) {
+    add("sources.peer", p.host + " port " + std::to_string(p.port) + " minpoll " + std::to_string(p.minpoll) +
+                            " maxpoll " + std::to_string(p.maxpoll));
+  }
+  const core::AlertSettings& a = c.alerts.engine;
+  char al[320];
+  std::snprintf(al, sizeof al,
+                "offset %g drift %g drift_window %g peer_max_offset %g hysteresis %g hold %g clear_hold %g "
+                "startup_grace %g stratum_settle %g",
+                a.offset_s, a.drift_ppm, a.drift_window_s, a.peer_max_offset_s, a.hysteresis, a.hold_s, a.clear_hold_s,
+                a.startup_grace_s, a.stratum_settle_s);
+  add("alerts", al);
+  add("alerts.webhook", c.alerts.webhook ? c.alerts.webhook->text : "");
+  add("history", "interval " + std::to_string(c.history.interval_s) + " keep_days " +
+                     std::to_string(c.history.keep_days) + " max_size " + std::to_string(c.history.max_size) +
+                     " max_clients_per_day " + std::to_string(c.history.max_clients_per_day));
+  add("alerts.webhook_secret_file", c.alerts.webhook_secret_file);
   for (const auto& r : c.tenants.runtime) {
     add("tenants.runtime", core::to_string(r));
   }
@@ -1134,6 +1295,94 @@ std::vector<std::string> config_summary(const Config& c) {
     add("tenant." + t.spec.name, words);
   }
   return out;
+}
+
+Result<HttpUrl, std::string> parse_http_url(std::string_view s) {
+  HttpUrl u;
+  u.text = std::string(s);
+  if (s.rfind("https://", 0) == 0) {
+    return unexpected(std::string("https is not supported (no TLS in this build): use http:// to a local relay"));
+  }
+  if (s.rfind("http://", 0) != 0) {
+    return unexpected("expected http://HOST[:PORT][/PATH], not '" + std::string(s.substr(0, 60)) + "'");
+  }
+  std::string_view rest = s.substr(7);
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    u.path = std::string(rest.substr(slash));
+  }
+  for (char c : u.path) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F || c == '#') {
+      return unexpected(std::string("the path must be plain URL characters (no spaces, no fragment)"));
+    }
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return unexpected(std::string("no user:password@ in the URL (the body is signed with webhook_secret_file)"));
+  }
+  auto hp = [&]() -> Result<std::pair<std::string, std::optional<uint16_t>>, std::string> {
+    if (!authority.empty() && authority.front() == '[') {
+      size_t close = authority.find(']');
+      if (close == std::string_view::npos) {
+        return unexpected(std::string("missing ']'"));
+      }
+      std::string h(authority.substr(1, close - 1));
+      auto ip = core::parse_ip(h);
+      if (!ip || !ip->is_v6()) {
+        return unexpected("invalid IPv6 address '" + h + "'");
+      }
+      std::string_view after = authority.substr(close + 1);
+      if (after.empty()) {
+        return std::make_pair(h, std::optional<uint16_t>());
+      }
+      if (after.front() != ':') {
+        return unexpected(std::string("expected ':PORT' after ']'"));
+      }
+      auto p = parse_int(after.substr(1), 1, 65535);
+      if (!p) {
+        return unexpected("port: " + p.error());
+      }
+      return std::make_pair(h, std::optional<uint16_t>(static_cast<uint16_t>(*p)));
+    }
+    size_t colon = authority.find(':');
+    std::string h(authority.substr(0, colon));
+    std::optional<uint16_t> port;
+    if (colon != std::string_view::npos) {
+      auto p = parse_int(authority.substr(colon + 1), 1, 65535);
+      if (!p) {
+        return unexpected("port: " + p.error());
+      }
+      port = static_cast<uint16_t>(*p);
+    }
+    if (!valid_host(h)) {
+      return unexpected("'" + h + "' is not a host name or address");
+    }
+    return std::make_pair(h, port);
+  }();
+  if (!hp) {
+    return unexpected(hp.error());
+  }
+  u.host = hp->first;
+  u.port = hp->second.value_or(80);
+  return u;
+}
+
+std::string node_name(const DaemonSettings& d) {
+  if (!d.node.empty()) {
+    return d.node;
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    return "localhost";
+  }
+  std::string n;
+  for (const char* p = host; *p && n.size() < 64; ++p) {
+    char c = *p;
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    n += ok ? c : '_';
+  }
+  return n;
 }
 
 ConfigResult load_config_fd(int fd, const std::string& name) {

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/alerts.h"
 #include "core/allowlist.h"
 #include "core/client_table.h"
 #include "core/discipline.h"
@@ -36,11 +37,11 @@ struct DaemonSettings {
   ClockMode clock = ClockMode::Kernel;
   std::string state_dir = "/var/lib/tr7ntp";
   LogLevel log_level = LogLevel::Info;
-  std::string user = "_tr7ntp";  // the worker's user under privilege separation
-  std::string rtc;               // RTC device (/dev/rtcN); empty: none
+  std::string user = "_tr7ntp";         // the worker's user under privilege separation
+  std::string rtc;                      // RTC device (/dev/rtcN); empty: none
   double max_step_s = 366.0 * 86400.0;  // largest step the helper applies at run time
   double max_startup_step_s = 0.0;      // largest start-up step; 0: unlimited (window only)
-  // The audit log (audit_file.h): rotated before it would pass audit_max_bytes, keeping
+  // The audit log (audit_file.h): rotated before it would pass audit_max_bytes (0: never by size), keeping
   // audit_keep older files.
   uint64_t audit_max_bytes = 16ULL << 20;
   // The helper's clock budget (core/clock_budget.h): what steps, slews and the frequency
@@ -53,12 +54,14 @@ struct DaemonSettings {
   std::string control_socket = k_default_control_socket;
   bool control_socket_set = false;
   unsigned control_socket_mode = 0660;
-  std::string admin_group;    // may change things (with root); empty: root only
-  std::string monitor_group;  // may read; empty: root and admin_group only
+  std::string admin_group;       // may change things (with root); empty: root only
+  std::string monitor_group;     // may read; empty: root and admin_group only
   std::string timezone = "UTC";  // how local times are shown; the daemon works in UTC
   // Symmetric keys in chrony's format (core/ntp_keys.h); empty: none. Read as root at
   // start (and through the helper on reload); refused if others may read it.
   std::string keyfile;
+  // The name of this node in audit records, alerts and reports; empty: the host name.
+  std::string node;
   // Where user, admin_group, monitor_group and timezone were set (0: default), for the
   // checks the parser cannot make (--check-config: does the user, group, zone exist?).
   int user_line = 0;
@@ -130,8 +133,24 @@ struct SourceConfig {
   bool operator==(const SourceConfig& o) const;
 };
 
+// One `peer` line of [sources]: another node of an HA pair, monitored only (polled,
+// shown in `peers`, compared with our clock for the peer_disagreement alert), never
+// used to steer the clock.
+struct PeerConfig {
+  std::string host;  // name or address literal
+  uint16_t port = 123;
+  int8_t minpoll = 4;  // log2 s; the poll stays at minpoll while the peer answers
+  int8_t maxpoll = 8;  // backs off to here while it does not
+  int line = 0;
+  bool operator==(const PeerConfig& o) const {
+    return host == o.host && port == o.port && minpoll == o.minpoll && maxpoll == o.maxpoll;
+  }
+};
+Result<PeerConfig, std::string> parse_peer_line(std::string_view value);
+
 struct SourcesSettings {
   std::vector<SourceConfig> sources;
+  std::vector<PeerConfig> peers;
   size_t min_sources = 1;  // agreeing sources needed to synchronise
 };
 
@@ -139,10 +158,10 @@ struct DisciplineSettings {
   double makestep_threshold_s = 0.128;
   int makestep_limit = 3;
   double max_slew_ppm = core::k_default_max_slew_ppm;  // chronyd's maxslewrate
-  double offset_tolerance_s = 1.0;  // 0: off
-  double max_distance_s = 1.5;      // root distance beyond which we stop serving (holdover)
-  std::string drift_file = "drift";  // a file name in state_dir; "none": no drift file
-  double drift_interval_s = 3600;   // how often the drift file is written
+  double offset_tolerance_s = 1.0;                     // 0: off
+  double max_distance_s = 1.5;                         // root distance beyond which we stop serving (holdover)
+  std::string drift_file = "drift";                    // a file name in state_dir; "none": no drift file
+  double drift_interval_s = 3600;                      // how often the drift file is written
 
   // The drift file's name in the state directory; empty for none.
   std::string drift_name() const { return drift_file == "none" ? std::string() : drift_file; }
@@ -163,11 +182,40 @@ struct TenantsSettings {
   double check_interval_s = 1.0;
 };
 
+// An http:// URL (the alert webhook): host (name or address), port, path with query.
+struct HttpUrl {
+  std::string host;
+  uint16_t port = 80;
+  std::string path = "/";
+  std::string text;  // as configured
+  bool operator==(const HttpUrl&) const = default;
+};
+Result<HttpUrl, std::string> parse_http_url(std::string_view s);
+
+// [alerts]: the engine's thresholds (core/alerts.h; min_sources comes from [sources])
+// and the webhook.
+struct AlertsSettings {
+  core::AlertSettings engine;
+  std::optional<HttpUrl> webhook;
+  std::string webhook_secret_file;  // absolute path; its bytes (trailing whitespace cut) sign the body
+  double webhook_timeout_s = 5;
+};
+
+// [history]: the compliance history (history_store.h).
+struct HistorySettings {
+  double interval_s = 300;
+  unsigned keep_days = 400;
+  uint64_t max_size = 256ULL << 20;
+  size_t max_clients_per_day = 100000;
+  bool operator==(const HistorySettings&) const = default;
+};
+
 // Most server threads accepted by `threads`.
 inline constexpr unsigned k_max_server_threads = 256;
 
 struct Config {
   std::string path;
+  std::string sha256;  // of the file's text, as read (reports name the configuration by it)
   DaemonSettings daemon;
   ServerSettings server;
   SourcesSettings sources;
@@ -175,6 +223,8 @@ struct Config {
   MetricsSettings metrics;
   NtsSettings nts;
   TenantsSettings tenants;
+  AlertsSettings alerts;
+  HistorySettings history;
   std::vector<std::string> warnings;  // "file:line: ..." accepted but worth a look
 };
 
@@ -198,6 +248,9 @@ ConfigResult load_config_fd(int fd, const std::string& name);
 // The effective settings as "section.key = value" lines in a stable order, one line per
 // list item: what the audit trail records as before/after of a reload.
 std::vector<std::string> config_summary(const Config& c);
+
+// The node's name: [daemon] node, else the host name (cut to what a node name may hold).
+std::string node_name(const DaemonSettings& d);
 
 // Longest line accepted, in bytes without the line ending.
 inline constexpr size_t k_config_max_line = 196;

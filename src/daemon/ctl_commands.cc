@@ -3,11 +3,16 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include "core/tz.h"
+#include "ctl/report.h"
 #include "ctl/status.h"
+#include "daemon/alert_service.h"
 #include "daemon/client_provider.h"
 #include "daemon/ctl_service.h"
+#include "daemon/history_store.h"
 #include "daemon/log.h"
 #include "sys/clock.h"
 
@@ -26,6 +31,21 @@ CtlOutcome table(const std::vector<T>& items) {
   CtlOutcome o;
   for (const auto& i : items) {
     o.lines.push_back(ctl::encode_record(ctl::to_record(i)));
+  }
+  return o;
+}
+
+// A Text reply: the lines of `text`, dot-stuffed.
+CtlOutcome text_reply(const std::string& text) {
+  CtlOutcome o;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) {
+      nl = text.size();
+    }
+    o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
+    pos = nl + 1;
   }
   return o;
 }
@@ -62,6 +82,10 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_clients(pc);
     case ctl::Cmd::ServerStats:
       return cmd_serverstats();
+    case ctl::Cmd::Alerts:
+      return cmd_alerts();
+    case ctl::Cmd::Peers:
+      return cmd_peers();
     case ctl::Cmd::SourceAdd:
       return cmd_source_add(peer, pc);
     case ctl::Cmd::SourceDelete:
@@ -137,23 +161,16 @@ CtlOutcome CtlService::handle(const Peer& peer, const ctl::ParsedCommand& pc) {
       return cmd_timezone_set(peer, pc);
     case ctl::Cmd::AuditTail:
       return cmd_audit_tail(pc);
+    case ctl::Cmd::AuditVerify:
+      return cmd_audit_verify();
+    case ctl::Cmd::Report:
+      return cmd_report(pc);
     case ctl::Cmd::Rtc:
       return cmd_rtc();
     case ctl::Cmd::Metrics: {
       auto f = !pc.args.empty() && pc.args[0] == "prometheus" ? ctl::MetricsFormat::Prometheus
                                                               : ctl::MetricsFormat::OpenMetrics;
-      std::string text = metrics_text(f);
-      CtlOutcome o;
-      size_t pos = 0;
-      while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) {
-          nl = text.size();
-        }
-        o.lines.push_back(ctl::stuff_line(std::string_view(text).substr(pos, nl - pos)));
-        pos = nl + 1;
-      }
-      return o;
+      return text_reply(metrics_text(f));
     }
     case ctl::Cmd::Reload:
       return cmd_reload(peer, pc);
@@ -189,10 +206,11 @@ CtlOutcome CtlService::cmd_clients(const ctl::ParsedCommand& pc) const {
   core::Timestamp real = sys::realtime_now();
   auto when = [&](int64_t mono_ns) { return core::Timestamp::from_ns(real.ns - (mono - mono_ns)); };
   CtlOutcome o;
-  m_daemon.visit_clients(limit, [&](const core::ClientRecord& c) {
+  m_daemon.visit_clients(limit, [&](const std::string& tenant, const core::ClientRecord& c) {
     core::IpAddr a = c.key.addr();
     std::string addr = a.is_v6() ? core::Prefix{a, 64}.to_string() : a.to_string();
     o.lines.push_back(ctl::encode_record({
+        {"tenant", tenant},
         {"address", addr},
         {"requests", std::to_string(c.requests)},
         {"answered", std::to_string(c.answered)},
@@ -536,6 +554,107 @@ CtlOutcome CtlService::cmd_audit_tail(const ctl::ParsedCommand& pc) const {
       }
     }
     o.lines.push_back(ctl::encode_record(r));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_audit_verify() const {
+  AuditVerdict v = m_audit.verify();
+  const core::ChainReport& c = v.chain;
+  std::string files;
+  for (const auto& f : v.files) {
+    files += (files.empty() ? "" : ",") + f;
+  }
+  bool ok = c.ok && v.error.empty();
+  return one({{"result", ok ? "ok" : "bad"},
+              {"records", std::to_string(c.records)},
+              {"first_seq", c.records ? std::to_string(c.first_seq) : ""},
+              {"last_seq", c.records ? std::to_string(c.last_seq) : ""},
+              {"unchained", std::to_string(c.unchained)},
+              {"written_seq", std::to_string(m_audit.chain().seq)},
+              {"first_bad_seq", c.first_bad_seq ? std::to_string(*c.first_bad_seq) : ""},
+              {"problem", !v.error.empty() ? v.error : c.problem},
+              {"where", c.where},
+              {"files", files}});
+}
+
+CtlOutcome CtlService::cmd_peers() const {
+  CtlOutcome o;
+  double limit = m_daemon.config().alerts.engine.peer_max_offset_s;
+  for (const auto& p : m_daemon.peers()) {
+    o.lines.push_back(
+        ctl::encode_record({{"name", p.name},
+                            {"address", p.address},
+                            {"port", std::to_string(p.port)},
+                            {"state", p.state},
+                            {"stratum", p.stratum ? std::to_string(p.stratum) : ""},
+                            {"ref_id", p.stratum ? ctl::format_refid(p.refid) : ""},
+                            {"reach",
+                             [&] {
+                               char b[8];
+                               std::snprintf(b, sizeof b, "%o", p.reach);
+                               return std::string(b);
+                             }()},
+                            {"poll", std::to_string(p.poll)},
+                            {"last_rx_ago_s", p.last_rx_ago_s < 0 ? "" : ctl::format_double(p.last_rx_ago_s)},
+                            {"offset_s", p.measured ? ctl::format_double(p.offset_s) : ""},
+                            {"delay_s", p.measured ? ctl::format_double(p.delay_s) : ""},
+                            {"samples", std::to_string(p.samples)},
+                            {"disagrees", p.measured ? (std::fabs(p.offset_s) > limit ? "yes" : "no") : ""},
+                            {"reject", p.reject}}));
+  }
+  return o;
+}
+
+CtlOutcome CtlService::cmd_report(const ctl::ParsedCommand& pc) const {
+  HistoryStore* h = m_daemon.history();
+  if (h == nullptr) {
+    return CtlOutcome::fail(ctl::ErrCode::Unsupported, "no history in this daemon");
+  }
+  constexpr int64_t k_default_days = 30;
+  int64_t now_s = sys::realtime_now().ns / core::k_ns_per_s;
+  int64_t to_s = pc.until ? pc.until->ns / core::k_ns_per_s : now_s;
+  int64_t from_s = pc.since ? pc.since->ns / core::k_ns_per_s : to_s - k_default_days * 86400;
+  if (from_s >= to_s) {
+    return CtlOutcome::fail(ctl::ErrCode::InvalidArgument, "the period is empty (since is not before until)");
+  }
+  std::vector<std::string> tenants{std::string(core::k_default_tenant)};
+  for (const auto& t : m_daemon.tenants()) {
+    tenants.push_back(t.name);
+  }
+  if (pc.tenant && std::find(tenants.begin(), tenants.end(), *pc.tenant) == tenants.end()) {
+    // A tenant deleted since may still be in the history: allowed, but say so if empty.
+    log_debug("report: tenant %s is not configured now", pc.tenant->c_str());
+  }
+  h->flush();  // what happened until now is in the files
+  core::ReportInput in = h->load(from_s, to_s);
+  in.node = node_name(m_daemon.config().daemon);
+  in.config_sha256 = m_daemon.config().sha256;
+  in.tenant = pc.tenant;
+  in.tenants = tenants;
+  in.audit = m_audit.between(from_s * core::k_ns_per_s, to_s * core::k_ns_per_s);
+  core::Report r = core::make_report(in);
+  std::string text = pc.format && *pc.format == "md" ? ctl::report_markdown(r) : ctl::report_json(r);
+  return text_reply(text);
+}
+
+CtlOutcome CtlService::cmd_alerts() const {
+  CtlOutcome o;
+  const AlertService* a = m_daemon.alerts();
+  if (a == nullptr) {
+    return o;
+  }
+  for (const auto& r : a->list()) {
+    o.lines.push_back(ctl::encode_record({{"alert", core::to_string(r.kind)},
+                                          {"subject", r.subject},
+                                          {"state", r.firing ? "firing" : "resolved"},
+                                          {"severity", core::to_string(core::severity_of(r.kind))},
+                                          {"value", ctl::format_double(r.value)},
+                                          {"threshold", ctl::format_double(r.threshold)},
+                                          {"unit", alert_unit(r.kind)},
+                                          {"fired_utc", ctl::format_utc(r.fired)},
+                                          {"resolved_utc", ctl::format_utc(r.resolved)},
+                                          {"message", r.text}}));
   }
   return o;
 }

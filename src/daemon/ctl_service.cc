@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "autoconfig.h"
+#include "daemon/alert_service.h"
 #include "daemon/log.h"
 #include "daemon/metrics_http.h"
 #include "sys/clock.h"
@@ -58,6 +59,7 @@ CtlService::CtlService(event_base* base, DaemonView& daemon, ClientStatusProvide
     log_warn("cannot open state directory %s (runtime changes and the audit trail are unavailable)", path.c_str());
   } else {
     const char* dir_name = path.c_str();
+    m_audit.set_node(node_name(cfg.daemon));
     if (audit_sink) {
       m_audit.use_sink(std::move(audit_sink), m_dir->fd());  // the helper writes it
     } else if (auto r = m_audit.open(m_dir->fd(), cfg.daemon.audit_max_bytes, cfg.daemon.audit_keep); !r) {
@@ -194,6 +196,7 @@ void CtlService::audit_reload(const Caller& who, const ReloadOutcome& r) {
   if (r.ok) {
     // The zone may have changed with the configuration (unless overridden at run time).
     set_zone(effective_zone(m_daemon.config()));
+    m_audit.set_node(node_name(m_daemon.config().daemon));
   }
   if (auto a = m_audit.append(e, sys::realtime_now()); !a) {
     log_err("reload: %s", a.error().c_str());
@@ -313,6 +316,26 @@ std::string CtlService::metrics_text(ctl::MetricsFormat f) const {
   in.nts_ke_errors = a.ke.errors_sent;
   in.nts_ke_failed = a.ke.failed;
   in.nts_ke_refused = a.ke.refused;
+  in.audit_write_failures = m_audit.write_failures();
+  for (const auto& p : m_daemon.peers()) {
+    in.peers.push_back(ctl::MetricsInput::Peer{p.name + (p.port == 123 ? "" : ":" + std::to_string(p.port)), p.measured,
+                                               p.offset_s, p.delay_s, p.reach});
+  }
+  if (const AlertService* a = m_daemon.alerts()) {
+    for (size_t i = 0; i < core::k_alert_kinds; ++i) {
+      auto k = static_cast<core::AlertKind>(i);
+      in.alerts.emplace_back(core::to_string(k), a->active(k));
+    }
+    in.alerts_fired = a->fired_total();
+    in.alerts_resolved = a->resolved_total();
+    if (const Webhook* w = a->webhook()) {
+      in.webhook = true;
+      in.webhook_delivered = w->stats().delivered;
+      in.webhook_failed_attempts = w->stats().failed_attempts;
+      in.webhook_dropped = w->stats().dropped;
+      in.webhook_queued = w->queued();
+    }
+  }
   in.uptime_s = static_cast<double>(sys::monotonic_ns() - m_start_mono_ns) / 1e9;
   return ctl::render_metrics(in, f);
 }

@@ -27,6 +27,7 @@
 #include "daemon/client_status.h"
 #include "daemon/config.h"
 #include "daemon/ctl_server.h"
+#include "daemon/peer_monitor.h"
 #include "daemon/runtime_state.h"
 #include "daemon/state_dir.h"
 #include "daemon/tenants.h"
@@ -36,6 +37,8 @@
 namespace tr7::daemon {
 
 class MetricsHttp;
+class AlertService;
+class HistoryStore;
 
 // The outcome of re-reading the configuration (SIGHUP or `reload`).
 struct ReloadOutcome {
@@ -71,8 +74,10 @@ class DaemonView {
   virtual uint64_t send_errors() const = 0;
   virtual size_t client_count() const = 0;
   virtual size_t client_capacity() const = 0;
-  // Most recently seen first, at most `limit`.
-  virtual void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const = 0;
+  // Most recently seen first, at most `limit`, of the daemon's own server ("default")
+  // and of every tenant: f(tenant, record).
+  virtual void visit_clients(size_t limit,
+                             const std::function<void(const std::string&, const core::ClientRecord&)>& f) const = 0;
   // The allow list in force (configuration + runtime changes) and its replacement.
   virtual const core::AllowList& access() const = 0;
   virtual void set_access(core::AllowList a) = 0;
@@ -82,6 +87,12 @@ class DaemonView {
   virtual RtcReport rtc_report() const { return {}; }
   // Keys and the NTS-KE server (serverstats, metrics).
   virtual AuthStats auth_stats() const { return {}; }
+  // The alerts (alert_service.h); nullptr in a daemon without them.
+  virtual const AlertService* alerts() const { return nullptr; }
+  // The HA peers (peer_monitor.h).
+  virtual std::vector<PeerRow> peers() const { return {}; }
+  // The compliance history (history_store.h); nullptr in a daemon without it.
+  virtual HistoryStore* history() const { return nullptr; }
 
   // --- tenants (tenants.h); a daemon without them has none -------------------------
   virtual std::vector<TenantRow> tenants() const { return {}; }
@@ -131,6 +142,8 @@ class CtlService {
   const std::string& zone() const { return m_zone; }
   std::string metrics_text(ctl::MetricsFormat f) const;
   const CtlServer* server() const { return m_server.get(); }
+  // The state directory in use (the worker's, or the one made here): may be invalid.
+  const StateDir& state_dir() const { return *m_dir; }
 
  private:
   CtlOutcome handle(const Peer& peer, const ctl::ParsedCommand& pc);
@@ -168,6 +181,10 @@ class CtlService {
   CtlOutcome cmd_timezone_list() const;
   CtlOutcome cmd_timezone_set(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_audit_tail(const ctl::ParsedCommand& pc) const;
+  CtlOutcome cmd_audit_verify() const;
+  CtlOutcome cmd_alerts() const;
+  CtlOutcome cmd_peers() const;
+  CtlOutcome cmd_report(const ctl::ParsedCommand& pc) const;
   CtlOutcome cmd_rtc() const;
   CtlOutcome cmd_reload(const Peer& peer, const ctl::ParsedCommand& pc);
   CtlOutcome cmd_source_add(const Peer& peer, const ctl::ParsedCommand& pc);
@@ -189,7 +206,7 @@ class CtlService {
   std::unique_ptr<MetricsHttp> m_http;
   int64_t m_start_mono_ns = 0;
   std::unique_ptr<sys::Callback> m_tick;  // flushes suppressed refusal records
-  void arm_flush();                        // ... armed while some are waiting
+  void arm_flush();                       // ... armed while some are waiting
 };
 
 }  // namespace tr7::daemon

@@ -314,12 +314,13 @@ int worker_main(Config cfg, WorkerOptions opt, const PrivsepPlan& plan, sys::Fd 
     }
     return load_config_fd(fd->get(), path);
   };
-  bool nts_client =
-      !cfg.nts.trusted_certs.empty() || std::any_of(cfg.sources.sources.begin(), cfg.sources.sources.end(),
-                                                    [](const SourceConfig& sc) { return sc.nts; });
+  // TCP client sockets: an NTS client's NTS-KE connections, the alert webhook.
+  bool tcp_client = cfg.alerts.webhook.has_value() || !cfg.nts.trusted_certs.empty() ||
+                    std::any_of(cfg.sources.sources.begin(), cfg.sources.sources.end(),
+                                [](const SourceConfig& sc) { return sc.nts; });
   Worker worker(std::move(cfg), std::move(opt));  // as root: sockets, state directory fd
   tzset();                                        // the chroot has no tzdata: load the zone now
-  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper, nts_client});
+  enter_worker_sandbox(WorkerSandbox{plan.uid, plan.gid, plan.state_dir, helper, tcp_client});
   std::unique_ptr<sys::Callback> watch;
   watch_helper(worker, *client, watch);
 #ifdef TR7_TEST_HOOKS

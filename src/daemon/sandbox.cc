@@ -87,9 +87,10 @@ void allow_udp_sockets(sys::SeccompFilter& f) {
   }
 }
 
-// NTS-KE (RFC 8915) client connections: TCP sockets, nothing else (GnuTLS runs over
-// them with the calls already allowed: sendto/recvfrom, getrandom). The NTS-KE server's
-// listening sockets are opened before the sandbox; accept4 and listen are allowed below.
+// TCP client sockets, nothing else: NTS-KE (RFC 8915) connections to NTS servers (GnuTLS
+// runs over them with the calls already allowed: sendto/recvfrom, getrandom) and the alert
+// webhook's HTTP client (daemon/webhook.h). The NTS-KE server's listening sockets are
+// opened before the sandbox; accept4 and listen are allowed below.
 void allow_tcp_sockets(sys::SeccompFilter& f) {
   for (int domain : {AF_INET, AF_INET6}) {
     for (int proto : {0, static_cast<int>(IPPROTO_TCP)}) {
@@ -100,15 +101,15 @@ void allow_tcp_sockets(sys::SeccompFilter& f) {
   }
 }
 
-void load_worker_filter(bool nts_client) {
+void load_worker_filter(bool tcp_client) {
   sys::SeccompFilter f(SCMP_ACT_KILL_PROCESS);
   allow_common(f);
   // No IPv4/IPv6 UDP socket and no bind(): every NTP and DNS socket the worker uses was
   // opened before the sandbox or comes from the helper, bound (issue 19 item 6). The one
-  // exception is an NTS client's (nts_client): TCP sockets, unbound, for its NTS-KE
-  // connections (connect picks the local port); without an NTS source or [nts]
-  // trusted_certs not even those.
-  if (nts_client) {
+  // exception (tcp_client): unbound TCP sockets (connect picks the local port) for an NTS
+  // client's NTS-KE connections and the alert webhook; without an NTS source, [nts]
+  // trusted_certs or a webhook not even those.
+  if (tcp_client) {
     allow_tcp_sockets(f);
   }
   for (const char* name :
@@ -249,7 +250,7 @@ void enter_worker_sandbox(const WorkerSandbox& s) {
     errno = err;
     throw_errno("landlock (worker scoping)");
   }
-  load_worker_filter(s.nts_client);
+  load_worker_filter(s.tcp_client);
   g_worker_sandboxed = true;
 }
 

@@ -31,9 +31,10 @@ struct WorkerSandbox {
   gid_t gid = 0;
   std::string root;  // the state directory: chroot target
   pid_t parent = 0;  // the helper: the worker exits if it is not its parent any more
-  // An NTS client may run (a source with nts, or [nts] trusted_certs): TCP sockets are
-  // allowed for its NTS-KE connections.
-  bool nts_client = false;
+  // TCP client sockets (socket AF_INET/AF_INET6 SOCK_STREAM, unbound; connect is allowed
+  // anyway): only for an NTS client (a source with nts, or [nts] trusted_certs) and an
+  // alert webhook.
+  bool tcp_client = false;
 };
 
 // Applies the worker's sandbox to the calling process, in the order that makes each step

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "core/busy_poll.h"
+#include "daemon/log.h"
 #include "sys/clock.h"
 #include "sys/reuseport.h"
 #include "sys/udp.h"
@@ -94,6 +95,11 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
   opt.reuse_port = threads > 1;
   opt.pktinfo = is_wildcard(addr);
   opt.rcvbuf = k_server_rcvbuf;
+  // A listen address that is not on this host yet (the floating VIP of an HA standby) is
+  // bound anyway and served once it arrives, instead of stopping the start.
+  bool absent = false;
+  opt.freebind_if_absent = true;
+  opt.freebound = &absent;
   std::vector<sys::Fd> fds;
   core::SockAddr bind_to = addr;
   if (threads > 1 && addr.port != 0) {
@@ -103,6 +109,7 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
     sys::UdpOptions plain;
     plain.timestamps = false;
     plain.pktinfo = false;
+    plain.freebind_if_absent = true;
     sys::open_udp(addr, plain);  // closed again at once
   }
   for (unsigned i = 0; i < threads; ++i) {
@@ -113,6 +120,10 @@ std::vector<sys::Fd> open_server_sockets(const core::SockAddr& addr, unsigned th
   }
   if (threads > 1) {
     sys::attach_steering(fds[0].get(), addr.ip.is_v6() ? AF_INET6 : AF_INET, key, threads);
+  }
+  if (absent) {
+    log_warn("listen address %s is not on this host (yet): bound with IP_FREEBIND, served once it is",
+             addr.to_string().c_str());
   }
   return fds;
 }
@@ -413,6 +424,25 @@ bool ServerPool::visit(std::function<void(unsigned, const core::NtpServer&)> f) 
     std::lock_guard<std::mutex> lock(*order);
     (*fn)(s.index, *s.server);
   });
+}
+
+std::vector<core::ClientRecord> ServerPool::client_records(size_t limit, bool* complete) {
+  struct Shared {
+    std::mutex m;
+    std::vector<core::ClientRecord> all;
+  };
+  auto sh = std::make_shared<Shared>();
+  bool ok = visit([sh, limit](unsigned, const core::NtpServer& srv) {
+    std::vector<core::ClientRecord> mine;
+    srv.clients().for_each([&mine](const core::ClientRecord& r) { mine.push_back(r); }, limit);
+    std::lock_guard<std::mutex> lock(sh->m);
+    sh->all.insert(sh->all.end(), mine.begin(), mine.end());
+  });
+  if (complete) {
+    *complete = ok;
+  }
+  std::lock_guard<std::mutex> lock(sh->m);
+  return sh->all;
 }
 
 bool ServerPool::set_policy(const core::ServerPolicy& policy) {

@@ -116,6 +116,10 @@ class ServerPool {
   // did not answer within k_visit_timeout_ms (then f may still run later: it must own
   // what it uses). For reading client tables and the like.
   bool visit(std::function<void(unsigned, const core::NtpServer&)> f);
+  // Copies of the client records of every shard (each shard's `limit` most recently
+  // seen), through visit() with storage that outlives a late shard. `complete`: false
+  // when a shard did not answer in time (its records are missing).
+  std::vector<core::ClientRecord> client_records(size_t limit, bool* complete = nullptr);
 
   // Replaces the allow list and rate limits of every shard (a reload). Client tables are
   // kept unless max_clients changed. Returns false as visit() does.

@@ -286,6 +286,14 @@ void TenantSet::check() {
   }
 }
 
+void TenantSet::for_each_pool(const std::function<void(const std::string&, ServerPool&)>& f) {
+  for (auto& t : m_tenants) {
+    if (t->pool) {
+      f(t->spec.name, *t->pool);
+    }
+  }
+}
+
 std::vector<TenantRow> TenantSet::rows() const {
   std::vector<TenantRow> out;
   for (const auto& t : m_tenants) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,6 +115,8 @@ class TenantSet {
   void check();
 
   std::vector<TenantRow> rows() const;
+  // f(tenant name, its pool) for every tenant that has its sockets now.
+  void for_each_pool(const std::function<void(const std::string&, ServerPool&)>& f);
 
   static core::ServerPolicy policy_of(const core::TenantSpec& s);
 

@@ -56,32 +56,31 @@ class Worker::View final : public DaemonView {
     }
     return n;
   }
-  // The `limit` most recently seen clients of all threads, newest first. Each thread
-  // copies its newest `limit` between two batches; f runs here, on the copies.
-  void visit_clients(size_t limit, const std::function<void(const core::ClientRecord&)>& f) const override {
-    std::vector<core::ClientRecord> all;
-    std::mutex m;
-    auto collect = [&all, &m, limit](unsigned, const core::NtpServer& srv) {
-      std::vector<core::ClientRecord> mine;
-      srv.clients().for_each([&mine](const core::ClientRecord& r) { mine.push_back(r); }, limit);
-      std::lock_guard<std::mutex> lock(m);
-      all.insert(all.end(), mine.begin(), mine.end());
+  // The `limit` most recently seen clients of all threads and tenants, newest first.
+  // Each thread copies its newest `limit` between two batches (ServerPool::client_records).
+  void visit_clients(size_t limit,
+                     const std::function<void(const std::string&, const core::ClientRecord&)>& f) const override {
+    std::vector<std::pair<std::string, core::ClientRecord>> all;
+    bool complete = true;
+    auto take = [&](const std::string& tenant, ServerPool& pool) {
+      bool ok = true;
+      for (auto& r : pool.client_records(limit, &ok)) {
+        all.emplace_back(tenant, r);
+      }
+      complete = complete && ok;
     };
-    // visit() waits for every thread (they answer between two batches, woken at once
-    // when idle); `all` outlives it.
-    bool complete = m_w.m_pool->visit(collect);
+    take(core::k_default_tenant, *m_w.m_pool);
     for (const auto& p : m_w.m_extra_pools) {
-      complete = p->visit(collect) && complete;
+      take(core::k_default_tenant, *p);
     }
+    m_w.m_tenants->for_each_pool(take);
     if (!complete) {
       log_warn("clients: a server thread did not answer in time; the list is incomplete");
     }
-    std::lock_guard<std::mutex> lock(m);
-    std::sort(all.begin(), all.end(), [](const core::ClientRecord& a, const core::ClientRecord& b) {
-      return a.last_seen_ns > b.last_seen_ns;
-    });
+    std::sort(all.begin(), all.end(),
+              [](const auto& a, const auto& b) { return a.second.last_seen_ns > b.second.last_seen_ns; });
     for (size_t i = 0; i < all.size() && i < limit; ++i) {
-      f(all[i]);
+      f(all[i].first, all[i].second);
     }
   }
   const core::AllowList& access() const override { return m_w.m_pool->policy().access; }
@@ -102,6 +101,9 @@ class Worker::View final : public DaemonView {
     return r;
   }
   bool remove_tenant(const std::string& name) override { return m_w.m_tenants->remove(name); }
+  const AlertService* alerts() const override { return m_w.m_alerts.get(); }
+  std::vector<PeerRow> peers() const override { return m_w.m_peers->rows(); }
+  HistoryStore* history() const override { return m_w.m_history.get(); }
 
  private:
   Worker& m_w;
@@ -181,27 +183,37 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   // read it from a snapshot, replaced at once, in the same turn of the loop (so before
   // the command socket can report it), and only then reported to systemd. No timer:
   // the client's own schedule covers the changes no packet brings (holdover bound, leap).
-  m_client->set_on_change([this] { publish_reference(); });
+  m_client->set_on_change([this] {
+    publish_reference();
+    // The alerts and the history look at the state when it may have changed (no timer
+    // of their own wakes an idle daemon up).
+    if (m_alerts) {
+      m_alerts->tick();
+    }
+    if (m_history) {
+      m_history->observe();
+    }
+  });
 
   auto on_signal = [this](int sig) {
-    m_signals.push_back(std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST,
-                                                        [this](evutil_socket_t s, short) {
-                                                          switch (s) {
-                                                            case SIGTERM:
-                                                            case SIGINT:
-                                                              log_info("signal %d: stopping", static_cast<int>(s));
-                                                              event_base_loopbreak(m_base.get());
-                                                              break;
-                                                            case SIGHUP:
-                                                              reload();
-                                                              break;
-                                                            case SIGUSR1:
-                                                              log_stats();
-                                                              break;
-                                                            default:
-                                                              break;
-                                                          }
-                                                        }));
+    m_signals.push_back(
+        std::make_unique<sys::Callback>(m_base.get(), sig, EV_SIGNAL | EV_PERSIST, [this](evutil_socket_t s, short) {
+          switch (s) {
+            case SIGTERM:
+            case SIGINT:
+              log_info("signal %d: stopping", static_cast<int>(s));
+              event_base_loopbreak(m_base.get());
+              break;
+            case SIGHUP:
+              reload();
+              break;
+            case SIGUSR1:
+              log_stats();
+              break;
+            default:
+              break;
+          }
+        }));
     m_signals.back()->add();
   };
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
@@ -230,9 +242,10 @@ void Worker::on_clock_jump(const core::ClockJump& j) {
     e.command = "suspend detected";
   } else {
     std::snprintf(buf, sizeof buf, "step_s=%.6f", j.step_s);
-    log_warn("clock: CLOCK_REALTIME was stepped by %+.6f s from outside the daemon: the sources now all show "
-             "that offset, which the discipline follows as a common jump",
-             j.step_s);
+    log_warn(
+        "clock: CLOCK_REALTIME was stepped by %+.6f s from outside the daemon: the sources now all show "
+        "that offset, which the discipline follows as a common jump",
+        j.step_s);
     e.command = "external clock step";
   }
   e.after = buf;
@@ -249,6 +262,96 @@ void Worker::on_clock_jump(const core::ClockJump& j) {
     m_client->reset_after_clock_jump();
     publish_reference();
   }
+}
+
+void Worker::setup_history() {
+  auto observe = [this] {
+    core::SyncObservation o;
+    core::Timestamp now = m_clock.now();
+    ctl::TrackingStatus t = m_provider->tracking(now);
+    o.synced = t.state == "synchronised";
+    o.offset_s = t.offset_s;
+    o.root_distance_s = t.root_delay_s / 2 + t.root_dispersion_s;
+    for (const auto& s : m_provider->sources(now)) {
+      if (s.state == "selected") {
+        o.source = s.address + (s.port == 123 ? "" : ":" + std::to_string(s.port));
+        o.stratum = s.stratum;
+      }
+    }
+    return o;
+  };
+  auto clients = [this](const std::function<void(const std::string&, const std::vector<core::ClientRecord>&)>& f) {
+    constexpr size_t k_all = SIZE_MAX;
+    std::vector<core::ClientRecord> own = m_pool->client_records(k_all);
+    for (const auto& p : m_extra_pools) {
+      auto more = p->client_records(k_all);
+      own.insert(own.end(), more.begin(), more.end());
+    }
+    f(core::k_default_tenant, own);
+    m_tenants->for_each_pool([&](const std::string& name, ServerPool& pool) { f(name, pool.client_records(k_all)); });
+  };
+  m_history = std::make_unique<HistoryStore>(m_base.get(), m_ctl->state_dir(), m_cfg.history, observe, clients);
+  m_alerts->add_listener([this](const AlertRecord& r) {
+    core::AlertTransition a;
+    a.time_ns = (r.firing ? r.fired : r.resolved).ns;
+    a.alert = core::to_string(r.kind);
+    a.subject = r.subject;
+    a.firing = r.firing;
+    a.value = r.value;
+    a.threshold = r.threshold;
+    m_history->record_alert(a);
+  });
+}
+
+void Worker::setup_alerts() {
+  // The webhook's key and resolver now, as root and before any chroot.
+  std::unique_ptr<Webhook> hook;
+  if (m_cfg.alerts.webhook) {
+    std::string key;
+    if (!m_cfg.alerts.webhook_secret_file.empty()) {
+      auto k = read_webhook_secret(m_cfg.alerts.webhook_secret_file);
+      if (!k) {
+        throw std::runtime_error(k.error());
+      }
+      key = std::move(*k);
+    } else {
+      log_warn("[alerts] webhook without webhook_secret_file: the bodies are signed with an empty key");
+    }
+    hook =
+        std::make_unique<Webhook>(m_base.get(), *m_cfg.alerts.webhook, std::move(key), m_cfg.alerts.webhook_timeout_s);
+  }
+  m_alerts = std::make_unique<AlertService>(
+      m_base.get(), m_cfg, [this](double mono) { return alert_input(mono); }, std::move(hook));
+}
+
+core::AlertInput Worker::alert_input(double mono_s) const {
+  core::AlertInput in;
+  in.mono_s = mono_s;
+  core::Timestamp now = m_clock.now();
+  ctl::TrackingStatus t = m_provider->tracking(now);
+  in.synchronised = t.state == "synchronised";
+  in.offset_s = t.offset_s;
+  in.freq_ppm = t.freq_ppm;
+  in.stratum = in.synchronised ? t.stratum : 0;
+  in.held = t.held.has_value();
+  in.held_offset_s = t.held ? t.held->offset_s : 0;
+  in.offset_tolerance_s = m_cfg.discipline.offset_tolerance_s;
+  for (const auto& s : m_provider->sources(now)) {
+    ++in.sources;
+    in.usable_sources += s.state == "selected" || s.state == "combined" || s.state == "candidate";
+    // Answered one of its last two polls (bit 0 is the latest).
+    in.reachable_sources += s.state != "resolving" && (s.reach & 3) != 0;
+  }
+  for (const auto& p : m_peers->rows()) {
+    in.peers.push_back(
+        core::AlertPeer{p.name + (p.port == 123 ? "" : ":" + std::to_string(p.port)), p.measured, p.offset_s});
+  }
+  for (const auto& r : m_tenants->rows()) {
+    in.tenants.push_back(core::AlertTenant{r.name, r.state == "serving"});
+  }
+  in.audit_failing = m_ctl->audit().failing();
+  in.audit_failures = m_ctl->audit().write_failures();
+  return in;
 }
 
 void Worker::setup_tenants() {
@@ -300,6 +403,9 @@ void Worker::setup_tenants() {
   // it, chronyd 1).
   m_tenant_timer = std::make_unique<sys::Callback>(m_base.get(), -1, 0, [this](evutil_socket_t, short) {
     m_tenants->check();
+    if (m_alerts) {
+      m_alerts->tick();  // tenant_down
+    }
     arm_tenant_check();
   });
   arm_tenant_check();
@@ -526,6 +632,10 @@ ReloadOutcome Worker::reload_config() {
   keep("[nts] listen", cfg->nts.listen, m_cfg.nts.listen);
   keep("[sources] server/pool", cfg->sources.sources, m_cfg.sources.sources);
   keep("[discipline] drift_file", cfg->discipline.drift_file, m_cfg.discipline.drift_file);
+  keep("[sources] peer", cfg->sources.peers, m_cfg.sources.peers);
+  keep("[history] interval", cfg->history.interval_s, m_cfg.history.interval_s);
+  keep("[alerts] webhook", cfg->alerts.webhook, m_cfg.alerts.webhook);
+  keep("[alerts] webhook_secret_file", cfg->alerts.webhook_secret_file, m_cfg.alerts.webhook_secret_file);
   if (!restart.empty()) {
     std::string keys;
     for (const auto& k : restart) {
@@ -540,6 +650,8 @@ ReloadOutcome Worker::reload_config() {
     m_client->apply(*cfg);
     m_client->set_keys(m_auth->keys());
   }
+  m_alerts->apply(*cfg);
+  m_history->apply(cfg->history);
   std::vector<std::string> before = config_summary(m_cfg);
   apply_policy(make_policy(cfg->server));
   reload_tenants(*cfg);
@@ -639,6 +751,7 @@ int Worker::run() {
     p->stop();
   }
   m_tenants->stop();
+  m_history->flush();  // the pools still answer (inline now that their threads stopped)
   log_stats();
   if (m_client) {
     m_client->save_drift();

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ntp_server.h"
+#include "daemon/alert_service.h"
 #include "daemon/auth_service.h"
 #include "daemon/client_provider.h"
 #include "daemon/client_service.h"
@@ -19,6 +20,8 @@
 #include "daemon/clock_watch.h"
 #include "daemon/config.h"
 #include "daemon/ctl_service.h"
+#include "daemon/history_store.h"
+#include "daemon/peer_monitor.h"
 #include "daemon/reference_publisher.h"
 #include "daemon/server_pool.h"
 #include "daemon/state_dir.h"
@@ -135,6 +138,14 @@ class Worker {
   std::unique_ptr<TenantSockets> m_tenant_sockets;
   std::unique_ptr<TenantSet> m_tenants;
   std::unique_ptr<sys::Callback> m_tenant_timer;
+  std::unique_ptr<PeerMonitor> m_peers;  // HA peers: monitored, never selected
+  std::unique_ptr<AlertService> m_alerts;
+  // Last: destroyed first (its callbacks read the pools and the client).
+  std::unique_ptr<HistoryStore> m_history;
+  void setup_history();
+  // What the alert engine observes now.
+  core::AlertInput alert_input(double mono_s) const;
+  void setup_alerts();
   void arm_tenant_check();  // the namespace check's timer, while there are tenants
   void setup_tenants();
   void reload_tenants(const Config& next);

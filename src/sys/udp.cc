@@ -78,7 +78,16 @@ Fd open_udp(const core::SockAddr& local, const UdpOptions& opt) {
   configure_udp(fd.get(), family, opt);
   sockaddr_storage ss{};
   unsigned len = local.to_sockaddr(ss);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+  int rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+  if (rc < 0 && errno == EADDRNOTAVAIL && opt.freebind_if_absent) {
+    // IP_FREEBIND at the IP level covers IPv6 sockets too (as chronyd sets it).
+    set_int(fd.get(), IPPROTO_IP, IP_FREEBIND, 1, "IP_FREEBIND");
+    rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    if (rc == 0 && opt.freebound) {
+      *opt.freebound = true;
+    }
+  }
+  if (rc < 0) {
     throw_errno("bind " + local.to_string());
   }
   return fd;
@@ -106,6 +115,24 @@ core::SockAddr local_address(int fd) {
     throw std::runtime_error("getsockname: not an IP socket");
   }
   return *a;
+}
+
+std::optional<core::IpAddr> source_address_for(int fd, const core::SockAddr& peer) {
+  sockaddr_storage ss{};
+  unsigned len = peer.to_sockaddr(ss);
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return std::nullopt;
+  }
+  sockaddr_storage me{};
+  socklen_t ml = sizeof me;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&me), &ml) != 0) {
+    return std::nullopt;
+  }
+  auto a = core::SockAddr::from_sockaddr(reinterpret_cast<sockaddr*>(&me), static_cast<unsigned>(ml));
+  if (!a) {
+    return std::nullopt;
+  }
+  return a->ip;
 }
 
 UdpBatch::UdpBatch(size_t slots, size_t buf_size)
@@ -153,8 +180,7 @@ std::span<Datagram> UdpBatch::receive(int fd, bool wait) {
       continue;  // control data incomplete: no timestamp, no destination
     }
     for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
-          c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
         timespec ts;
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
         d.kernel_rx = core::Timestamp::from_timespec(ts);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -16,10 +17,15 @@
 namespace tr7::sys {
 
 struct UdpOptions {
-  bool reuse_port = false;      // SO_REUSEPORT (several worker threads)
-  bool timestamps = true;       // SO_TIMESTAMPNS: kernel receive time
-  bool pktinfo = true;          // IP_PKTINFO / IPV6_RECVPKTINFO: reply from the address asked
-  int rcvbuf = 0;               // SO_RCVBUF if > 0
+  bool reuse_port = false;  // SO_REUSEPORT (several worker threads)
+  bool timestamps = true;   // SO_TIMESTAMPNS: kernel receive time
+  bool pktinfo = true;      // IP_PKTINFO / IPV6_RECVPKTINFO: reply from the address asked
+  int rcvbuf = 0;           // SO_RCVBUF if > 0
+  // An address not (yet) on this host is bound anyway with IP_FREEBIND (a floating VIP
+  // of an HA pair: the standby serves once the address moves to it). `freebound` (if
+  // set) tells the caller it happened.
+  bool freebind_if_absent = false;
+  bool* freebound = nullptr;
 };
 
 // A non-blocking, close-on-exec UDP socket (unbound), or an invalid Fd with errno set.
@@ -34,17 +40,21 @@ Fd open_udp(const core::SockAddr& local, const UdpOptions& opt);
 // over by the privileged helper).
 void configure_udp(int fd, int family, const UdpOptions& opt);
 core::SockAddr local_address(int fd);
+// The local address the kernel picks to reach `peer`: the UDP socket `fd` is connected to
+// it (which sends nothing; from then on it receives from `peer` only) and asked. nullopt
+// when there is no route. The caller's socket: the sandboxed worker may not open one.
+std::optional<core::IpAddr> source_address_for(int fd, const core::SockAddr& peer);
 // Makes `fd` blocking, with a receive timeout (a thread that blocks in recvmmsg still
 // looks at its control flags every `timeout_ms`). Throws std::system_error.
 void set_blocking(int fd, int timeout_ms);
 
 struct Datagram {
   core::SockAddr peer;
-  core::IpAddr local;         // destination address of a received datagram
+  core::IpAddr local;  // destination address of a received datagram
   int ifindex = 0;
   core::Timestamp kernel_rx;  // zero when the kernel gave none
   size_t len = 0;
-  bool truncated = false;     // longer than the buffer
+  bool truncated = false;  // longer than the buffer
   uint8_t* data = nullptr;
 };
 

@@ -184,7 +184,7 @@ def threat_packets():
     out.append(("far future transmit", request(tx=(1 << 64) - 1), True))
     out.append(("mode 6 control", request(2, 6) + b"\0" * 12, False))
     out.append(("mode 7 monlist", bytes([0x17, 0x00, 0x03, 0x2a]) + b"\0" * 44, False))
-    out.append(("symmetric active", request(4, 1), False))
+    out.append(("symmetric active", request(4, 1), True))  # a mode-2 reply, no association
     out.append(("spoofed server reply", request(4, 4), False))
     out.append(("broadcast", request(4, 5), False))
     return out
@@ -193,7 +193,7 @@ def threat_packets():
 def allowed_layout(version, mode, length):
     if not (1 <= version <= 4):
         return False
-    if not (mode == 3 or (version == 1 and mode == 0)):
+    if not (mode == 3 or mode == 1 or (version == 1 and mode == 0)):
         return False
     if length == 48:
         return True

@@ -1,8 +1,7 @@
 // tr7ntpd.conf: every kind of bad file is refused whole with file:line; good files parse.
-#include "daemon/config.h"
-
 #include <string>
 
+#include "daemon/config.h"
 #include "testutil.h"
 
 using namespace tr7::daemon;
@@ -118,8 +117,13 @@ static void test_line_errors(void**) {
   refused("[daemon]\nclock = n\xC3\n", 2, "invalid UTF-8");
   refused("[daemon]\nclock = none\rstate_dir = /x\n", 2, "carriage return");
   // A BOM is accepted on line 1 only; CRLF line ends are accepted.
-  accepted("\xEF\xBB\xBF" "[daemon]\r\nclock = none\r\n");
-  refused("[daemon]\n\xEF\xBB\xBF" "clock = none\n", 2, "unknown key");
+  accepted(
+      "\xEF\xBB\xBF"
+      "[daemon]\r\nclock = none\r\n");
+  refused(
+      "[daemon]\n\xEF\xBB\xBF"
+      "clock = none\n",
+      2, "unknown key");
   // Indented lines are keys of their own, never a continuation of the previous value.
   Config c = accepted("[server]\nallow = 10.0.0.0/8\n    deny = 10.9.0.0/16\n");
   assert_int_equal(c.server.access.size(), 2);
@@ -136,13 +140,13 @@ static void test_value_errors(void**) {
   refused("[server]\nlisten = ::1:123\n", 2, "brackets");
   refused("[server]\nlisten = 127.0.0.1:123, 127.0.0.1:123\n", 2, "duplicate listen");
   refused("[server]\nlisten = 127.0.0.1:123,\n", 2, "empty item");
-  for (const char* a : {"1.2.3", "010.1.1.1", "0x7f.1", "fe80::1%eth0", "10.0.0.0/33", "10.0.0.0/-1",
-                        "10.0.0.0/08", "10.0.0.1/8", "::/129", "host.example"}) {
+  for (const char* a : {"1.2.3", "010.1.1.1", "0x7f.1", "fe80::1%eth0", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/08",
+                        "10.0.0.1/8", "::/129", "host.example"}) {
     refused(std::string("[server]\nallow = ") + a + "\n", 2, "allow:");
   }
   refused("[server]\nallow = 10.0.0.0/8\ndeny = 10.0.0.0/8\n", 3, "already has a rule in [server] (line 2)");
-  for (const char* n : {"0", "16", "nan", "inf", "1e309", "-0", "0x10", "5abc", "9223372036854775808", "2^63", "-1",
-                        "1.5"}) {
+  for (const char* n :
+       {"0", "16", "nan", "inf", "1e309", "-0", "0x10", "5abc", "9223372036854775808", "2^63", "-1", "1.5"}) {
     refused(std::string("[server]\nlocal_stratum = ") + n + "\n", 2, "local_stratum:");
   }
   refused("[server]\nmax_clients = 15\n", 2, "out of range");
@@ -483,6 +487,57 @@ static void test_sources_errors(void**) {
   refused("[discipline]\nmakestep = 0.1 3\nmakestep = 0.2 3\n", 3, "duplicate key");
 }
 
+// [alerts], [history], peer lines, node and the audit rotation.
+static void test_alerts_history_peers(void**) {
+  Config c = accepted(
+      "[daemon]\nnode = ntp-a.dc1\naudit_max_size = 8M\naudit_keep = 5\n"
+      "[sources]\nserver = 192.0.2.1\npeer = 192.0.2.7 port 10123 minpoll 2\npeer = [2001:db8::7]\nmin_sources = 1\n"
+      "[alerts]\noffset = 0.05\ndrift = 2\npeer_max_offset = 0.01\nhold = 20\nclear_hold = 60\nhysteresis = 0.8\n"
+      "startup_grace = 120\nwebhook = http://alerts.example:8080/hook?x=1\nwebhook_secret_file = /etc/tr7ntp/hook.key\n"
+      "[history]\ninterval = 60\nkeep_days = 90\nmax_size = 64M\n");
+  assert_string_equal(c.daemon.node.c_str(), "ntp-a.dc1");
+  assert_int_equal(c.daemon.audit_max_bytes, 8 << 20);
+  assert_int_equal(c.daemon.audit_keep, 5);
+  assert_int_equal(c.sources.peers.size(), 2);
+  assert_int_equal(c.sources.peers[0].port, 10123);
+  assert_int_equal(c.sources.peers[0].minpoll, 2);
+  assert_int_equal(c.sources.peers[0].maxpoll, 8);
+  assert_string_equal(c.sources.peers[1].host.c_str(), "2001:db8::7");
+  assert_near(c.alerts.engine.offset_s, 0.05, 0);
+  assert_near(c.alerts.engine.peer_max_offset_s, 0.01, 0);
+  assert_near(c.alerts.engine.hysteresis, 0.8, 0);
+  assert_int_equal(c.alerts.engine.min_sources, 1);
+  assert_true(c.alerts.webhook.has_value());
+  assert_string_equal(c.alerts.webhook->host.c_str(), "alerts.example");
+  assert_int_equal(c.alerts.webhook->port, 8080);
+  assert_string_equal(c.alerts.webhook->path.c_str(), "/hook?x=1");
+  assert_near(c.history.interval_s, 60, 0);
+  assert_int_equal(c.history.keep_days, 90);
+  assert_int_equal(c.history.max_size, 64 << 20);
+  assert_int_equal(c.sha256.size(), 64);
+  auto u = parse_http_url("http://[::1]:9000");
+  assert_true(u && u->host == "::1" && u->port == 9000 && u->path == "/");
+  assert_true(parse_http_url("http://192.0.2.1").has_value());
+  refused("[daemon]\nnode = a b\n", 2, "node name");
+  refused("[daemon]\naudit_max_size = 10\n", 2, "audit_max_size");
+  refused("[daemon]\naudit_keep = 0\n", 2, "audit_keep");
+  refused("[sources]\npeer = 192.0.2.7 iburst\n", 2, "unknown option");
+  refused("[sources]\npeer = 192.0.2.7\npeer = 192.0.2.7\n", 3, "already a peer");
+  refused("[sources]\npeer = 192.0.2.7 minpoll 9 maxpoll 4\n", 2, "above maxpoll");
+  refused("[alerts]\noffset = 0\n", 2, "offset");
+  refused("[alerts]\nhysteresis = 2\n", 2, "hysteresis");
+  refused("[alerts]\nwebhook = https://x.example/\n", 2, "https is not supported");
+  refused("[alerts]\nwebhook = ftp://x.example/\n", 2, "http://");
+  refused("[alerts]\nwebhook = http://u:p@x.example/\n", 2, "user:password");
+  refused("[alerts]\nwebhook = http://x.example:0/\n", 2, "port");
+  refused("[alerts]\nwebhook = http://x.example/a b\n", 2, "plain URL characters");
+  refused("[alerts]\nwebhook_secret_file = key\n", 2, "absolute path");
+  refused("[alerts]\nwebhook_secret_file = /k\n", 1, "without a webhook");
+  refused("[alerts]\nbogus = 1\n", 2, "unknown key");
+  refused("[history]\ninterval = 0\n", 2, "interval");
+  refused("[history]\nmax_size = 1K\n", 2, "max_size");
+}
+
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_file),
@@ -500,6 +555,7 @@ int main() {
       cmocka_unit_test(test_summary),
       cmocka_unit_test(test_privsep_keys),
       cmocka_unit_test(test_tenants),
+      cmocka_unit_test(test_alerts_history_peers),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -42,7 +42,12 @@ static void test_table_consistent(void**) {
 }
 
 static std::string example_arg(const ArgSpec& a) {
+  std::string kw = a.keyword.empty() || a.kind == ArgKind::PortOption ? "" : a.keyword + " ";
   switch (a.kind) {
+    case ArgKind::Time:
+      return kw + "2026-11-26";
+    case ArgKind::ReportFormat:
+      return kw + "md";
     case ArgKind::Prefix:
       return "10.0.0.0/8";
     case ArgKind::Addr:
@@ -64,11 +69,37 @@ static std::string example_arg(const ArgSpec& a) {
     case ArgKind::Options:
       return "iburst";
     case ArgKind::Tenant:
-      return "acme";
+      return kw + "acme";
     case ArgKind::Settings:
       return "netns acme listen 10.0.0.1:123";
   }
   return "";
+}
+
+static void test_report_command(void**) {
+  auto p = parse_command("report");
+  assert_true(p.has_value() && !p->since && !p->until && !p->tenant && !p->format);
+  p = parse_command("report since 2026-11-01 until 2026-12-01T12:00:00Z tenant acme format md");
+  assert_true(p.has_value());
+  assert_int_equal(p->since->ns / tr7::core::k_ns_per_s, 1793491200);
+  assert_int_equal(p->until->ns / tr7::core::k_ns_per_s, 1796126400);
+  assert_string_equal(p->tenant->c_str(), "acme");
+  assert_string_equal(p->format->c_str(), "md");
+  p = parse_command("report until 1796126400");
+  assert_true(p.has_value() && p->until->ns == 1796126400LL * tr7::core::k_ns_per_s && !p->since);
+  assert_true(parse_command("report format json").has_value());
+  for (const char* bad : {"report since", "report since yesterday", "report format html", "report tenant a/b",
+                          "report until 2026-11-01 since 2026-10-01", "report x", "report since 2026-13-01"}) {
+    if (parse_command(bad).has_value()) {
+      fail_msg("'%s' accepted", bad);
+    }
+  }
+  std::vector<std::string> w{"report"};
+  auto c = complete(w, "");
+  assert_int_equal(c.size(), 4);  // since until tenant format
+  w = {"report", "since", "2026-11-01", "format"};
+  c = complete(w, "");
+  assert_int_equal(c.size(), 2);  // json md
 }
 
 static void test_tenant_commands(void**) {
@@ -331,6 +362,7 @@ int main() {
       cmocka_unit_test(test_table_consistent),
       cmocka_unit_test(test_every_command_parses),
       cmocka_unit_test(test_tenant_commands),
+      cmocka_unit_test(test_report_command),
       cmocka_unit_test(test_source_add_whole_line),
       cmocka_unit_test(test_source_delete_port),
       cmocka_unit_test(test_bad_arguments),

@@ -1,9 +1,8 @@
 // Server decisions: which requests are answered, with what, and which are dropped
 // (THREATS.md: amplification, bad packets, access, rate limiting).
-#include "core/ntp_server.h"
-
 #include <vector>
 
+#include "core/ntp_server.h"
 #include "core/random.h"
 #include "testutil.h"
 
@@ -30,8 +29,8 @@ SockAddr from(const char* ip, uint16_t port = 40000) { return SockAddr{*parse_ip
 struct Fixture {
   NtpServer server;
   explicit Fixture(ServerPolicy p = {}) : server(std::move(p), SipKey{1, 2}, 42, -20) {}
-  Verdict ask(const std::vector<uint8_t>& req, const SockAddr& src, const ReferenceState& ref, NtpHeader* out_h = nullptr,
-              int64_t mono = 0, const IpAddr& to = k_none) {
+  Verdict ask(const std::vector<uint8_t>& req, const SockAddr& src, const ReferenceState& ref,
+              NtpHeader* out_h = nullptr, int64_t mono = 0, const IpAddr& to = k_none) {
     uint8_t out[48];
     Verdict v = server.handle(req, src, to, k_rx, mono, ref, std::span<uint8_t, 48>(out, 48));
     if (out_h && v != Verdict::Drop) {
@@ -98,7 +97,7 @@ static void test_local_stratum(void**) {
 }
 
 static void test_versions_modes_lengths(void**) {
-  // Every version x mode x length 0..1100: replies only for v1-4 mode 3, and v1 mode 0;
+  // Every version x mode x length 0..1100: replies only for v1-4 mode 3 and 1, and v1 mode 0;
   // a reply is never longer than the request.
   Fixture f;
   uint64_t replies = 0;
@@ -109,7 +108,7 @@ static void test_versions_modes_lengths(void**) {
         req.resize(len);
         Verdict got = f.ask(req, from("192.0.2.1"), synced());
         bool layout_ok = len == 48 || (len >= 52 && len <= 48 + (v == 4 ? 24 : 68) && len % 4 == 0);
-        bool want = v >= 1 && v <= 4 && (m == 3 || (v == 1 && m == 0)) && layout_ok;
+        bool want = v >= 1 && v <= 4 && (m == 3 || m == 1 || (v == 1 && m == 0)) && layout_ok;
         // A MAC trailer (a key id and a digest) this server has no key for: a crypto-NAK,
         // never a reply in clear (test_server_auth has the MAC'd replies).
         bool nak = want && len >= 56;
@@ -142,8 +141,14 @@ static void test_ntpv1_mode0(void**) {
   assert_int_equal(h.version, 1);
   assert_true(h.mode == Mode::Reserved);
   assert_true(f.ask(request(2, Mode::Reserved), from("192.0.2.1"), synced()) == Verdict::Drop);
-  // Symmetric active is never answered (no associations for strangers).
-  assert_true(f.ask(request(4, Mode::SymmetricActive), from("192.0.2.1"), synced()) == Verdict::Drop);
+  // Symmetric active (Windows' w32time, HA peers): a mode-2 reply, no association state.
+  assert_true(f.ask(request(4, Mode::SymmetricActive), from("192.0.2.1"), synced(), &h) == Verdict::Reply);
+  assert_true(h.mode == Mode::SymmetricPassive);
+  assert_int_equal(h.version, 4);
+  assert_int_equal(h.stratum, 3);
+  assert_int_equal(h.refid, 0xC0000201u);
+  // Symmetric passive is never answered (we make no associations to answer for).
+  assert_true(f.ask(request(4, Mode::SymmetricPassive), from("192.0.2.1"), synced()) == Verdict::Drop);
   // A spoofed server reply "from" another server: silence, no loop.
   assert_true(f.ask(request(4, Mode::Server), from("192.0.2.1", 123), synced()) == Verdict::Drop);
 }

@@ -293,6 +293,32 @@ static void test_polling(void**) {
   assert_int_equal(w.options().maxpoll, k_max_poll);
 }
 
+// chronyd's test D: a server whose refid is the refid of our own address is synchronised
+// to us; its samples are refused while it is, and used again once it is not.
+static void test_sync_loop(void**) {
+  Exchange x;
+  x.src.set_local_refid(0xC0000201);  // the reply's refid: us
+  x.send();
+  expect_reject(x.deliver(x.reply()), Reject::SyncLoop);
+  assert_int_equal(x.src.stats().rejected_count(Reject::SyncLoop), 1);
+  // Stratum 1 names a reference clock, not an address: never a loop.
+  x.send(100);
+  NtpHeader s1 = x.reply();
+  s1.stratum = 1;
+  assert_true(x.deliver(s1, 0.0101, 100.01).sample.has_value());
+  // Another refid, or no local refid known: used.
+  x.send(200);
+  NtpHeader other = x.reply();
+  other.refid = 0xC0000202;
+  other.transmit = to_ntp(add_s(k_t1, 0.5052));  // not a replay of the last one
+  assert_true(x.deliver(other, 0.0101, 200.01).sample.has_value());
+  x.src.set_local_refid(0);
+  x.send(300);
+  NtpHeader again = x.reply();
+  again.transmit = to_ntp(add_s(k_t1, 0.5053));
+  assert_true(x.deliver(again, 0.0101, 300.01).sample.has_value());
+}
+
 static void test_random_replies_never_crash(void**) {
   Exchange x;
   Rng r(test_seed());
@@ -320,11 +346,16 @@ static void test_random_replies_never_crash(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_request_leaks_nothing), cmocka_unit_test(test_valid_reply),
-      cmocka_unit_test(test_one_reply_per_request), cmocka_unit_test(test_each_bogus_field),
+      cmocka_unit_test(test_request_leaks_nothing),
+      cmocka_unit_test(test_valid_reply),
+      cmocka_unit_test(test_one_reply_per_request),
+      cmocka_unit_test(test_each_bogus_field),
       cmocka_unit_test(test_fuzzed_server_timestamps),
-      cmocka_unit_test(test_spoof_flood),           cmocka_unit_test(test_kod),
-      cmocka_unit_test(test_polling),               cmocka_unit_test(test_random_replies_never_crash),
+      cmocka_unit_test(test_spoof_flood),
+      cmocka_unit_test(test_kod),
+      cmocka_unit_test(test_polling),
+      cmocka_unit_test(test_random_replies_never_crash),
+      cmocka_unit_test(test_sync_loop),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

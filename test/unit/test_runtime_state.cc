@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -100,6 +101,20 @@ static void test_atomic_write(void**) {
   assert_int_equal(std::system(cmd.c_str()), 0);
 }
 
+namespace {
+
+// The value of `key` in a parsed audit record ("" if absent).
+std::string field(const std::vector<tr7::ctl::JsonField>& rec, const char* key) {
+  for (const auto& f : rec) {
+    if (f.key == key) {
+      return f.value;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 static void test_audit_tail(void**) {
   std::string d = tmpdir();
   int dfd = open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -123,10 +138,10 @@ static void test_audit_tail(void**) {
   auto t = log.tail(5);
   assert_true(t.has_value());
   assert_int_equal(t->size(), 5);
-  assert_string_equal((*t)[4][3].key.c_str(), "uid");
-  assert_string_equal((*t)[4][3].value.c_str(), "49");
-  assert_string_equal((*t)[0][3].value.c_str(), "45");
-  assert_string_equal((*t)[4][8].value.c_str(), "a\nb \"quoted\"");
+  assert_string_equal(field((*t)[4], "uid").c_str(), "49");
+  assert_string_equal(field((*t)[0], "uid").c_str(), "45");
+  assert_string_equal(field((*t)[4], "before").c_str(), "a\nb \"quoted\"");
+  assert_string_equal(field((*t)[4], "seq").c_str(), "50");
   auto all = log.tail(1000);
   assert_int_equal(all->size(), 50);
   // Refusals: a burst, then one summary later.
@@ -146,15 +161,90 @@ static void test_audit_tail(void**) {
   assert_true(log.correction_released(7, 1.5, "approved by uid 0", now).has_value());
   auto hooks = log.tail(3);
   assert_int_equal(hooks->size(), 3);
-  assert_string_equal((*hooks)[0][6].value.c_str(), "ntp");
-  assert_string_equal((*hooks)[0][3].value.c_str(), "null");
-  assert_string_equal((*hooks)[0][7].value.c_str(), "clock step");
-  assert_string_equal((*hooks)[0][9].value.c_str(), "step_s=-0.25");
-  assert_string_equal((*hooks)[1][10].value.c_str(), "held: waiting for approve 7");
-  assert_string_equal((*hooks)[2][7].value.c_str(), "correction released");
+  assert_string_equal(field((*hooks)[0], "via").c_str(), "ntp");
+  assert_string_equal(field((*hooks)[0], "uid").c_str(), "null");
+  assert_string_equal(field((*hooks)[0], "command").c_str(), "clock step");
+  assert_string_equal(field((*hooks)[0], "after").c_str(), "step_s=-0.25");
+  assert_string_equal(field((*hooks)[1], "result").c_str(), "held: waiting for approve 7");
+  assert_string_equal(field((*hooks)[2], "command").c_str(), "correction released");
   auto last = log.tail(4);
-  assert_true((*last)[0][10].value.find("90 more refused") != std::string::npos);
-  assert_string_equal((*last)[0][7].value.c_str(), "(refusals not recorded one by one)");
+  assert_true(field((*last)[0], "result").find("90 more refused") != std::string::npos);
+  assert_string_equal(field((*last)[0], "command").c_str(), "(refusals not recorded one by one)");
+  close(dfd);
+  std::string cmd = "rm -rf " + d;
+  assert_int_equal(std::system(cmd.c_str()), 0);
+}
+
+// The chain across a restart (a new AuditLog on the same directory), a torn last line,
+// size rotation, and verify() catching an altered byte and a deleted record.
+static void test_audit_chain_rotation(void**) {
+  std::string d = tmpdir();
+  int dfd = open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  TimezoneDb tz;
+  tz.load("/nonexistent");
+  auto now = core::Timestamp::from_ns(1'800'000'000LL * core::k_ns_per_s);
+  auto add = [&](AuditLog& log, int n) {
+    for (int i = 0; i < n; ++i) {
+      AuditEntry e;
+      e.command = "allow add 10." + std::to_string(i) + ".0.0/16";
+      assert_true(log.append(e, now).has_value());
+    }
+  };
+  {
+    AuditLog log(tz, "UTC");
+    log.set_node("n1");
+    assert_true(log.open(dfd, 2000, 3).has_value());
+    add(log, 5);
+    assert_int_equal(log.chain().seq, 5);
+  }
+  // A crash in the middle of a write, then a restart: the torn bytes go, the chain goes on.
+  int fd = openat(dfd, k_audit_file, O_WRONLY | O_APPEND);
+  assert_true(write(fd, "{\"seq\":6,\"no", 12) == 12);
+  close(fd);
+  AuditLog log(tz, "UTC");
+  log.set_node("n1");
+  assert_true(log.open(dfd, 2000, 3).has_value());
+  assert_int_equal(log.chain().seq, 5);
+  add(log, 20);  // about 400 bytes each: several rotations
+  assert_true(log.rotations() >= 3);
+  AuditVerdict v = log.verify();
+  assert_true(v.error.empty());
+  assert_true(v.chain.ok);
+  assert_int_equal(v.files.size(), 4);  // .3 .2 .1 and audit.log
+  assert_string_equal(v.files[0].c_str(), "audit/audit.log.3");
+  assert_int_equal(v.chain.last_seq, 25);
+  assert_true(v.chain.first_seq > 1);  // older files rotated away
+  // One altered byte in the middle file.
+  auto edit = [&](const char* name, const std::function<void(std::string&)>& f) {
+    auto text = read_small_file(dfd, name, 1 << 20);
+    assert_true(text && *text);
+    std::string t = **text;
+    f(t);
+    assert_true(write_file_atomic(dfd, name, t).has_value());
+  };
+  std::string saved;
+  edit("audit/audit.log.2", [&](std::string& t) {
+    saved = t;
+    size_t p = t.find("10.");
+    t[p + 1] = '1';
+  });
+  v = log.verify();
+  assert_false(v.chain.ok);
+  uint64_t first_of_2 = v.chain.first_seq;
+  assert_true(v.chain.first_bad_seq.has_value());
+  assert_true(v.chain.where.rfind("audit/audit.log.2:1", 0) == 0);
+  edit("audit/audit.log.2", [&](std::string& t) { t = saved; });
+  assert_true(log.verify().chain.ok);
+  // One record deleted (the second line of audit.log.1).
+  edit("audit/audit.log.1", [&](std::string& t) {
+    size_t a = t.find('\n');
+    size_t b = t.find('\n', a + 1);
+    t.erase(a + 1, b - a);
+  });
+  v = log.verify();
+  assert_false(v.chain.ok);
+  assert_string_equal(v.chain.problem.c_str(), "record missing (deleted)");
+  assert_true(*v.chain.first_bad_seq > first_of_2);
   close(dfd);
   std::string cmd = "rm -rf " + d;
   assert_int_equal(std::system(cmd.c_str()), 0);
@@ -163,8 +253,9 @@ static void test_audit_tail(void**) {
 int main() {
   log_init(true, LogLevel::Error, "test");  // the audit lines also go to the log: keep quiet
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_decode_refuses), cmocka_unit_test(test_overrides),
-      cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_audit_tail),
+      cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_decode_refuses),
+      cmocka_unit_test(test_overrides),  cmocka_unit_test(test_atomic_write),
+      cmocka_unit_test(test_audit_tail), cmocka_unit_test(test_audit_chain_rotation),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

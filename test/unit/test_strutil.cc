@@ -44,6 +44,20 @@ static void test_bool_and_lists(void**) {
   assert_int_equal(w.size(), 4);
 }
 
+static void test_size(void**) {
+  assert_int_equal(*parse_size("0", 0, 1 << 30), 0);
+  assert_int_equal(*parse_size("4096", 0, 1 << 30), 4096);
+  assert_int_equal(*parse_size("16M", 0, 1LL << 40), 16 << 20);
+  assert_int_equal(*parse_size("2K", 0, 1LL << 40), 2048);
+  assert_int_equal(*parse_size("1G", 0, 1LL << 40), 1LL << 30);
+  for (const char* bad : {"", "M", "-1", "1.5M", "16m", "16 M", "016", "0x10", "2G"}) {
+    if (parse_size(bad, 0, 1LL << 30).has_value()) {
+      fail_msg("'%s' accepted", bad);
+    }
+  }
+  assert_false(parse_size("1K", 4096, 1 << 30).has_value());  // below the minimum
+}
+
 static void test_utf8(void**) {
   assert_true(valid_utf8("plain"));
   assert_true(valid_utf8("Europe/İstanbul \xE2\x82\xAC \xF0\x9F\x95\x92"));
@@ -57,10 +71,8 @@ static void test_utf8(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_int),
-      cmocka_unit_test(test_double),
-      cmocka_unit_test(test_bool_and_lists),
-      cmocka_unit_test(test_utf8),
+      cmocka_unit_test(test_int),  cmocka_unit_test(test_double), cmocka_unit_test(test_bool_and_lists),
+      cmocka_unit_test(test_utf8), cmocka_unit_test(test_size),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

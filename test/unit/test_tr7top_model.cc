@@ -286,6 +286,43 @@ static void test_alert_thresholds(void**) {
   assert_true(has_alert(m.alerts(at(0)), Severity::Warning, "offset +20.00ms beyond 10.00ms threshold"));
 }
 
+// With the daemon's alerts, those are shown and tr7top's own thresholds stay quiet.
+static void test_daemon_alerts(void**) {
+  Thresholds th;
+  th.offset_s = 0.010;
+  th.min_sources = 3;
+  Model m(th);
+  m.on_connected("tr7ntpd/0.1.0", at(0));
+  Snapshot s = synced(0.02, 0, {src("a", "selected")});
+  DaemonAlert na;
+  na.alert = "no_source";
+  na.firing = true;
+  na.severity = "critical";
+  na.message = "none of 1 source(s) answered its last polls";
+  DaemonAlert pd;
+  pd.alert = "peer_disagreement";
+  pd.subject = "10.0.0.2";
+  pd.firing = true;
+  pd.severity = "warning";
+  pd.message = "peer offset +0.05 s beyond 0.02 s";
+  DaemonAlert old = na;
+  old.firing = false;
+  old.alert = "offset";
+  s.alerts = std::vector<DaemonAlert>{na, pd, old};
+  m.on_snapshot(s, at(1));
+  auto a = m.alerts(at(1));
+  print_alerts(a);
+  assert_true(has_alert(a, Severity::Critical, "no_source: none of 1 source(s)"));
+  assert_true(has_alert(a, Severity::Warning, "peer_disagreement (10.0.0.2): peer offset"));
+  assert_false(has_alert(a, Severity::Warning, "beyond 10.00ms threshold"));  // the daemon's thresholds rule
+  assert_false(has_alert(a, Severity::Warning, "too few sources"));
+  assert_int_equal(a.size(), 2);  // the resolved one is not shown
+  // A daemon without `alerts` (or an error): tr7top's thresholds again.
+  s.alerts.reset();
+  m.on_snapshot(s, at(2));
+  assert_true(has_alert(m.alerts(at(2)), Severity::Warning, "beyond 10.00ms threshold"));
+}
+
 static void test_alert_sources(void**) {
   Thresholds th;
   th.min_sources = 2;
@@ -609,6 +646,7 @@ int main() {
       cmocka_unit_test(test_alert_thresholds),
       cmocka_unit_test(test_alert_sources),
       cmocka_unit_test(test_alert_states),
+      cmocka_unit_test(test_daemon_alerts),
       cmocka_unit_test(test_unreachable_and_reconnect),
       cmocka_unit_test(test_history_and_trend),
       cmocka_unit_test(test_plot),

@@ -190,6 +190,39 @@ static void test_tenants(void**) {
   assert_false(d.asks_tenants());
 }
 
+static void test_daemon_alerts(void**) {
+  Conversation c;
+  (void)c.start_cycle();
+  std::string help = help_body(false) + "command=alerts args= access=read reply=table help=x\n";
+  auto ev = c.feed(std::string(k_greeting) + reply(1, help) + full_answer(2, ""));
+  assert_int_equal(ev.size(), 2);
+  assert_false(ev[1].snapshot.alerts.has_value());  // not asked before help said so
+  assert_true(c.asks_alerts());
+  assert_str(c.start_cycle(), "tracking\nsources\nserverstats\ntimezone get\nalerts\n");
+  std::string alerts =
+      "alert=no_source subject= state=firing severity=critical value=0 threshold=1 unit= "
+      "fired_utc=2026-11-26T06:09:27.000000000Z resolved_utc= message=none%20answered\n"
+      "alert=offset subject= state=resolved severity=warning value=0.2 threshold=0.1 unit=s "
+      "fired_utc=2026-11-26T06:00:00Z resolved_utc=2026-11-26T06:05:00Z message=x\n";
+  ev = c.feed(full_answer(6, reply(10, alerts)));
+  assert_int_equal(ev.size(), 1);
+  const Snapshot& s = ev[0].snapshot;
+  assert_true(s.alerts.has_value() && s.alerts->has_value());
+  assert_int_equal((*s.alerts)->size(), 2);
+  assert_str((**s.alerts)[0].alert, "no_source");
+  assert_true((**s.alerts)[0].firing);
+  assert_str((**s.alerts)[0].message, "none answered");
+  assert_true((**s.alerts)[0].fired.ns > 0);
+  assert_false((**s.alerts)[1].firing);
+  // A bad record makes the reply an error; "unknown command" stops asking.
+  (void)c.start_cycle();
+  ev = c.feed(full_answer(11, reply(15, "alert=x state=maybe\n")));
+  assert_true(ev[0].snapshot.alerts.has_value() && !ev[0].snapshot.alerts->has_value());
+  (void)c.start_cycle();
+  ev = c.feed(full_answer(16, reply(20, "", "ERR 38 unknown command 'alerts'")));
+  assert_false(c.asks_alerts());
+}
+
 static void test_random_chunks(void**) {
   std::mt19937_64 rng(test_seed());
   std::string wire = hello(true) + full_answer(2, "");
@@ -316,8 +349,13 @@ static void test_junk(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_cycle_and_snapshot), cmocka_unit_test(test_tenants), cmocka_unit_test(test_random_chunks),
-      cmocka_unit_test(test_bad_values),         cmocka_unit_test(test_fatal),   cmocka_unit_test(test_junk),
+      cmocka_unit_test(test_cycle_and_snapshot),
+      cmocka_unit_test(test_tenants),
+      cmocka_unit_test(test_random_chunks),
+      cmocka_unit_test(test_daemon_alerts),
+      cmocka_unit_test(test_bad_values),
+      cmocka_unit_test(test_fatal),
+      cmocka_unit_test(test_junk),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -126,12 +126,32 @@ int run_command(const ctl::ParsedCommand& pc, Options& o) {
   if (!body) {
     return unreachable(tools::ClientError{true, body.error()}, o);
   }
+  if (pc.cmd == ctl::Cmd::Report) {
+    // The document as the daemon wrote it (JSON or Markdown, chosen on the wire).
+    for (const auto& l : body->text) {
+      std::fputs((l + "\n").c_str(), stdout);
+    }
+    return k_exit_ok;
+  }
   if (has_time_fields(reply->lines) && pc.cmd != ctl::Cmd::TimezoneGet) {
     fetch_zone(c, o);
   } else if (pc.cmd == ctl::Cmd::TimezoneGet || pc.cmd == ctl::Cmd::TimezoneSet) {
     // Nothing to convert: these carry their own local time.
   }
   std::fputs(tools::render(pc.cmd, *body, o.render).c_str(), stdout);
+  if (pc.cmd == ctl::Cmd::AuditVerify && !body->records.empty()) {
+    // A broken chain is a failure of the command: exit 1, naming the first bad record.
+    const std::string* res = ctl::find(body->records[0], "result");
+    if (!res || *res != "ok") {
+      const std::string* seq = ctl::find(body->records[0], "first_bad_seq");
+      const std::string* problem = ctl::find(body->records[0], "problem");
+      const std::string* where = ctl::find(body->records[0], "where");
+      std::fprintf(stderr, "tr7ntpc: audit trail broken at seq %s: %s%s%s\n", seq && !seq->empty() ? seq->c_str() : "?",
+                   problem ? problem->c_str() : "?", where && !where->empty() ? " at " : "",
+                   where ? where->c_str() : "");
+      return k_exit_failed;
+    }
+  }
   if (pc.cmd == ctl::Cmd::Reload && !body->records.empty()) {
     // Reloaded, but some changed keys take effect only at a restart: say which, exit 1.
     const std::string* need = ctl::find(body->records[0], "restart_needed");
@@ -229,6 +249,60 @@ int waitsync(const std::vector<std::string>& args, Options& o) {
   return k_exit_failed;
 }
 
+// report [--since T] [--until T] [--tenant NAME] [--format json|md] -> the wire's keyword
+// options. T: RFC 3339, YYYY-MM-DD, Unix seconds, or relative to now: -30d, -12h, -15m.
+// Without --format: json with --json, else md.
+Result<std::vector<std::string>> report_words(const std::vector<std::string>& args, bool json) {
+  std::string since, until, tenant, format;
+  for (size_t i = 0; i < args.size(); ++i) {
+    // "--since T" or the wire's "since T".
+    std::string a = args[i].rfind("--", 0) == 0 ? args[i] : "--" + args[i];
+    std::string* slot = a == "--since"    ? &since
+                        : a == "--until"  ? &until
+                        : a == "--tenant" ? &tenant
+                        : a == "--format" ? &format
+                                          : nullptr;
+    if (!slot) {
+      return unexpected("report: unknown option " + args[i] + " (--since, --until, --tenant, --format)");
+    }
+    if (i + 1 >= args.size()) {
+      return unexpected("report: " + a + " needs a value");
+    }
+    *slot = args[++i];
+  }
+  auto when = [](std::string& v) -> Result<void> {
+    if (v.size() >= 3 && v[0] == '-' && std::string("dhm").find(v.back()) != std::string::npos) {
+      auto n = core::parse_int(std::string_view(v).substr(1, v.size() - 2), 0, 100000);
+      if (!n) {
+        return unexpected("invalid relative time '" + v + "' (-30d, -12h, -15m)");
+      }
+      int64_t unit = v.back() == 'd' ? 86400 : v.back() == 'h' ? 3600 : 60;
+      timespec ts{};
+      clock_gettime(CLOCK_REALTIME, &ts);
+      v = std::to_string(static_cast<int64_t>(ts.tv_sec) - *n * unit);
+    }
+    return {};
+  };
+  std::vector<std::string> w{"report"};
+  for (auto [kw, v] : {std::pair<const char*, std::string*>{"since", &since},
+                       {"until", &until},
+                       {"tenant", &tenant},
+                       {"format", &format}}) {
+    if (std::string(kw) == "format" && v->empty()) {
+      *v = json ? "json" : "md";
+    }
+    if (v->empty()) {
+      continue;
+    }
+    if (auto r = when(*v); !r && (std::string(kw) == "since" || std::string(kw) == "until")) {
+      return unexpected(r.error());
+    }
+    w.emplace_back(kw);
+    w.push_back(*v);
+  }
+  return w;
+}
+
 // Bash completion: tr7ntpc --complete WORDS... (the last word is the one being completed).
 int complete(const std::vector<std::string>& words, Options& o) {
   std::vector<std::string> before;
@@ -274,6 +348,13 @@ int complete(const std::vector<std::string>& words, Options& o) {
   }
   for (const auto& w : ctl::complete(before, cur)) {
     std::printf("%s\n", w.c_str());
+  }
+  if (before.size() >= 1 && before[0] == "report") {
+    for (const char* opt : {"--since", "--until", "--tenant", "--format"}) {
+      if (std::string(opt).compare(0, cur.size(), cur) == 0) {
+        std::printf("%s\n", opt);
+      }
+    }
   }
   if (before.size() == 1 && before[0] == "waitsync") {
     for (const char* opt : {"--max-offset", "--timeout", "--interval"}) {
@@ -378,6 +459,14 @@ int main(int argc, char** argv) {
     }
     std::fputs(tools::help_text().c_str(), stderr);
     return k_exit_usage;
+  }
+  if (words[0] == "report") {
+    auto w = report_words(std::vector<std::string>(words.begin() + 1, words.end()),
+                          o.render.format == tools::OutputFormat::Json);
+    if (!w) {
+      return usage_error(w.error());
+    }
+    words = std::move(*w);
   }
   auto pc = ctl::parse_command(std::span<const std::string>(words));
   if (!pc) {

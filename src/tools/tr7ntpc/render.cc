@@ -186,14 +186,12 @@ std::string json_field(const std::string& key, const std::string& value) {
   if (value.empty()) {
     return "null";
   }
-  static const char* const k_text[] = {"name",     "address",    "ref_name",  "abbreviation", "zone",
-                                       "command",  "before",     "after",     "result",       "netns",
-                                       "listen",   "prefix",     "rule",      "tenant",       "reason",
-                                       "reasons",  "local_time", "utc_time",  "device",       "help",
-                                       "args",     "message",    "host",      "local_address", "ratelimit",
-                                       "rules",    "origin",     "via",       "user",         "group",
-                                       "restart_keys",
-                                       "key_type", "ke_error"};  // authdata
+  static const char* const k_text[] = {
+      "name",       "address",  "ref_name", "abbreviation", "zone",  "command",  "before",       "after",
+      "result",     "netns",    "listen",   "prefix",       "rule",  "tenant",   "reason",       "reasons",
+      "local_time", "utc_time", "device",   "help",         "args",  "message",  "host",         "local_address",
+      "ratelimit",  "rules",    "origin",   "via",          "user",  "group",    "restart_keys", "node",
+      "prev_hash",  "hash",     "problem",  "where",        "files", "key_type", "ke_error"};  // authdata
   for (const char* t : k_text) {
     if (key == t) {
       return ctl::json_string(value);

@@ -281,11 +281,11 @@ std::string sources(const std::vector<ctl::Record>& recs, const TableOptions& op
         "||                                 +/- its error; Delay: round trip; Jitter.\n"
         "||                                 Units: ns, us, ms, s. -n: addresses, not names.\n";
   }
-  std::vector<Column> cols{{"MS", false, false, 2},       {"Name/IP address", false, true, 15},
-                           {"Stratum", true, false, 1},  {"Poll", true, false, 1},
-                           {"Reach", true, false, 1},    {"LastRx", true, false, 1},
-                           {"Offset", true, false, 1},   {"+/- Error", true, false, 1},
-                           {"Delay", true, false, 1},    {"Jitter", true, false, 1}};
+  std::vector<Column> cols{{"MS", false, false, 2},     {"Name/IP address", false, true, 15},
+                           {"Stratum", true, false, 1}, {"Poll", true, false, 1},
+                           {"Reach", true, false, 1},   {"LastRx", true, false, 1},
+                           {"Offset", true, false, 1},  {"+/- Error", true, false, 1},
+                           {"Delay", true, false, 1},   {"Jitter", true, false, 1}};
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     std::string st = str(r, "state");
@@ -298,8 +298,9 @@ std::string sources(const std::vector<ctl::Record>& recs, const TableOptions& op
     auto age = num(r, "last_rx_ago_s");
     rows.push_back({ms, source_name(r, opt), st == "resolving" ? "-" : or_dash(str(r, "stratum")),
                     st == "resolving" ? "-" : poll_text(r), st == "resolving" ? "-" : or_dash(str(r, "reach")),
-                    age ? fmt_age(*age) : "-", t("offset_s", true), sampled ? "+/- " + pad(t("error_s", false), 6, true) : "-",
-                    t("delay_s", false), t("jitter_s", false)});
+                    age ? fmt_age(*age) : "-", t("offset_s", true),
+                    sampled ? "+/- " + pad(t("error_s", false), 6, true) : "-", t("delay_s", false),
+                    t("jitter_s", false)});
   }
   return out + format_table(cols, rows, opt.max_width);
 }
@@ -314,10 +315,14 @@ std::string sourcestats(const std::vector<ctl::Record>& recs, const TableOptions
         "clock (ppm, + = it runs faster), Freq Skew: its error bound (ppm).\n"
         "Offset: source - us now; Std Dev: the samples' spread. Units: ns, us, ms, s.\n";
   }
-  std::vector<Column> cols{{"Name/IP address", false, true, 15}, {"NP", true, false, 1},
-                           {"NR", true, false, 1},                {"Span", true, false, 1},
-                           {"Frequency", true, false, 1},         {"Freq Skew", true, false, 1},
-                           {"Offset", true, false, 1},            {"Std Dev", true, false, 1}};
+  std::vector<Column> cols{{"Name/IP address", false, true, 15},
+                           {"NP", true, false, 1},
+                           {"NR", true, false, 1},
+                           {"Span", true, false, 1},
+                           {"Frequency", true, false, 1},
+                           {"Freq Skew", true, false, 1},
+                           {"Offset", true, false, 1},
+                           {"Std Dev", true, false, 1}};
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     auto d = [&](const char* k) { return num(r, k).value_or(NAN); };
@@ -340,10 +345,10 @@ std::string selectdata(const std::vector<ctl::Record>& recs, const TableOptions&
         "that holds the true offset; sources whose intervals overlap agree.\n"
         "Reasons: why a source is not selected (none for the selected one).\n";
   }
-  std::vector<Column> cols{{"S", false, false, 1},        {"Name/IP address", false, true, 15},
-                           {"Stratum", true, false, 1},  {"Distance", true, false, 1},
-                           {"Lower", true, false, 1},    {"Upper", true, false, 1},
-                           {"Leap", false, false, 1},    {"Reasons", false, true, 10}};
+  std::vector<Column> cols{{"S", false, false, 1},      {"Name/IP address", false, true, 15},
+                           {"Stratum", true, false, 1}, {"Distance", true, false, 1},
+                           {"Lower", true, false, 1},   {"Upper", true, false, 1},
+                           {"Leap", false, false, 1},   {"Reasons", false, true, 10}};
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     auto d = [&](const char* k) { return num(r, k).value_or(NAN); };
@@ -405,14 +410,23 @@ std::string clients(const std::vector<ctl::Record>& recs, const TableOptions& op
   std::string out;
   if (opt.verbose) {
     out +=
+        "Tenant: which server it reached (default: [server]; shown with tenants).\n"
         "Address: the client (IPv6 clients by their /64). Requests: NTP requests received;\n"
         "Answered; Limited: dropped by the rate limit; KoD: kiss-o'-death (RATE/DENY) sent;\n"
         "Denied: refused by the access rules. Last: since the last request; First: since\n"
         "the first one (s, m, h, d).\n";
   }
+  bool tenants = false;
+  for (const auto& r : recs) {
+    std::string t = str(r, "tenant");
+    tenants = tenants || (!t.empty() && t != "default");
+  }
   std::vector<Column> cols{{"Address", false, true, 15}, {"Requests", true, false, 1}, {"Answered", true, false, 1},
                            {"Limited", true, false, 1},  {"KoD", true, false, 1},      {"Denied", true, false, 1},
                            {"Last", true, false, 1},     {"First", true, false, 1}};
+  if (tenants) {
+    cols.insert(cols.begin(), Column{"Tenant", false, true, 6});
+  }
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     auto last = num(r, "last_seen_ago_s");
@@ -425,6 +439,9 @@ std::string clients(const std::vector<ctl::Record>& recs, const TableOptions& op
     rows.push_back({str(r, "address"), or_dash(str(r, "requests")), or_dash(str(r, "answered")),
                     or_dash(str(r, "limited")), or_dash(str(r, "kod")), or_dash(str(r, "denied")),
                     last ? fmt_age(*last) : "-", first});
+    if (tenants) {
+      rows.back().insert(rows.back().begin(), or_dash(str(r, "tenant")));
+    }
   }
   return out + format_table(cols, rows, opt.max_width);
 }
@@ -438,9 +455,9 @@ std::string tenants(const std::vector<ctl::Record>& recs, const TableOptions& op
         "or KoD DENY); Limited: by its rate limit (dropped or KoD RATE); Clients: clients\n"
         "remembered (of the capacity). 'tr7ntpc --json tenants' has every counter.\n";
   }
-  std::vector<Column> cols{{"Name", false, true, 6},      {"Netns", false, true, 6},     {"Listen", false, true, 12},
-                           {"State", false, true, 6},     {"Requests", true, false, 1},  {"Answered", true, false, 1},
-                           {"Denied", true, false, 1},    {"Limited", true, false, 1},   {"Clients", true, false, 1}};
+  std::vector<Column> cols{{"Name", false, true, 6},   {"Netns", false, true, 6},    {"Listen", false, true, 12},
+                           {"State", false, true, 6},  {"Requests", true, false, 1}, {"Answered", true, false, 1},
+                           {"Denied", true, false, 1}, {"Limited", true, false, 1},  {"Clients", true, false, 1}};
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     rows.push_back({str(r, "name"), or_dash(str(r, "netns")), or_dash(str(r, "listen")), or_dash(str(r, "state")),
@@ -459,8 +476,11 @@ std::string audit_tail(const std::vector<ctl::Record>& recs, const TableOptions&
         "reload, ntp (the clock discipline) or start; Command; Result: ok or why refused.\n"
         "'tr7ntpc --json audit tail' has the before and after of each change.\n";
   }
-  std::vector<Column> cols{{"Time", false, false, 19},   {"UID", true, false, 1}, {"Via", false, false, 1},
-                           {"Command", false, true, 16}, {"Result", false, true, 16}};
+  std::vector<Column> cols{{"Time", false, false, 19},
+                           {"UID", true, false, 1},
+                           {"Via", false, false, 1},
+                           {"Command", false, true, 16},
+                           {"Result", false, true, 16}};
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : recs) {
     std::string t = local(str(r, "time_utc"), ctx);
@@ -469,6 +489,79 @@ std::string audit_tail(const std::vector<ctl::Record>& recs, const TableOptions&
       t = t.substr(0, 19);
     }
     rows.push_back({t, or_dash(str(r, "uid")), or_dash(str(r, "via")), str(r, "command"), str(r, "result")});
+  }
+  return out + format_table(cols, rows, opt.max_width);
+}
+
+std::string peers(const std::vector<ctl::Record>& recs, const TableOptions& opt) {
+  std::string out;
+  if (opt.verbose) {
+    out +=
+        "Peers are monitored only: never selected or combined. State: ok (measured),\n"
+        "unreachable, resolving, unsynchronised (it answers LI=3), refused (bad replies).\n"
+        "Offset: peer - us (+: our clock is behind it), from the sample with the shortest\n"
+        "round trip of the last 8; Delay: its round trip; D: '!' beyond peer_max_offset.\n";
+  }
+  std::vector<Column> cols{{"Name/IP address", false, true, 15},
+                           {"State", false, false, 5},
+                           {"Stratum", true, false, 1},
+                           {"Poll", true, false, 1},
+                           {"Reach", true, false, 1},
+                           {"LastRx", true, false, 1},
+                           {"Offset", true, false, 1},
+                           {"Delay", true, false, 1},
+                           {"D", false, false, 1}};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : recs) {
+    std::string addr = str(r, "address");
+    std::string shown = opt.numeric && !addr.empty() ? addr : str(r, "name");
+    auto off = num(r, "offset_s");
+    auto del = num(r, "delay_s");
+    auto age = num(r, "last_rx_ago_s");
+    rows.push_back({host_port(shown, str(r, "port")), str(r, "state"), or_dash(str(r, "stratum")),
+                    or_dash(str(r, "poll")), or_dash(str(r, "reach")), age ? fmt_age(*age) : "-",
+                    off ? fmt_offset(*off) : "-", del ? fmt_time(*del) : "-", str(r, "disagrees") == "yes" ? "!" : ""});
+  }
+  return out + format_table(cols, rows, opt.max_width);
+}
+
+// A value with its unit: seconds and ppm as the other tables show them.
+std::string with_unit(const std::string& v, const std::string& unit, bool sign) {
+  if (!ctl::is_json_number(v)) {
+    return or_dash(v);
+  }
+  double d = std::strtod(v.c_str(), nullptr);
+  if (unit == "s") {
+    return sign ? fmt_offset(d) : fmt_time(d);
+  }
+  if (unit == "ppm") {
+    return fmt_ppm(d).substr(d >= 0 ? 1 : 0) + "ppm";
+  }
+  return fmt_plain(v);
+}
+
+std::string alerts(const std::vector<ctl::Record>& recs, const TableOptions& opt, LocalTimeFn local, const void* ctx) {
+  std::string out;
+  if (opt.verbose) {
+    out +=
+        "Alert: the condition; Subject: the peer or tenant it is about; State: firing, or\n"
+        "resolved (the last ones); Sev: warning or critical; Value and Limit: what was seen\n"
+        "and the threshold; Since: when it fired (resolved: when it ended); Message.\n";
+  }
+  std::vector<Column> cols{{"Alert", false, false, 5},  {"Subject", false, true, 7}, {"State", false, false, 5},
+                           {"Sev", false, false, 3},    {"Value", true, false, 1},   {"Limit", true, false, 1},
+                           {"Since", false, false, 19}, {"Message", false, true, 10}};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : recs) {
+    std::string state = str(r, "state");
+    std::string t = local(str(r, state == "resolved" ? "resolved_utc" : "fired_utc"), ctx);
+    if (t.size() > 19 && t[10] == ' ') {
+      t = t.substr(0, 19);
+    }
+    std::string unit = str(r, "unit");
+    rows.push_back({str(r, "alert"), or_dash(str(r, "subject")), state,
+                    str(r, "severity") == "critical" ? "crit" : "warn", with_unit(str(r, "value"), unit, true),
+                    with_unit(str(r, "threshold"), unit, false), t, str(r, "message")});
   }
   return out + format_table(cols, rows, opt.max_width);
 }
@@ -533,9 +626,10 @@ std::string tracking(const ctl::Record& r, const TableOptions& opt, LocalTimeFn 
   std::string state = str(r, "state");
   std::string sync = str(r, "synchronised");
   // "local" serves time although no source synchronised it: say which it is.
-  line("State", or_dash(state) + (state == "synchronised" || sync.empty() ? ""
-                                  : sync == "yes"                        ? " (serving as synchronised)"
-                                                                         : " (not synchronised)") +
+  line("State", or_dash(state) +
+                    (state == "synchronised" || sync.empty() ? ""
+                     : sync == "yes"                         ? " (serving as synchronised)"
+                                                             : " (not synchronised)") +
                     ", clock " + or_dash(str(r, "clock_mode")));
   std::string held = str(r, "held_id");
   if (held.empty()) {
@@ -565,7 +659,8 @@ std::optional<std::string> people_report(const std::string& command, const std::
     return tracking(records[0], opt, local, ctx);
   }
   bool table = command == "sources" || command == "sourcestats" || command == "selectdata" || command == "authdata" ||
-               command == "clients" || command == "tenants" || command == "audit tail";
+               command == "clients" || command == "tenants" || command == "audit tail" || command == "alerts" ||
+               command == "peers";
   if (!table) {
     return std::nullopt;
   }
@@ -589,6 +684,12 @@ std::optional<std::string> people_report(const std::string& command, const std::
   }
   if (command == "tenants") {
     return tenants(records, opt);
+  }
+  if (command == "alerts") {
+    return alerts(records, opt, local, ctx);
+  }
+  if (command == "peers") {
+    return peers(records, opt);
   }
   return audit_tail(records, opt, local, ctx);
 }

@@ -453,13 +453,31 @@ std::vector<Alert> Model::alerts(Now now) const {
   }
   if (m_last) {
     const Snapshot& s = *m_last;
+    // The daemon's own alerts when it has them: then tr7top's thresholds (offset,
+    // frequency, too few sources, held correction, unsynchronised) stay quiet.
+    bool daemon_alerts = s.alerts && s.alerts->has_value();
+    if (daemon_alerts) {
+      for (const auto& d : **s.alerts) {
+        if (!d.firing) {
+          continue;
+        }
+        std::string since;
+        if (!d.fired.is_zero()) {
+          since = " for " + format_duration(diff_s(now.real, d.fired));
+        }
+        add(d.severity == "critical" ? Severity::Critical : Severity::Warning,
+            d.alert + (d.subject.empty() ? "" : " (" + d.subject + ")") + since + ": " + d.message);
+      }
+    } else if (s.alerts) {
+      add(Severity::Info, "alerts: " + s.alerts->error().text);
+    }
     std::string state;
     if (!s.tracking) {
       add(Severity::Critical, "tracking: " + s.tracking.error().text);
     } else {
       const auto& t = *s.tracking;
       state = t.state;
-      if (t.held) {
+      if (t.held && !daemon_alerts) {
         std::string id = std::to_string(t.held->id);
         std::string since;
         if (!t.held->since.is_zero()) {
@@ -470,16 +488,18 @@ std::vector<Alert> Model::alerts(Now now) const {
       }
       if (t.state == "holdover") {
         add(Severity::Warning, "holdover: no usable source, the clock runs on its last frequency");
-      } else if (!t.synchronised) {
+      } else if (!t.synchronised && !daemon_alerts) {
         add(Severity::Critical, "not synchronised");
       }
-      if (std::isfinite(t.offset_s) && std::fabs(t.offset_s) > m_th.offset_s) {
+      if (daemon_alerts) {
+        // The daemon's thresholds apply.
+      } else if (std::isfinite(t.offset_s) && std::fabs(t.offset_s) > m_th.offset_s) {
         add(Severity::Warning,
             "offset " + format_offset(t.offset_s) + " beyond " + format_time(m_th.offset_s) + " threshold");
       } else if (!std::isfinite(t.offset_s)) {
         add(Severity::Warning, "offset is not a number");
       }
-      if (std::isfinite(t.freq_ppm) && std::fabs(t.freq_ppm) > m_th.drift_ppm) {
+      if (!daemon_alerts && std::isfinite(t.freq_ppm) && std::fabs(t.freq_ppm) > m_th.drift_ppm) {
         char thr[32];
         std::snprintf(thr, sizeof thr, "%gppm", m_th.drift_ppm);
         add(Severity::Warning, "frequency " + format_ppm(t.freq_ppm) + " beyond " + thr + " threshold");
@@ -499,7 +519,7 @@ std::vector<Alert> Model::alerts(Now now) const {
         } else {
           add(Severity::Warning, "no NTP sources");
         }
-      } else if (usable < m_th.min_sources) {
+      } else if (usable < m_th.min_sources && !daemon_alerts) {
         add(Severity::Warning, "too few sources: " + std::to_string(usable) + " of " + std::to_string(v.size()) +
                                    " usable, " + std::to_string(m_th.min_sources) + " wanted");
       }

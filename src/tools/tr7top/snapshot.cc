@@ -241,6 +241,30 @@ Result<ZoneInfo> parse_zone(const ctl::Record& r) {
   return done(f, std::move(z));
 }
 
+Result<DaemonAlert> parse_daemon_alert(const ctl::Record& r) {
+  Fields f(r);
+  DaemonAlert a;
+  std::string state;
+  f.str("alert", a.alert);
+  f.str("subject", a.subject);
+  f.str("state", state);
+  f.str("severity", a.severity);
+  f.str("message", a.message);
+  if (const std::string* t = ctl::find(r, "fired_utc"); t && !t->empty()) {
+    if (auto ts = ctl::parse_rfc3339(*t)) {
+      a.fired = *ts;
+    }
+  }
+  if (a.alert.empty() || (state != "firing" && state != "resolved")) {
+    return unexpected(std::string("alerts reply without alert or state"));
+  }
+  a.firing = state == "firing";
+  a.alert = clean(a.alert, 40);
+  a.subject = clean(a.subject, 64);
+  a.message = clean(a.message, 200);
+  return done(f, std::move(a));
+}
+
 const char* query_line(Query q) {
   switch (q) {
     case Query::Help:
@@ -255,6 +279,8 @@ const char* query_line(Query q) {
       return "tenants";
     case Query::Timezone:
       return "timezone get";
+    case Query::Alerts:
+      return "alerts";
   }
   return "help";
 }
@@ -269,6 +295,9 @@ std::string Conversation::start_cycle() {
   m_pending.insert(m_pending.end(), {Query::Tracking, Query::Sources, Query::ServerStats, Query::Timezone});
   if (m_ask_tenants) {
     m_pending.push_back(Query::Tenants);
+  }
+  if (m_ask_alerts) {
+    m_pending.push_back(Query::Alerts);
   }
   std::string text;
   for (Query q : m_pending) {
@@ -376,6 +405,9 @@ void Conversation::on_reply(ctl::Reply&& r, std::vector<Event>& out) {
           if (c && *c == "tenants") {
             m_ask_tenants = true;
           }
+          if (c && *c == "alerts") {
+            m_ask_alerts = true;
+          }
         }
       }
       break;
@@ -439,6 +471,28 @@ void Conversation::on_reply(ctl::Reply&& r, std::vector<Event>& out) {
         }
         if (ok) {
           m_cur.tenants = std::move(v);
+        }
+      }
+      break;
+    case Query::Alerts:
+      if (!r.ok && r.error.code == ctl::ErrCode::UnknownCommand) {
+        m_ask_alerts = false;
+      } else if (!records) {
+        m_cur.alerts = unexpected(records.error());
+      } else {
+        std::vector<DaemonAlert> v;
+        bool ok = true;
+        for (const auto& rec : *records) {
+          auto a = parse_daemon_alert(rec);
+          if (!a) {
+            m_cur.alerts = unexpected(bad_reply(a.error()));
+            ok = false;
+            break;
+          }
+          v.push_back(std::move(*a));
+        }
+        if (ok) {
+          m_cur.alerts = std::move(v);
         }
       }
       break;

@@ -7,7 +7,7 @@
 //
 // One refresh sends its commands pipelined; the replies come back in order
 // (tr7ntp-control(7)). The first refresh on a connection also asks `help`, to learn
-// which optional commands this daemon has (`tenants`): asking an unknown command would
+// which optional commands this daemon has (`tenants`, `alerts`): asking an unknown command would
 // be a "bad request" in the daemon's log every time. Field names are those of ctl/status.h
 // and the daemon's serverstats/timezone replies; missing fields keep their defaults (an
 // older or newer daemon), malformed values make that reply an error.
@@ -49,6 +49,16 @@ struct ZoneInfo {
   std::string abbreviation;
 };
 
+// One alert of the daemon's `alerts` (firing or resolved).
+struct DaemonAlert {
+  std::string alert;    // "no_source", ...
+  std::string subject;  // peer or tenant, "" otherwise
+  bool firing = false;
+  std::string severity;  // "warning", "critical"
+  std::string message;
+  core::Timestamp fired;
+};
+
 // A reply that did not come (as expected): shown instead of the data.
 struct ReplyError {
   ctl::ErrCode code = ctl::ErrCode::Failed;
@@ -65,6 +75,8 @@ struct Snapshot {
   // nullopt: the daemon has no `tenants` command (or none configured).
   std::optional<Part<std::vector<ServerCounters>>> tenants;
   std::optional<ZoneInfo> zone;  // nullopt when `timezone get` failed
+  // nullopt: the daemon has no `alerts` command (then tr7top's own thresholds alert).
+  std::optional<Part<std::vector<DaemonAlert>>> alerts;
 };
 
 // Record -> value parsers (exposed for the tests).
@@ -72,9 +84,10 @@ Result<ctl::TrackingStatus> parse_tracking(const ctl::Record& r);
 Result<ctl::SourceStatus> parse_source(const ctl::Record& r);
 Result<ServerCounters> parse_server_counters(const ctl::Record& r);
 Result<ZoneInfo> parse_zone(const ctl::Record& r);
+Result<DaemonAlert> parse_daemon_alert(const ctl::Record& r);
 
 // The command lines of one refresh.
-enum class Query : uint8_t { Help, Tracking, Sources, ServerStats, Tenants, Timezone };
+enum class Query : uint8_t { Help, Tracking, Sources, ServerStats, Tenants, Timezone, Alerts };
 const char* query_line(Query q);  // "tracking", ...
 
 // The client side of one connection.
@@ -100,6 +113,8 @@ class Conversation {
   // Whether `tenants` is asked: the daemon's `help` lists it (and it did not answer
   // "unknown command" after all).
   bool asks_tenants() const { return m_ask_tenants; }
+  // Whether `alerts` is asked (the daemon's `help` lists it).
+  bool asks_alerts() const { return m_ask_alerts; }
 
   // Bytes from the socket. Returns what they completed.
   std::vector<Event> feed(std::string_view bytes);
@@ -114,6 +129,7 @@ class Conversation {
   std::string m_version;
   bool m_need_help = true;  // the first refresh asks `help`
   bool m_ask_tenants = false;
+  bool m_ask_alerts = false;
   ctl::ReplyReader m_reader;
   std::vector<Query> m_pending;  // sent and not yet answered, in order
   Snapshot m_cur;
