@@ -229,6 +229,11 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   // such as clknetsim, which runs the one-process daemon, cannot emulate it).
   m_clock_watch = std::make_unique<ClockWatch>(
       m_base.get(), [this](const core::ClockJump& j) { on_clock_jump(j); }, m_opt.helper != nullptr);
+  m_peers = std::make_unique<PeerMonitor>(m_base.get(), m_clock, m_cfg.sources.peers, m_precision);
+  // Their sockets come from where the NTP client's do (the helper under privilege separation).
+  m_peers->set_sockets([this](int family) { return m_client->open_client_socket(family, ""); });
+  setup_alerts();
+  setup_history();
 }
 
 void Worker::on_clock_jump(const core::ClockJump& j) {
