@@ -126,7 +126,7 @@ AuditFile::AuditFile(sys::Fd dir, uint64_t max_bytes, unsigned keep)
     : m_dir(std::move(dir)), m_max_bytes(max_bytes), m_keep(keep == 0 ? 1 : keep) {}
 
 Result<void> AuditFile::open() {
-  int fd = openat(m_dir.get(), k_audit_name, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+  int fd = openat(m_dir.get(), k_audit_name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
   if (fd < 0) {
     return unexpected(errno_text(std::string("cannot open ") + k_audit_dir + "/" + k_audit_name));
   }
@@ -135,17 +135,24 @@ Result<void> AuditFile::open() {
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return unexpected(std::string(k_audit_dir) + "/" + k_audit_name + " is not a regular file");
   }
-  cut_torn_line(fd, st.st_size);
+  if (st.st_size > 0) {
+    // Read through a second, read-only descriptor (the helper's filter lets it open the
+    // audit log for appending only).
+    sys::Fd rd(openat(m_dir.get(), k_audit_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    if (rd.valid()) {
+      cut_torn_line(rd.get(), fd, st.st_size);
+    }
+  }
   m_fd = std::move(f);
   return {};
 }
 
-void AuditFile::cut_torn_line(int fd, off_t size) {
+void AuditFile::cut_torn_line(int rd, int wr, off_t size) {
   // A crash in the middle of a write leaves a last line without its newline: cut it off,
   // so the next record is not glued to it (the chain goes on from the last whole record).
   off_t pos = size;
   char c = 0;
-  if (pos == 0 || pread(fd, &c, 1, pos - 1) != 1 || c == '\n') {
+  if (pos == 0 || lseek(rd, pos - 1, SEEK_SET) < 0 || read(rd, &c, 1) != 1 || c == '\n') {
     return;
   }
   std::string chunk;
@@ -153,7 +160,7 @@ void AuditFile::cut_torn_line(int fd, off_t size) {
     size_t want = static_cast<size_t>(std::min<off_t>(pos, 65536));
     pos -= static_cast<off_t>(want);
     chunk.assign(want, '\0');
-    if (pread(fd, chunk.data(), want, pos) != static_cast<ssize_t>(want)) {
+    if (lseek(rd, pos, SEEK_SET) < 0 || read(rd, chunk.data(), want) != static_cast<ssize_t>(want)) {
       return;
     }
     size_t nl = chunk.rfind('\n');
@@ -162,7 +169,7 @@ void AuditFile::cut_torn_line(int fd, off_t size) {
       break;
     }
   }
-  if (ftruncate(fd, pos) == 0) {
+  if (ftruncate(wr, pos) == 0) {
     log_warn("audit log: %lld bytes of a torn last line (an interrupted write) cut off",
              static_cast<long long>(size - pos));
   }

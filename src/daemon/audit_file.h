@@ -56,7 +56,7 @@ class AuditFile {
 
  private:
   Result<void> rotate();
-  static void cut_torn_line(int fd, off_t size);
+  static void cut_torn_line(int rd, int wr, off_t size);
 
   sys::Fd m_dir;
   sys::Fd m_fd;

@@ -160,7 +160,8 @@ void load_helper_filter(bool clock_control, pid_t worker, int audit_dirfd) {
   f.allow_if("setns", {SysArg{1, SCMP_CMP_EQ, CLONE_NEWNET}});
   if (audit_dirfd >= 0) {
     // The audit log (audit_file.h): created and appended to, rotated by rename, all in
-    // its own directory only; never truncated.
+    // its own directory only; ftruncate only to cut a torn last line (an interrupted
+    // write) off at open, on the descriptor just opened for appending.
     auto dirfd = static_cast<uint64_t>(audit_dirfd);
     f.allow_if("openat",
                {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND,
@@ -169,6 +170,7 @@ void load_helper_filter(bool clock_control, pid_t worker, int audit_dirfd) {
     f.allow_if("renameat2", {SysArg{0, SCMP_CMP_EQ, dirfd}, SysArg{2, SCMP_CMP_EQ, dirfd}});
     f.allow_if("unlinkat", {SysArg{0, SCMP_CMP_EQ, dirfd}});  // the clock budget's stale temporary file
     f.allow("fsync");
+    f.allow("ftruncate");
   }
   f.allow("bind");
   f.allow("signalfd4");

@@ -62,6 +62,7 @@ start_tr7ntpd vip "[daemon]
 clock = none
 [server]
 listen = 127.0.0.1:$pv, 10.77.0.1:$pv
+allow = 10.77.0.0/24
 local_stratum = 5" ip netns exec "$ns"
 check "the start goes on without the VIP (IP_FREEBIND), saying so" grep -q "10.77.0.1:$pv is not on this host" "$T_DIR/vip.log"
 ip -n "$ns" addr add 10.77.0.1/32 dev lo
