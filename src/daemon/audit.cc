@@ -88,21 +88,6 @@ off_t scan_back(int fd, const std::function<bool(std::string_view)>& stop) {
   return torn < 0 ? 0 : torn;
 }
 
-std::optional<core::ChainState> last_sealed(int fd, off_t* torn = nullptr) {
-  std::optional<core::ChainState> found;
-  off_t t = scan_back(fd, [&found](std::string_view line) {
-    if (auto l = core::check_record(line)) {
-      found = core::ChainState{l->seq, l->hash};
-      return true;
-    }
-    return false;
-  });
-  if (torn) {
-    *torn = t;
-  }
-  return found;
-}
-
 std::string rotated_name(unsigned i) { return std::string(k_audit_file) + "." + std::to_string(i); }
 
 }  // namespace
