@@ -311,11 +311,11 @@ std::string CtlService::metrics_text(ctl::MetricsFormat f) const {
     in.ctl_bad_requests = m_server->stats().bad_requests;
   }
   in.audit_records = m_audit.records();
-  AuthStats a = m_daemon.auth_stats();
-  in.nts_ke_completed = a.ke.completed;
-  in.nts_ke_errors = a.ke.errors_sent;
-  in.nts_ke_failed = a.ke.failed;
-  in.nts_ke_refused = a.ke.refused;
+  AuthStats auth = m_daemon.auth_stats();
+  in.nts_ke_completed = auth.ke.completed;
+  in.nts_ke_errors = auth.ke.errors_sent;
+  in.nts_ke_failed = auth.ke.failed;
+  in.nts_ke_refused = auth.ke.refused;
   in.audit_write_failures = m_audit.write_failures();
   for (const auto& p : m_daemon.peers()) {
     in.peers.push_back(ctl::MetricsInput::Peer{p.name + (p.port == 123 ? "" : ":" + std::to_string(p.port)), p.measured,
