@@ -387,9 +387,11 @@ void ClientService::send_request(Member& m, double mono) {
   // routes; in another namespace the kernel of this one cannot tell, and it stays unknown).
   // The request's own socket is connected to the source for it (it receives from the
   // source only, as it should).
+  bool connected = false;
   if (m.netns.empty()) {
     auto me = sys::source_address_for(fd.get(), m.addr);
     m_client->set_local_refid(m.id, me ? core::refid_of(*me) : 0);
+    connected = me.has_value();
   }
   try {
     sys::UdpOptions uo;
@@ -410,7 +412,11 @@ void ClientService::send_request(Member& m, double mono) {
   }
   // T1 as late as possible, just before the send.
   core::Timestamp t1 = m_clock.now();
-  if (sendto(fd.get(), wire, wire_len, 0, reinterpret_cast<sockaddr*>(&ss), len) != static_cast<ssize_t>(wire_len)) {
+  // A connected socket sends without an address (some stacks, clknetsim's among them,
+  // refuse one: EISCONN).
+  ssize_t sent = connected ? send(fd.get(), wire, wire_len, 0)
+                           : sendto(fd.get(), wire, wire_len, 0, reinterpret_cast<sockaddr*>(&ss), len);
+  if (sent != static_cast<ssize_t>(wire_len)) {
     ++m_stats.send_errors;
     log_debug("send to %s: %s", m.addr.to_string().c_str(), std::strerror(errno));
     return;

@@ -114,9 +114,10 @@ namespace {
 
 [[noreturn]] void sys_fail(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
-// Gives every entry directly in `dirfd` that root owns to uid:gid (not following links).
-// Returns how many it changed.
-int chown_root_entries(int dirfd, const std::string& path, uid_t uid, gid_t gid) {
+// Gives every entry in `dirfd` that root owns to uid:gid (not following links), and
+// those of its subdirectories (the history's, say; down to `depth` levels) except the
+// audit directory, which prepare_audit_dir() keeps root's. Returns how many it changed.
+int chown_root_entries(int dirfd, const std::string& path, uid_t uid, gid_t gid, int depth = 2) {
   int fd = dup(dirfd);
   if (fd < 0) {
     sys_fail("state_dir " + path);
@@ -133,7 +134,16 @@ int chown_root_entries(int dirfd, const std::string& path, uid_t uid, gid_t gid)
       continue;
     }
     struct stat st {};
-    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != 0) {
+    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      continue;
+    }
+    if (S_ISDIR(st.st_mode) && depth > 0 && std::strcmp(e->d_name, "audit") != 0) {
+      sys::Fd sub(openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub.valid()) {
+        changed += chown_root_entries(sub.get(), path + "/" + e->d_name, uid, gid, depth - 1);
+      }
+    }
+    if (st.st_uid != 0) {
       continue;
     }
     if (fchownat(dirfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {

@@ -68,15 +68,17 @@ jq -e '(.offset | fabs) < 0.01 and .delay >= 0 and .delay < 0.05 and .server_tim
   pass "offset and delay sane" || fail "offset/delay: $r"
 # Precision field is the measured one (a negative power of two).
 jq -e '.precision < -10 and .precision > -31' <<<"$r" >/dev/null && pass "precision measured" || fail "precision: $r"
-# Mode 1, 2, 4-7 get silence.
-for m in 1 2 4 5 6 7; do
+# Mode 1 (symmetric active: an HA peer) gets a mode-2 reply; 2, 4-7 get silence.
+r=$($NTPPROBE query 127.0.0.1 "$p2" --mode 1 --timeout 0.5) && jq -e '.mode == 2' <<<"$r" >/dev/null &&
+  pass "mode 1 answered with mode 2" || fail "mode 1: $r"
+for m in 2 4 5 6 7; do
   $NTPPROBE query 127.0.0.1 "$p2" --mode $m --timeout 0.5 >/dev/null && fail "mode $m answered" || pass "mode $m silent"
 done
 
 # --- statistics
 s=$(stats_of "$LOCAL_PID" "$T_DIR/local.log")
-[ "$(stat_value "$s" answered)" = 5 ] && pass "stats: answered=5" || fail "stats answered: $s"
-[ "$(stat_value "$s" bad_mode)" = 6 ] && pass "stats: bad_mode=6" || fail "stats bad_mode: $s"
+[ "$(stat_value "$s" answered)" = 6 ] && pass "stats: answered=6" || fail "stats answered: $s"
+[ "$(stat_value "$s" bad_mode)" = 5 ] && pass "stats: bad_mode=5" || fail "stats bad_mode: $s"
 [ "$(stat_value "$s" received)" = 11 ] && pass "stats: received=11" || fail "stats received: $s"
 
 # --- reload: a bad file is refused whole; a good one applies (allow list)
