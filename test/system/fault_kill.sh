@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fault injection (issue 19): kill -9 of the worker or the helper (at random) at random
 # moments while the drift file (every 20 ms), the runtime state and the audit log (each
-# change) are being written, FAULT_KILLS times (default 100 here; `make fault` runs 1000).
+# change) are being written, FAULT_KILLS times (default 40 here, within the suite's time; `make fault` runs 1000).
 # After each kill every file parses, nothing is half-written, every acknowledged change
 # is in the audit trail, and the next start is clean (faultkill.py says how).
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +10,7 @@ require_cmd setpriv python3
 "$TR7NTPD" --version | grep -q "test hooks" || skip "not a test-hooks build (configure --enable-test-hooks)"
 ensure_test_user
 TR7_PRIVSEP=1
-kills=${FAULT_KILLS:-100}
+kills=${FAULT_KILLS:-40}
 
 port=$(free_port)
 up=$(free_port)
