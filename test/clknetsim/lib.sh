@@ -54,6 +54,7 @@ CS_SERVER_REF="local stratum 1"                # the servers' reference (a refcl
 CS_TR7_DISCIPLINE=""                           # more tr7ntpd [discipline] lines
 CS_START_DATE=1800000000                       # the simulated time at start (after the build)
 CS_CHRONYD_ENV=""                              # more environment for the chronyd servers
+CS_CHRONYD_PRELOAD=""                          # a preload for the chronyd servers (leapshim.so)
 
 cs_client_node() { echo $((CS_SERVERS + 1)); }
 
@@ -97,7 +98,7 @@ cs_start_chronyd() {
   printf 'pidfile %s/pid\n%s\n' "$d" "$conf" >"$d/chrony.conf"
   local user=()
   [ "$(id -u)" -ne 0 ] || user=(-u root)  # as root, no drop to _chrony (its dirs are ours)
-  CS_ENV="$CS_CHRONYD_ENV" CS_PRELOAD="" cs_start "$node" chronyd -d "${user[@]}" -f "$d/chrony.conf"
+  CS_ENV="$CS_CHRONYD_ENV" CS_PRELOAD="${CS_CHRONYD_PRELOAD:+$CS_CHRONYD_PRELOAD:}" cs_start "$node" chronyd -d "${user[@]}" -f "$d/chrony.conf"
 }
 
 cs_start_client() {
@@ -195,16 +196,19 @@ cs_leap_zone() {
   zic -d "$dir" -L "$dir/leapseconds" "$dir/zone" || { echo "zic failed"; exit 77; }
 }
 
-# cs_leap_check: the client armed the leap second and saw it applied (tr7ntpd's log).
+# cs_leap_check [insertion|deletion]: the client armed that leap second and saw it applied
+# (tr7ntpd's log: "leap second insertion armed ...", "leap second applied (-1 s)"; a
+# deletion is applied as +1 s).
 cs_leap_check() {
   [ -n "${CS_BENCH:-}" ] && return 0
   [ "$CS_CLIENT" = tr7ntpd ] || return 0
-  local c
+  local c kind=${1:-insertion} delta
   c=$(cs_client_node)
-  if grep -q "leap second.*armed\|armed.*leap" "$CS_DIR/log.$c" && grep -qi "leap second.*applied\|applied.*leap" "$CS_DIR/log.$c"; then
-    echo "ok   leap second armed and applied"
+  [ "$kind" = insertion ] && delta="-1 s" || delta="+1 s"
+  if grep -q "leap second $kind armed" "$CS_DIR/log.$c" && grep -qF "leap second applied ($delta)" "$CS_DIR/log.$c"; then
+    echo "ok   leap second ($kind) armed and applied"
   else
-    echo "FAIL leap second not armed and applied:"
+    echo "FAIL leap second ($kind) not armed and applied:"
     grep -i leap "$CS_DIR/log.$c" | head -5
     CS_FAIL=1
   fi
