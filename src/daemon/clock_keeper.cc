@@ -1,5 +1,6 @@
 #include "daemon/clock_keeper.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -100,8 +101,10 @@ core::StartupClockPlan startup_clock_check(core::Timestamp system_now, core::Tim
 ClockKeeper::ClockKeeper(event_base* base, const StateDir& dir, NowFn now, SyncedFn synced, RtcWriteFn write_rtc)
     : m_dir(dir), m_now(std::move(now)), m_synced(std::move(synced)), m_write_rtc(std::move(write_rtc)) {
   if (base != nullptr) {
+    // One-shot, armed for the next due save or RTC write while synchronised (poke() arms it
+    // when the sync state changes): no periodic wake-up of an idle daemon.
     m_timer = std::make_unique<sys::Callback>(
-        base, -1, EV_PERSIST, [this](evutil_socket_t, short) { tick(static_cast<double>(sys::monotonic_ns()) / 1e9); });
+        base, -1, 0, [this](evutil_socket_t, short) { tick(static_cast<double>(sys::monotonic_ns()) / 1e9); });
     m_timer->add(k_keeper_tick_s);
   }
 }
@@ -123,9 +126,15 @@ bool ClockKeeper::save_if_synced() {
   return true;
 }
 
+void ClockKeeper::poke() {
+  if (m_timer && !m_timer->pending()) {
+    tick(static_cast<double>(sys::monotonic_ns()) / 1e9);
+  }
+}
+
 void ClockKeeper::tick(double mono_s) {
   if (!m_synced()) {
-    return;
+    return;  // poke() looks again when the sync state changes
   }
   if (!m_last_save_s || mono_s - *m_last_save_s >= k_save_interval_s) {
     if (save_if_synced()) {
@@ -142,6 +151,13 @@ void ClockKeeper::tick(double mono_s) {
       ++m_rtc_failures;
       log_warn("writing the RTC failed: %s", r.error().c_str());
     }
+  }
+  if (m_timer) {
+    double next = m_last_save_s ? *m_last_save_s + k_save_interval_s - mono_s : k_keeper_tick_s;
+    if (m_write_rtc) {
+      next = std::min(next, m_last_rtc_s ? *m_last_rtc_s + k_rtc_interval_s - mono_s : k_keeper_tick_s);
+    }
+    m_timer->add(std::max(next, 1.0));
   }
 }
 

@@ -52,6 +52,8 @@ class ClockKeeper {
 
   // The periodic work; `mono_s` is a monotonic time in seconds.
   void tick(double mono_s);
+  // The sync state may have changed: looks now unless a look is already scheduled.
+  void poke();
   // Saves the clock now if it is synchronised (at exit). Returns true if saved.
   bool save_if_synced();
 

@@ -17,9 +17,6 @@ namespace tr7::daemon {
 
 namespace {
 
-// Without the kernel's notice (one-process daemon, no timerfd): how often to look.
-constexpr double k_slow_tick_s = 60.0;
-
 int64_t read_ns(clockid_t id, bool& ok) {
   timespec ts{};
   ok = clock_gettime(id, &ts) == 0;
@@ -68,14 +65,13 @@ ClockWatch::ClockWatch(event_base* base, OnJump on_jump, bool cancel_on_set) : m
   if (cancel_on_set) {
     m_timerfd.reset(timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC));
     if (!m_timerfd.valid()) {
-      log_debug("clock watch: timerfd_create: %s (checking every %.0f s)", std::strerror(errno), k_slow_tick_s);
+      log_debug("clock watch: timerfd_create: %s (checking at the NTP client's events)", std::strerror(errno));
     }
   }
   if (!m_timerfd.valid()) {
-    // No notice from the kernel: a slow look. REALTIME - MONOTONIC moves only with a step
-    // (slews and frequency changes move both clocks), so a long interval raises no false
-    // alarm; it only delays the detection.
-    m_tick->add(k_slow_tick_s);
+    // No notice from the kernel: the caller's looks only (check()). REALTIME - MONOTONIC
+    // moves only with a step (slews and frequency changes move both clocks), so however
+    // long between two looks, no false alarm: only a later detection.
     return;
   }
   // The kernel cancels the timer when the real-time clock is set, and also on a resume from

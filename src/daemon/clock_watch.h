@@ -2,7 +2,8 @@
 // (core/clock_jump.h), on the event loop: at once when the kernel says the clock was set
 // (a timerfd armed with TFD_TIMER_CANCEL_ON_SET, which a resume from suspend also
 // cancels; only where asked, since a simulator such as clknetsim cannot emulate it), and
-// otherwise with a look every minute. No periodic wake-up when the timerfd works. What to do about a jump
+// otherwise whenever the caller looks (check(): the worker does at the NTP client's
+// events). No periodic wake-up of its own in either case. What to do about a jump
 // is the caller's (the worker discards the sources' samples and resynchronises).
 //
 // Test builds: TR7_TEST_CLOCK_JUMP_FILE names a file holding "REAL_S BOOT_S", seconds
@@ -26,9 +27,12 @@ class ClockWatch {
   // The daemon steps the real-time clock itself by delta_s (kernel clock mode).
   void expect_step(double delta_s) { m_detector.expect_step(delta_s); }
   uint64_t jumps() const { return m_jumps; }
+  // Looks now (three clock reads). The worker also calls it whenever the NTP client's
+  // state may have changed, which is where the kernel's notice is unavailable the only
+  // look: a jump is then seen at the next poll at the latest.
+  void check();
 
  private:
-  void check();
   void arm_cancel_on_set();
 
   core::ClockJumpDetector m_detector;

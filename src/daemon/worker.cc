@@ -184,7 +184,15 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   // the command socket can report it), and only then reported to systemd. No timer:
   // the client's own schedule covers the changes no packet brings (holdover bound, leap).
   m_client->set_on_change([this] {
+    // Where the kernel does not tell of a clock set (one process), the clock watch looks
+    // here: at the latest at the next poll.
+    if (m_clock_watch) {
+      m_clock_watch->check();
+    }
     publish_reference();
+    if (m_keeper) {
+      m_keeper->poke();
+    }
     // The alerts and the history look at the state when it may have changed (no timer
     // of their own wakes an idle daemon up).
     if (m_alerts) {
