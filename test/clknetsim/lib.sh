@@ -175,10 +175,17 @@ $CS_SERVER_CONF"
     # read before the first packet or 0.1 s adds a growing few hundred ns), so a T1
     # read at start-up was ~80 us late and the round trip came out negative. The
     # daemon's refusal is right for what it measured; the simulator's clock went back.
-    CS_REFUSED=$(awk -v off="$CS_OFFSET" '/refused:/ {
+    # Also not counted: a KoD or an unsynchronised server's reply (kod_*: a chronyd server
+    # on a reference clock answers stratum 0 until its clock is selected): it carries no
+    # time, and refusing it is right. The time is counted from the log's first line (its
+    # first second is the simulation's start; a run may cross midnight).
+    CS_REFUSED=$(awk '{
         split($1, a, "T"); split(a[2], h, ":"); sub("Z", "", h[3])
-        t = (h[1] - 8) * 3600 + h[2] * 60 + h[3] - off
-        if (t >= 0.1) n++ }
+        sod = h[1] * 3600 + h[2] * 60 + h[3]
+        if (!started) { first = sod; started = 1 }
+        t = sod - first; while (t < 0) t += 86400
+      }
+      /refused:/ && !/refused: kod_/ { if (t >= 0.1) n++ }
       END { print n + 0 }' "$CS_DIR/log.$c")
   fi
   echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL"
