@@ -543,13 +543,14 @@ void NtpClient::select_and_update(Timestamp now, double mono, const Entry* from)
     m_startup_done = true;
     event(Event::Synchronised, sel.offset_s);
   }
-  // The kernel learns what we serve, at every update (as chronyd does): estimated error
-  // from the same terms as the root dispersion's own, maximum error the root distance
-  // (with the correction still being slewed in).
+  // The kernel learns what we serve, at every update (as chronyd does). Estimated error:
+  // how far the clock's offset estimate may be off (the filter's own uncertainty and the
+  // sources' disagreement, plus what is still being slewed in), not one measurement's
+  // noise (est.jitter_s: the filter averages it away; the root dispersion keeps it as
+  // a bound). Maximum error: the root distance.
   ReferenceState served = reference(now);
   report_sync(served.synchronised,
-              std::sqrt(sel.jitter_s * sel.jitter_s + est.offset_var + est.jitter_s * est.jitter_s) +
-                  std::fabs(m_discipline.slew_remaining_s(now)),
+              std::sqrt(sel.jitter_s * sel.jitter_s + est.offset_var) + std::fabs(m_discipline.slew_remaining_s(now)),
               served.root_delay_s / 2 + served.root_dispersion_at(now));
   vote_leap(mono, now);
 }

@@ -153,11 +153,22 @@ void ClockKeeper::tick(double mono_s) {
     }
   }
   if (m_timer) {
-    double next = m_last_save_s ? *m_last_save_s + k_save_interval_s - mono_s : k_keeper_tick_s;
-    if (m_write_rtc) {
-      next = std::min(next, m_last_rtc_s ? *m_last_rtc_s + k_rtc_interval_s - mono_s : k_keeper_tick_s);
+    // Nothing to save without a state directory (no timer for it); a failed save or RTC
+    // write is retried a tick later (never sooner, however long ago the last success was).
+    std::optional<double> next;
+    auto due = [&](const std::optional<double>& last, double interval) {
+      double in = last && mono_s - *last < interval ? *last + interval - mono_s : k_keeper_tick_s;
+      next = next ? std::min(*next, in) : in;
+    };
+    if (m_dir.valid()) {
+      due(m_last_save_s, k_save_interval_s);
     }
-    m_timer->add(std::max(next, 1.0));
+    if (m_write_rtc) {
+      due(m_last_rtc_s, k_rtc_interval_s);
+    }
+    if (next) {
+      m_timer->add(std::max(*next, 1.0));
+    }
   }
 }
 

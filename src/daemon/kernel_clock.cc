@@ -5,10 +5,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+
+#include "daemon/log.h"
 
 namespace tr7::daemon {
 
@@ -140,7 +142,16 @@ tr7::Result<void> KernelClock::set_sync_status(bool synchronised, double est_err
   set.status = synchronised ? (tx.status & ~STA_UNSYNC) : (tx.status | STA_UNSYNC);
   set.esterror = std::lround(std::min(est_error_s, k_max_sync_error_s) * 1e6);
   set.maxerror = std::lround(max_error_s * 1e6);
-  return adjust(set, "set sync status");
+  auto r = adjust(set, "set sync status");
+  // What the kernel held before (maxerror grown by its 500 ppm since the last update)
+  // and holds now (adjtimex returns its state): the record the clknetsim suite checks
+  // against the simulated kernel's timex.
+  if (r) {
+    log_debug("kernel timex: was unsync=%d maxerror=%ld esterror=%ld, now unsync=%d maxerror=%ld esterror=%ld (us)",
+              (tx.status & STA_UNSYNC) ? 1 : 0, tx.maxerror, tx.esterror, (set.status & STA_UNSYNC) ? 1 : 0,
+              set.maxerror, set.esterror);
+  }
+  return r;
 }
 
 }  // namespace tr7::daemon

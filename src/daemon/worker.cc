@@ -1,6 +1,7 @@
 #include "daemon/worker.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -118,7 +119,16 @@ Worker::Worker(Config cfg, WorkerOptions opt)
   if (!m_base) {
     throw std::runtime_error("event_base_new failed");
   }
-  if (auto d = StateDir::open(m_cfg.daemon.state_dir)) {
+  // Privilege separation made the directory for the worker's user; in one process it may
+  // not exist yet: made here, before the drift file, the saved clock and the audit trail
+  // look for it (made later, they would all go without it until a restart).
+  auto d = StateDir::open(m_cfg.daemon.state_dir);
+  if (!d && d.error() == ENOENT && m_opt.helper == nullptr && !m_cfg.daemon.state_dir.empty() &&
+      mkdir(m_cfg.daemon.state_dir.c_str(), 0750) == 0) {
+    log_info("state_dir %s created", m_cfg.daemon.state_dir.c_str());
+    d = StateDir::open(m_cfg.daemon.state_dir);
+  }
+  if (d) {
     m_state_dir = std::move(*d);
   } else {
     log_debug("state_dir %s: %s", m_cfg.daemon.state_dir.c_str(), std::strerror(d.error()));

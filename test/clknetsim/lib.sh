@@ -182,13 +182,35 @@ $CS_SERVER_CONF"
     CS_REFUSED=$(awk '{
         split($1, a, "T"); split(a[2], h, ":"); sub("Z", "", h[3])
         sod = h[1] * 3600 + h[2] * 60 + h[3]
-        if (!started) { first = sod; started = 1 }
-        t = sod - first; while (t < 0) t += 86400
+        if (!started) { first = prev = sod; started = 1 }
+        if (sod < prev - 43200) day++  # past midnight (a step back is not)
+        prev = sod; t = sod + 86400 * day - first
       }
       /refused:/ && !/refused: kod_/ { if (t >= 0.1) n++ }
       END { print n + 0 }' "$CS_DIR/log.$c")
   fi
-  echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL"
+  # The simulated kernel's timex in the second half, as the client's adjtimex calls read it
+  # back at each update ("kernel timex: was ... now ..."; tr7ntpd only): updates where it
+  # was or was left STA_UNSYNC, the smallest maximum error and the RMS estimated error set.
+  CS_TIMEX_UPDATES=0 CS_TIMEX_UNSYNC=0 CS_MAXERR_MIN=0 CS_ESTERR_RMS=0
+  if [ "$CS_CLIENT" != chronyd ]; then
+    read -r CS_TIMEX_UPDATES CS_TIMEX_UNSYNC CS_MAXERR_MIN CS_ESTERR_RMS < <(awk -v lim="$CS_LIMIT" '{
+        split($1, a, "T"); split(a[2], h, ":"); sub("Z", "", h[3])
+        sod = h[1] * 3600 + h[2] * 60 + h[3]
+        if (!started) { first = prev = sod; started = 1 }
+        if (sod < prev - 43200) day++  # past midnight (a step back is not)
+        prev = sod; t = sod + 86400 * day - first
+      }
+      /kernel timex: was/ && t > lim / 2 {
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] + 0 }
+        # the fields after "now": the last unsync=, maxerror=, esterror= on the line win
+        n++; if (v["unsync"] || $0 ~ /was unsync=1/) u++
+        if (!mn || v["maxerror"] < mn) mn = v["maxerror"]
+        e2 += (v["esterror"] * 1e-6) ^ 2
+      }
+      END { printf "%d %d %.3e %.3e\n", n, u, mn * 1e-6, n ? sqrt(e2 / n) : 0 }' "$CS_DIR/log.$c")
+  fi
+  echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL timex_updates=$CS_TIMEX_UPDATES timex_unsync=$CS_TIMEX_UNSYNC maxerror_min=$CS_MAXERR_MIN esterror_rms=$CS_ESTERR_RMS"
 }
 
 # cs_leap_zone +|- DIR: a time zone UTC in DIR (for TZDIR) whose leap second table is the
@@ -243,7 +265,25 @@ cs_bounds() {
   cs_check conv_s "$CS_CONV" "$4"
   cs_check requests "$CS_REQUESTS" "$5"
   cs_check back_steps "$CS_BACK" 0
+  cs_timex_bounds
   cs_done
+}
+
+# cs_timex_bounds: what the client told the simulated kernel, second half of the run
+# (tr7ntpd only): STA_UNSYNC clear at every update and never set by the kernel in between
+# (its maxerror grows by 500 ppm until 16 s); the maximum error a true bound of the
+# offset the simulator measured; the estimated error near that offset's RMS, neither
+# below half of it nor above 5 times it. The asymmetric scenario skips the lower bound:
+# no daemon can see a path asymmetry, only the maximum error (half the delay) covers it.
+cs_timex_bounds() {
+  [ "$CS_CLIENT" = tr7ntpd ] || return 0
+  awk -v n="$CS_TIMEX_UPDATES" 'BEGIN { exit !(n > 0) }' || { echo "FAIL no kernel timex record in the second half"; CS_FAIL=1; return; }
+  cs_check timex_unsync "$CS_TIMEX_UNSYNC" 0
+  cs_check max_s_over_maxerror "$(awk -v a="$CS_MAX" -v b="$CS_MAXERR_MIN" 'BEGIN { printf "%.3f", a / b }')" 1
+  cs_check esterror_over_rms "$(awk -v a="$CS_ESTERR_RMS" -v b="$CS_RMS" 'BEGIN { printf "%.2f", a / b }')" 5
+  if [ -z "$CS_DELAY_UP" ]; then
+    cs_check rms_over_esterror "$(awk -v a="$CS_RMS" -v b="$CS_ESTERR_RMS" 'BEGIN { printf "%.2f", a / b }')" 2
+  fi
 }
 
 cs_done() {
