@@ -23,6 +23,7 @@ namespace {
 
 constexpr const char* k_history_dir = "history";
 constexpr size_t k_max_file = 256 << 20;
+constexpr double k_history_sync_s = 3600;  // the longest a synchronised interval waits for its fsync
 
 double mono_s() { return static_cast<double>(sys::monotonic_ns()) / 1e9; }
 int64_t real_s() { return sys::realtime_now().ns / core::k_ns_per_s; }
@@ -60,7 +61,7 @@ HistoryStore::HistoryStore(event_base* base, const StateDir& dir, HistorySetting
       m_s(s),
       m_observe(std::move(observe)),
       m_clients(std::move(clients)),
-      m_interval_timer(base, -1, EV_PERSIST, [this](evutil_socket_t, short) { end_interval(); }) {
+      m_interval_timer(base, -1, 0, [this](evutil_socket_t, short) { on_timer(); }) {
   m_interval_start_mono = mono_s();
   m_acc.start(real_s(), m_interval_start_mono);
   m_ledger_day = day_of(real_s());
@@ -87,8 +88,8 @@ HistoryStore::HistoryStore(event_base* base, const StateDir& dir, HistorySetting
       }
     }
   }
-  m_interval_timer.add(m_s.interval_s);
   this->observe();  // (the parameter of the same name is moved from)
+  arm();
 }
 
 HistoryStore::~HistoryStore() = default;
@@ -108,7 +109,7 @@ int HistoryStore::dirfd() {
   return m_hdir.get();
 }
 
-Result<void> HistoryStore::append(const std::string& name, const std::string& lines) {
+Result<void> HistoryStore::append(const std::string& name, const std::string& lines, bool fsync) {
   int d = dirfd();
   if (d < 0) {
     return unexpected(std::string("no history directory"));
@@ -117,30 +118,50 @@ Result<void> HistoryStore::append(const std::string& name, const std::string& li
   if (!fd.valid()) {
     return unexpected(name + ": " + std::strerror(errno));
   }
-  if (write(fd.get(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size()) || fsync(fd.get()) != 0) {
+  if (write(fd.get(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size()) ||
+      (fsync && ::fsync(fd.get()) != 0)) {
     return unexpected(name + ": " + std::strerror(errno));
   }
   return {};
 }
 
 void HistoryStore::observe() {
+  double now = mono_s();
+  if (close_due(now)) {
+    housekeeping();
+  }
   if (m_observe) {
-    m_acc.add(m_observe(), mono_s());
+    m_acc.add(m_observe(), now);
   }
 }
 
-void HistoryStore::end_interval() {
-  observe();  // the state now closes the interval
-  double now = mono_s();
-  core::SyncInterval v = m_acc.finish(now, std::max<int64_t>(1, std::llround(now - m_interval_start_mono)));
+bool HistoryStore::close_due(double now) {
+  bool closed = false;
+  // (Bounded: a loop starved for longer writes its last interval long, not thousands.)
+  for (int i = 0; i < 1000 && now >= m_interval_start_mono + m_s.interval_s; ++i) {
+    close_interval(m_interval_start_mono + m_s.interval_s, now, false);
+    closed = true;
+  }
+  return closed;
+}
+
+void HistoryStore::close_interval(double end, double now, bool force_sync) {
+  core::SyncInterval v = m_acc.finish(end, std::max<int64_t>(1, std::llround(end - m_interval_start_mono)));
   if (!m_acc.empty()) {
-    if (auto r = append(history_file("sync", day_of(v.start_s)), core::encode(v) + "\n"); !r && !m_warned) {
+    bool sync = force_sync || v.synced_ms < v.observed_ms || end - m_last_sync_mono >= k_history_sync_s;
+    if (sync) {
+      m_last_sync_mono = end;
+    }
+    if (auto r = append(history_file("sync", day_of(v.start_s)), core::encode(v) + "\n", sync); !r && !m_warned) {
       log_warn("history: %s", r.error().c_str());
       m_warned = true;
     }
   }
-  m_acc.start(real_s(), now);
-  m_interval_start_mono = now;
+  m_acc.start(real_s() - std::llround(now - end), end);
+  m_interval_start_mono = end;
+}
+
+void HistoryStore::housekeeping() {
   snapshot_clients(real_s(), sys::monotonic_ns());
   write_clients();
   if (day_of(real_s()) != m_last_prune_day) {
@@ -148,7 +169,34 @@ void HistoryStore::end_interval() {
   }
 }
 
-void HistoryStore::flush() { end_interval(); }
+void HistoryStore::arm() {
+  double now = mono_s();
+  double in = m_interval_start_mono + m_s.interval_s - now;
+  if (m_seen.empty()) {
+    // No client of our server in the last read: the NTP client's events close the
+    // intervals (observe()); this timer only makes sure a silent daemon writes its
+    // history at least hourly (and keeps the ledger and the pruning going).
+    in = std::max(in, k_history_sync_s);
+  }
+  m_interval_timer.add(std::max(in, 0.0) + 0.001);
+}
+
+void HistoryStore::on_timer() {
+  close_due(mono_s());
+  housekeeping();
+  arm();
+}
+
+void HistoryStore::flush() {
+  double now = mono_s();
+  close_due(now);
+  if (m_observe) {
+    m_acc.add(m_observe(), now);  // the state now closes the interval
+  }
+  close_interval(now, now, true);
+  housekeeping();
+  arm();
+}
 
 void HistoryStore::snapshot_clients(int64_t now_real_s, int64_t mono_ns) {
   if (!m_clients) {

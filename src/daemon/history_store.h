@@ -3,9 +3,19 @@
 //   sync-YYYY-MM-DD     one S1 line per interval ([history] interval, 300 s): the sync
 //                       state, observed whenever it may have changed (observe(): the
 //                       NTP client's replies and timers), each observation weighted by
-//                       how long it held; no timer of its own but the interval's
+//                       how long it held. An interval ends on the grid (start +
+//                       interval), but is written at the first observation after its
+//                       end (the state held until then), so an idle daemon does not wake
+//                       for it: a timer only while the server has clients (their ledger
+//                       is read at every interval), else at most hourly.
+//                       Appended when written (a crash of the daemon loses nothing:
+//                       the kernel has the write); forced to disk (fsync) at once when
+//                       the interval was not wholly synchronised, at a flush (exit,
+//                       report), else hourly: an idle synchronised daemon does not wait
+//                       for the disk every interval, and a power loss costs at most an
+//                       hour of synchronised intervals
 //   clients-YYYY-MM-DD  the day's clients per tenant (C1), rewritten atomically at every
-//                       interval; at most max_clients_per_day per file (the most
+//                       interval written; at most max_clients_per_day per file (the most
 //                       recently seen kept)
 //   alerts-YYYY-MM-DD   alert transitions (A1), appended as they happen
 // The audit trail stays where it is (audit.log*): the report reads its records of the
@@ -60,12 +70,19 @@ class HistoryStore {
   uint64_t disk_bytes() const;
 
  private:
-  void end_interval();
   void snapshot_clients(int64_t now_real_s, int64_t mono_ns);
   void write_clients();
   void prune();
   int dirfd();  // the history directory, made on first use (as the worker's user)
-  Result<void> append(const std::string& name, const std::string& lines);
+  // fsync: force the write to disk too.
+  Result<void> append(const std::string& name, const std::string& lines, bool fsync = true);
+  // Closes the intervals that ended by `now` (a monotonic s), each with the state that
+  // held; true if any. close_interval(): the current one, ending at `end` (<= now).
+  bool close_due(double now);
+  void close_interval(double end, double now, bool force_sync);
+  void housekeeping();  // the client ledger (read, written) and pruning
+  void arm();
+  void on_timer();
 
   const StateDir& m_dir;
   HistorySettings m_s;
@@ -80,6 +97,7 @@ class HistoryStore {
   std::map<std::pair<std::string, std::string>, core::ClientDay> m_ledger;
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, uint64_t>> m_seen;
   int64_t m_last_prune_day = -1;
+  double m_last_sync_mono = 0;  // the last fsync of a sync file
   sys::Callback m_interval_timer;
   bool m_warned = false;
 };
