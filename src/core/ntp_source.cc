@@ -76,11 +76,11 @@ void NtpSource::start_burst(double mono_s) {
   m_next_poll_s = std::min(m_next_poll_s, std::max(mono_s, m_next_poll_s - poll_interval_s() + m_opt.min_interval_s));
 }
 
-void NtpSource::schedule_next(double mono_s) {
+void NtpSource::schedule_next(double mono_s, double u) {
   if (m_burst_left > 0) {
     --m_burst_left;
   }
-  m_next_poll_s = mono_s + (m_burst_left > 0 ? m_opt.min_interval_s : poll_interval_s());
+  m_next_poll_s = mono_s + (m_burst_left > 0 ? m_opt.min_interval_s : poll_interval_s() * (1 + k_poll_spread * u));
 }
 
 std::array<uint8_t, k_header_len> NtpSource::make_request(double mono_s, Rng& rng) {
@@ -108,7 +108,7 @@ std::array<uint8_t, k_header_len> NtpSource::make_request(double mono_s, Rng& rn
   ++m_stats.sent;
   std::array<uint8_t, k_header_len> out{};
   encode_header(h, std::span<uint8_t, k_header_len>(out.data(), out.size()));
-  schedule_next(mono_s);
+  schedule_next(mono_s, rng.next_double());
   return out;
 }
 

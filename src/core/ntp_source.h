@@ -32,6 +32,9 @@ namespace tr7::core {
 inline constexpr int8_t k_min_poll = -6;  // 1/64 s: LAN use only
 inline constexpr int8_t k_max_poll = 17;  // 36 h
 inline constexpr int k_burst_count = 4;   // requests of an iburst/burst (the first included)
+// Each regular interval is longer by up to this fraction, at random (a fleet started
+// together does not poll its upstreams in lockstep; chronyd spreads its polls alike).
+inline constexpr double k_poll_spread = 0.02;
 
 struct SourceOptions {
   int8_t minpoll = 6;  // log2 s
@@ -67,9 +70,9 @@ const char* to_string(Reject r);  // "malformed", ... (stable: used in reports)
 
 // One measurement (RFC 5905 §8), on the served time scale.
 struct Sample {
-  Timestamp time;        // local time of the measurement (midpoint of T1 and T4)
-  double offset_s = 0;   // server - local: positive when the local clock is behind
-  double delay_s = 0;    // round trip minus the server's processing time, >= 0
+  Timestamp time;           // local time of the measurement (midpoint of T1 and T4)
+  double offset_s = 0;      // server - local: positive when the local clock is behind
+  double delay_s = 0;       // round trip minus the server's processing time, >= 0
   double dispersion_s = 0;  // precision of both ends + PHI * round trip
   Leap leap = Leap::None;
   uint8_t stratum = 0;
@@ -151,7 +154,7 @@ class NtpSource {
   double poll_interval_s() const;
 
  private:
-  void schedule_next(double mono_s);
+  void schedule_next(double mono_s, double u);  // u in [0, 1): where in the spread
 
   SourceOptions m_opt;
   int8_t m_poll;

@@ -3,6 +3,7 @@
 #include "core/ntp_source.h"
 
 #include <array>
+#include <cmath>
 #include <vector>
 
 #include "core/random.h"
@@ -262,11 +263,28 @@ static void test_polling(void**) {
     times.push_back(t);
     (void)s.make_request(t, rng);
   }
-  // A burst of 4 at 2 s spacing, then 2^4 s.
+  // A burst of 4 at 2 s spacing, then 2^4 s, longer by up to k_poll_spread at random
+  // (and not always by the same).
   assert_near(times[1] - times[0], 2.0, 1e-9);
   assert_near(times[3] - times[2], 2.0, 1e-9);
-  assert_near(times[4] - times[3], 16.0, 1e-9);
-  assert_near(times[5] - times[4], 16.0, 1e-9);
+  for (int i = 4; i <= 5; ++i) {
+    assert_true(times[i] - times[i - 1] >= 16.0);
+    assert_true(times[i] - times[i - 1] < 16.0 * (1 + k_poll_spread));
+  }
+  assert_true(std::fabs((times[5] - times[4]) - (times[4] - times[3])) > 1e-6);
+  // Over many polls the spread is used evenly: the mean interval is 1 % longer.
+  {
+    SourceOptions p;
+    p.minpoll = p.maxpoll = 4;
+    NtpSource m(p, 0.0);
+    double sum = 0;
+    for (int i = 0; i < 1000; ++i) {
+      double a = m.next_poll_s();
+      (void)m.make_request(a, rng);
+      sum += m.next_poll_s() - a;
+    }
+    assert_true(std::fabs(sum / 1000 / 16.0 - (1 + k_poll_spread / 2)) < 0.002);
+  }
   // Unanswered polls empty the reachability register and count timeouts.
   assert_int_equal(s.reach(), 0);
   assert_int_equal(s.stats().timeouts, 5);
@@ -283,7 +301,7 @@ static void test_polling(void**) {
   lan.min_interval_s = 0.25;
   NtpSource l(lan, 0.0);
   (void)l.make_request(0.0, rng);
-  assert_near(l.next_poll_s(), 0.25, 1e-9);
+  assert_true(l.next_poll_s() >= 0.25 && l.next_poll_s() < 0.25 * (1 + k_poll_spread));
   // Out-of-range poll exponents are clamped.
   SourceOptions wild;
   wild.minpoll = -100;
