@@ -124,6 +124,17 @@ cs_start_client() {
   fi
 }
 
+# An awk rule for the client's log: t = simulated seconds since its first line (the
+# simulation's start), from each line's timestamp; a run may cross midnight, and a step
+# back of the clock is not a new day.
+CS_AWK_LOG_TIME='{
+  split($1, a, "T"); split(a[2], h, ":"); sub("Z", "", h[3])
+  sod = h[1] * 3600 + h[2] * 60 + h[3]
+  if (!started) { first = prev = sod; started = 1 }
+  if (sod < prev - 43200) day++
+  prev = sod; t = sod + 86400 * day - first
+}'
+
 # cs_run: the simulation of CS_LIMIT s, then the figures of the client node, relative to
 # the last server (never a falseticker in the scenarios; it steps with the others):
 #   CS_RMS CS_MAX    steady offset RMS and max |offset| (s), second half of the run
@@ -179,13 +190,7 @@ $CS_SERVER_CONF"
     # on a reference clock answers stratum 0 until its clock is selected): it carries no
     # time, and refusing it is right. The time is counted from the log's first line (its
     # first second is the simulation's start; a run may cross midnight).
-    CS_REFUSED=$(awk '{
-        split($1, a, "T"); split(a[2], h, ":"); sub("Z", "", h[3])
-        sod = h[1] * 3600 + h[2] * 60 + h[3]
-        if (!started) { first = prev = sod; started = 1 }
-        if (sod < prev - 43200) day++  # past midnight (a step back is not)
-        prev = sod; t = sod + 86400 * day - first
-      }
+    CS_REFUSED=$(awk "$CS_AWK_LOG_TIME"'
       /refused:/ && !/refused: kod_/ { if (t >= 0.1) n++ }
       END { print n + 0 }' "$CS_DIR/log.$c")
   fi
@@ -194,13 +199,7 @@ $CS_SERVER_CONF"
   # was or was left STA_UNSYNC, the smallest maximum error and the RMS estimated error set.
   CS_TIMEX_UPDATES=0 CS_TIMEX_UNSYNC=0 CS_MAXERR_MIN=0 CS_ESTERR_RMS=0
   if [ "$CS_CLIENT" != chronyd ]; then
-    read -r CS_TIMEX_UPDATES CS_TIMEX_UNSYNC CS_MAXERR_MIN CS_ESTERR_RMS < <(awk -v lim="$CS_LIMIT" '{
-        split($1, a, "T"); split(a[2], h, ":"); sub("Z", "", h[3])
-        sod = h[1] * 3600 + h[2] * 60 + h[3]
-        if (!started) { first = prev = sod; started = 1 }
-        if (sod < prev - 43200) day++  # past midnight (a step back is not)
-        prev = sod; t = sod + 86400 * day - first
-      }
+    read -r CS_TIMEX_UPDATES CS_TIMEX_UNSYNC CS_MAXERR_MIN CS_ESTERR_RMS < <(awk -v lim="$CS_LIMIT" "$CS_AWK_LOG_TIME"'
       /kernel timex: was/ && t > lim / 2 {
         for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] + 0 }
         # the fields after "now": the last unsync=, maxerror=, esterror= on the line win
