@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/tz.h"
@@ -157,7 +158,11 @@ void HistoryStore::close_interval(double end, double now, bool force_sync) {
       m_warned = true;
     }
   }
-  m_acc.start(real_s() - std::llround(now - end), end);
+  // The next interval starts where this one ended (whole seconds, so the lines tile
+  // the day), unless the real clock was stepped meanwhile: then from the real clock.
+  int64_t next_start = v.start_s + v.dur_s;
+  int64_t real_start = real_s() - std::llround(now - end);
+  m_acc.start(std::llabs(real_start - next_start) <= 2 ? next_start : real_start, end);
   m_interval_start_mono = end;
 }
 
