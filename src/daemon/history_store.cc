@@ -130,6 +130,7 @@ void HistoryStore::observe() {
   double now = mono_s();
   if (close_due(now)) {
     housekeeping();
+    arm();  // clients may have come or gone: the timer follows
   }
   if (m_observe) {
     m_acc.add(m_observe(), now);
