@@ -159,7 +159,8 @@ if "$TR7NTPD" --version | grep -q "test hooks" && command -v ip >/dev/null 2>&1;
   kill -USR2 "$(worker_pid_of "$h")"
   check "helper opened 10.99.0.1:123 in netns $ns" \
     wait_for 5 grep -q "helper: opened UDP socket 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
-  check "worker serves on it" grep -q "test hook: serving on 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
+  # The helper logs before it sends the socket, the worker after it receives it: wait for both.
+  check "worker serves on it" wait_for 5 grep -q "test hook: serving on 10.99.0.1:123 in netns $ns" "$T_DIR/broker.log"
   reply=$(ip netns exec "$ns" $PYTHON3 "$TR7_SRCDIR/test/system/ntpprobe.py" query 10.99.0.1 123) || fail "no reply in $ns"
   check "NTP reply inside the namespace, port 123, from the sandboxed worker" \
     $PYTHON3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["stratum"]==5 else 1)' "${reply:-{\}}"
