@@ -138,6 +138,9 @@ CS_AWK_LOG_TIME='{
 # cs_run: the simulation of CS_LIMIT s, then the figures of the client node, relative to
 # the last server (never a falseticker in the scenarios; it steps with the others):
 #   CS_RMS CS_MAX    steady offset RMS and max |offset| (s), second half of the run
+#   CS_SD            steady offset standard deviation (s): the RMS about the mean offset.
+#                    Where the path is asymmetric the mean is a bias no NTP client can
+#                    see (half the asymmetry); the SD is the part a client's work decides.
 #   CS_FREQ_MAX      max |frequency error| in the second half (ppm)
 #   CS_MAX_ALL       max |offset| over the whole run (s)
 #   CS_CONV          time until |offset| < 1 ms for good (s; CS_LIMIT if never)
@@ -166,7 +169,7 @@ $CS_SERVER_CONF"
     for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
   done
   CS_PIDS=""
-  read -r CS_RMS CS_MAX CS_FREQ_MAX CS_CONV CS_BACK CS_MAX_ALL < <(
+  read -r CS_RMS CS_MAX CS_FREQ_MAX CS_CONV CS_BACK CS_MAX_ALL CS_SD < <(
     paste "$CS_DIR/log.offset" "$CS_DIR/log.freq" | awk -v c="$c" -v r="$CS_SERVERS" -v n="$(cs_client_node)" -v lim="$CS_LIMIT" '
       { off = $c - $r; fr = $(c + n) - $(r + n); t = NR
         a = off < 0 ? -off : off
@@ -174,9 +177,11 @@ $CS_SERVER_CONF"
         if (a >= 1e-3) last = t
         if (NR > 1 && off - prev < -0.1) { jumps++ }
         prev = off
-        if (t > lim / 2) { s2 += off * off; k++; if (a > mx) mx = a
+        if (t > lim / 2) { s1 += off; s2 += off * off; k++; if (a > mx) mx = a
           f = (fr < 0 ? -fr : fr) * 1e6; if (f > fm) fm = f } }
-      END { printf "%.3e %.3e %.3f %d %d %.3e\n", sqrt(s2 / k), mx, fm, last, (jumps > 0 ? jumps - 1 : 0), mall }')
+      END { v = s2 / k - (s1 / k) ^ 2
+        printf "%.3e %.3e %.3f %d %d %.3e %.3e\n", sqrt(s2 / k), mx, fm, last, (jumps > 0 ? jumps - 1 : 0), mall,
+          sqrt(v > 0 ? v : 0) }')
   CS_REQUESTS=$(awk -v c="$c" '$2 == c && $6 == 123 { n++ } END { print n + 0 }' "$CS_DIR/log.packets")
   if [ "$CS_CLIENT" = chronyd ]; then
     CS_REFUSED=0
@@ -209,7 +214,7 @@ $CS_SERVER_CONF"
       }
       END { printf "%d %d %.3e %.3e\n", n, u, mn * 1e-6, n ? sqrt(e2 / n) : 0 }' "$CS_DIR/log.$c")
   fi
-  echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL timex_updates=$CS_TIMEX_UPDATES timex_unsync=$CS_TIMEX_UNSYNC maxerror_min=$CS_MAXERR_MIN esterror_rms=$CS_ESTERR_RMS"
+  echo "$CS_NAME client=$CS_CLIENT seed=$CS_SEED limit=$CS_LIMIT rms=$CS_RMS sd=$CS_SD max=$CS_MAX freq_max_ppm=$CS_FREQ_MAX conv_s=$CS_CONV requests=$CS_REQUESTS back=$CS_BACK refused=$CS_REFUSED max_all=$CS_MAX_ALL timex_updates=$CS_TIMEX_UPDATES timex_unsync=$CS_TIMEX_UNSYNC maxerror_min=$CS_MAXERR_MIN esterror_rms=$CS_ESTERR_RMS"
 }
 
 # cs_leap_zone +|- DIR: a time zone UTC in DIR (for TZDIR) whose leap second table is the
