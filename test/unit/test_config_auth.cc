@@ -2,42 +2,13 @@
 // nts and ntsport, and [nts]; bad values are refused with file:line.
 #include <string>
 
+#include "config_testutil.h"
 #include "daemon/config.h"
-#include "testutil.h"
 
 using namespace tr7::daemon;
 
-namespace {
-
-void refused(const std::string& text, int line, const char* what) {
-  auto r = parse_config_text(text, "t.conf");
-  if (r.has_value()) {
-    fail_msg("accepted:\n%s", text.c_str());
-  }
-  std::string want = "t.conf:" + std::to_string(line) + ": ";
-  std::string all;
-  for (const auto& e : r.error()) {
-    if (e.rfind(want, 0) == 0 && e.find(what) != std::string::npos) {
-      return;
-    }
-    all += e + "\n";
-  }
-  fail_msg("expected '%s...%s', got:\n%s", want.c_str(), what, all.c_str());
-}
-
-Config accepted(const std::string& text) {
-  auto r = parse_config_text(text, "t.conf");
-  if (!r.has_value()) {
-    std::string all;
-    for (const auto& e : r.error()) {
-      all += e + "\n";
-    }
-    fail_msg("refused:\n%s", all.c_str());
-  }
-  return std::move(r.value());
-}
-
-}  // namespace
+using config_test::accepted;
+using config_test::refused;
 
 static void test_sources(void**) {
   Config c = accepted(
